@@ -1,0 +1,146 @@
+# mplab — multipath transport lab.
+#
+#   make              build build/mplab and build/libtcpls.a (installs missing Debian packages first)
+#   make check        the whole default test suite (warnings as errors, unit, sim, sanitizers, e2e, fuzz smoke)
+#   make run          README's main job: the default experiment
+#   make install      put mplab on PATH (PREFIX=/usr/local)
+#   make format       apply .clang-format;  make format-check: fail on unformatted files
+#   make san          build everything with ASan+UBSan into build-san/
+#   make fuzz         build the libFuzzer targets (clang) into build-fuzz/
+#
+# Sources are found by wildcard: add a file, it is built. Unit tests are tests/unit/test_*.c,
+# simulation tests tests/sim/sim_*.c, end-to-end tests tests/e2e/*.sh, fuzz targets fuzz/fuzz_*.c.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+WERROR  ?= 1
+SAN     ?= 0
+OPT     ?= -O2
+
+PKGS     := libssl libcrypto libmnl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lmnl)
+
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Wshadow -Wno-unused-parameter \
+              -Wmissing-prototypes -Wstrict-prototypes -fno-strict-aliasing \
+              -Iinclude -Ilib -Isrc $(PKG_CFLAGS) -MMD -MP
+ifeq ($(WERROR),1)
+CFLAGS_ALL += -Werror
+endif
+ifeq ($(SAN),1)
+CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS_SAN := -fsanitize=address,undefined
+endif
+LDLIBS_ALL := $(PKG_LIBS) -lm -lpthread $(LDFLAGS_SAN)
+
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+APP_SRC   := $(sort $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c)))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+SIM_SRC   := $(sort $(wildcard tests/sim/sim_*.c))
+TSUP_SRC  := $(sort $(wildcard tests/support/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ   := $(APP_SRC:%.c=$(BUILD)/%.o)
+TSUP_OBJ  := $(TSUP_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
+SIM_BIN   := $(SIM_SRC:%.c=$(BUILD)/%)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+
+LIBTCPLS  := $(BUILD)/libtcpls.a
+LIBAPP    := $(BUILD)/libmplab-app.a
+MPLAB     := $(BUILD)/mplab
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.SECONDARY:
+.PHONY: all check run install format format-check san fuzz tests clean unit sim e2e bench
+.DEFAULT_GOAL := all
+
+all: $(MPLAB) $(LIBTCPLS)
+
+# Missing Debian packages are installed (as root) before anything is compiled.
+$(DEPS_STAMP): scripts/install-deps.sh
+	@mkdir -p $(@D)
+	@sh scripts/install-deps.sh
+	@touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -c $< -o $@
+
+$(LIBTCPLS): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBAPP): $(APP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(MPLAB): $(BUILD)/src/main.o $(LIBAPP) $(LIBTCPLS)
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS)
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL) $(LDFLAGS)
+
+$(BUILD)/tests/sim/%: $(BUILD)/tests/sim/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS)
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL) $(LDFLAGS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBAPP) $(LIBTCPLS)
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
+
+tests: all $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
+
+# The default suite: everything CI checks. tests/run.sh prints the closing 'N passed, N failed' line.
+check: | $(DEPS_STAMP)
+	@sh scripts/format.sh --check
+	$(MAKE) tests
+	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
+	$(MAKE) fuzz
+	sh tests/run.sh
+
+unit: tests
+	sh tests/run.sh --only unit
+sim: tests
+	sh tests/run.sh --only sim
+e2e: tests
+	sh tests/run.sh --only e2e
+
+san:
+	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
+
+# libFuzzer targets: fuzz/fuzz_NAME.c links against the library and app objects built with clang.
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+fuzz: | $(DEPS_STAMP)
+	@if [ -n "$(FUZZ_SRC)" ]; then \
+	  $(MAKE) BUILD=build-fuzz CC=clang WERROR=$(WERROR) OPT=-O1 \
+	    CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+	    build-fuzz/libtcpls.a build-fuzz/libmplab-app.a && \
+	  for f in $(FUZZ_SRC); do \
+	    n=$$(basename $$f .c); \
+	    clang $(CFLAGS_ALL) -O1 -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f \
+	      build-fuzz/libmplab-app.a build-fuzz/libtcpls.a $(LDLIBS_ALL) || exit 1; \
+	  done; fi
+
+bench: all $(BENCH_BIN)
+
+run: all
+	sh scripts/run-main.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(MPLAB) $(DESTDIR)$(PREFIX)/bin/mplab
+	install -m 644 $(LIBTCPLS) $(DESTDIR)$(PREFIX)/lib/libtcpls.a
+	install -m 644 include/tcpls.h $(DESTDIR)$(PREFIX)/include/tcpls.h
+
+format:
+	@sh scripts/format.sh
+
+format-check:
+	@sh scripts/format.sh --check
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

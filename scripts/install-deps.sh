@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs every Debian package mplab needs, idempotently.
+# Usage: scripts/install-deps.sh [--check]   (--check: exit 1 if something is missing, install nothing)
+# Never installs pcp: its post-install step fails without systemd and leaves dpkg broken.
+set -eu
+
+PKGS="build-essential pkg-config make gcc clang llvm libclang-rt-14-dev clang-format \
+libssl-dev openssl libmnl-dev libcmocka-dev \
+iproute2 iputils-ping ethtool tcpdump procps psmisc \
+curl iperf3 mptcpize gnuplot-nox"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+if [ "${1:-}" = "--check" ]; then
+    echo "missing packages:$missing" >&2
+    exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages:$missing; run as root (or: sudo $0)" >&2
+    exit 1
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,91 @@
+/*
+ * main.c — the mplab command: dispatches to one subcommand per file (wireguard-tools' style).
+ */
+#include "commands.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef MPLAB_VERSION
+#define MPLAB_VERSION "0.1.0"
+#endif
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"serve", cmd_serve, "serve files and /bytes/N over tcp, tls, mptcp or tcpls"},
+    {"get", cmd_get, "download URLs over tcp, tls, mptcp or tcpls and report goodput"},
+    {"cert", cmd_cert, "create the project CA and a server certificate"},
+    {"topo", cmd_topo, "bring emulated multi-link topologies up and down, show and check them"},
+    {"exec", cmd_exec, "run a command inside a host of a running topology"},
+    {"link", cmd_link, "change a link at run time (down, up, blackhole, rate, delay, loss)"},
+    {"monitor", cmd_monitor, "per-interface throughput in every host, live and as CSV"},
+    {"run", cmd_run, "run experiment scenarios (default: the seeds' comparison)"},
+    {"report", cmd_report, "rebuild an experiment's plots and HTML report from its data"},
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "Usage: mplab COMMAND [ARGS...]\n\n"
+               "mplab measures multipath transports (TCP, TLS, MPTCP, TCPLS) on emulated\n"
+               "multi-link topologies built in network namespaces.\n\nCommands:\n");
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(commands); i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n  help      this text;  version  print the version\n"
+               "\n'mplab COMMAND --help' describes each command.\n");
+}
+
+int
+mpl_cmd_unimplemented(const char *name)
+{
+    fprintf(stderr, "mplab %s: not implemented yet\n", name);
+    return 2;
+}
+
+int
+mpl_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static char progname[64];
+
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("mplab %s\n", MPLAB_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(commands); i++) {
+        if (strcmp(cmd, commands[i].name) == 0) {
+            snprintf(progname, sizeof(progname), "mplab %s", cmd);
+            mpl_set_progname(progname);
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "mplab: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
