@@ -680,8 +680,9 @@ handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, 
             *used += n;
             continue;
         }
-        need = TCPLS_RECORD_HEADER_LEN + tcpls__get16(c->in.base + c->in.off + 3);
-        if (need > HANDSHAKE_REC_MAX)
+        const uint8_t *h = c->in.base + c->in.off;
+        need = TCPLS_RECORD_HEADER_LEN + tcpls__get16(h + 3);
+        if (h[0] < 20 || h[0] > 23 || h[1] != 3 || need > HANDSHAKE_REC_MAX)
             return TCPLS_ERR_HANDSHAKE;
         if (c->in.len < need) {
             size_t n = need - c->in.len;
