@@ -28,11 +28,11 @@ mpl_tb_prefix(void)
     if (p == NULL || *p == '\0')
         p = "mpl";
     size_t n = strlen(p);
-    int ok = n <= 8;
+    int ok = n <= 12;
     for (size_t i = 0; i < n && ok; i++)
         ok = isalnum((unsigned char)p[i]);
     if (!ok) {
-        mpl_err("MPLAB_PREFIX '%s': use at most 8 letters and digits", p);
+        mpl_err("MPLAB_PREFIX '%s': use at most 12 letters and digits", p);
         exit(2);
     }
     prefix = p;

@@ -20,7 +20,7 @@
 
 /* ---- names and state ------------------------------------------------------------------ */
 
-/* MPLAB_PREFIX (default "mpl"; letters and digits, at most 8). Exits with a message on an
+/* MPLAB_PREFIX (default "mpl"; letters and digits, at most 12). Exits with a message on an
  * invalid value. */
 const char *mpl_tb_prefix(void);
 /* MPLAB_RUNDIR (default /run/mplab). */
