@@ -202,7 +202,13 @@ mpl_http_parse_request(const uint8_t **src, const uint8_t *end, mpl_http_request
     }
     const uint8_t *head_end = find_head_end(p, end);
     if (head_end == NULL) {
-        /* A request line alone followed by LF LF is caught above; here: not complete yet. */
+        /* Not complete yet. Refuse at once what cannot become a request line (e.g. a TLS
+         * ClientHello sent to a plain server), so such clients fail fast. */
+        const uint8_t *q = p;
+        while (q < end && *q >= 'A' && *q <= 'Z' && q - p < 16)
+            q++;
+        if (q < end && (*q != ' ' || q == p))
+            return req_fail(req, 400);
         if ((size_t)(end - p) >= MPL_HTTP_MAX_HEAD)
             return req_fail(req, 431);
         return MPL_HTTP_INCOMPLETE;
