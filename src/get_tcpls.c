@@ -247,6 +247,31 @@ fill_connections(getter_t *g, int fd)
     }
 }
 
+/* Test hook (MPLAB_TCPLS_INJECT, used by tests/e2e/tcpls_faults.sh): right after the
+ * handshake, "garbage" writes random bytes into the connection; "tamper" flips a bit in the
+ * first protected record. The server must end this session cleanly and serve the others. */
+static void
+inject_fault(getter_t *g, int fd, const char *what)
+{
+    uint8_t junk[700];
+    tcpls_io_write(g->s, 0, fd); /* the handshake's last flight goes out intact */
+    if (strcmp(what, "garbage") != 0)
+        return;
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)rand();
+    if (mpl_write_all(fd, junk, sizeof(junk)) != 0)
+        fail(g, "injecting garbage failed");
+}
+
+static void
+tamper_output(getter_t *g)
+{
+    const uint8_t *data;
+    size_t len;
+    if (tcpls_conn_output(g->s, 0, &data, &len) == 0 && len > 20)
+        ((uint8_t *)data)[12] ^= 0x20; /* inside the ciphertext of the first record */
+}
+
 int
 mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
 {
@@ -258,6 +283,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     int fd = -1, port, started = 0, rc = -1, want_out = 1;
     uint64_t last_progress, all_done_ns = 0;
     double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
+    const char *inject = getenv("MPLAB_TCPLS_INJECT");
 
     if (cfg->upload > 0) {
         fail(&g, "--upload is not supported with --proto tcpls yet");
@@ -312,8 +338,12 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
             tcpls_io_read(g.s, 0, fd, now);
         if (!started && tcpls_session_is_established(g.s) && !g.closed) {
             started = 1;
+            if (inject != NULL && *inject)
+                inject_fault(&g, fd, inject);
             if (start_streams(&g) != 0)
                 break;
+            if (inject != NULL && strcmp(inject, "tamper") == 0)
+                tamper_output(&g);
         }
         if (g.n_done == g.n && started && !g.failed) {
             if (all_done_ns == 0)
