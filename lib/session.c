@@ -93,6 +93,7 @@ struct tcpls_session {
     uint32_t next_stream_id, peer_next_stream_id;
     tcpls_stream_t *sendq_head, *sendq_tail;
     size_t send_buffered;
+    size_t reorder_total; /* out-of-order bytes held over all streams */
     int any_blocked;
     token_t tokens[MAX_TOKENS]; /* client: tokens received; server: tokens issued */
     size_t ntokens;
@@ -201,6 +202,7 @@ stream_remove(tcpls_session_t *s, tcpls_stream_t *st)
             s->sendq_tail = prev;
     }
     s->send_buffered -= st->slen;
+    s->reorder_total -= st->reorder_bytes;
     s->nstreams--;
     tcpls__stream_free(st);
 }
@@ -890,8 +892,14 @@ handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
         if (s->closed)
             return 0;
     }
+    /* The reorder bound holds per stream and, at 4 times that, per session. */
+    size_t before = st->reorder_bytes, limit = s->ctx->reorder_limit, session_cap = 4 * s->ctx->reorder_limit;
+    size_t session_room = s->reorder_total < session_cap ? session_cap - s->reorder_total : 0;
+    if (limit > before + session_room)
+        limit = before + session_room;
     r = tcpls__stream_receive(st, f->u.stream.offset, f->u.stream.data, f->u.stream.len, f->u.stream.fin,
-                              s->ctx->reorder_limit, tcpls_deliver, s);
+                              limit, tcpls_deliver, s);
+    s->reorder_total = s->reorder_total - before + st->reorder_bytes;
     if (r == 0)
         stream_maybe_finish(s, st);
     return r;
