@@ -1175,7 +1175,7 @@ tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, si
         session_end(s, r);
     else if (s->mode == MODE_PLAIN)
         drain_wbio(s, c);
-    *data = c->out.base + c->out.off;
+    *data = c->out.len > 0 ? c->out.base + c->out.off : NULL;
     *len = c->out.len;
     return 0;
 }
@@ -1367,4 +1367,34 @@ tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info)
     info->records_received = c->records_received;
     info->unacked_records = c->ring_len;
     return 0;
+}
+
+/* ---- test and fuzzing hook ------------------------------------------------------------------ */
+
+int
+tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *p, size_t len)
+{
+    static const uint8_t secret[32] = {7};
+    conn_t *c;
+    int eliciting = 0, r;
+
+    if (s == NULL || (c = conn_find(s, conn_id)) == NULL)
+        return TCPLS_ERR_NO_CONN;
+    if (s->closed)
+        return TCPLS_ERR_CLOSED;
+    if (s->mode == MODE_HANDSHAKE) {
+        if ((r = tcpls__aead_init(&s->tx, TCPLS_SUITE_AES_128_GCM_SHA256, secret, sizeof(secret), 1)) != 0 ||
+            (r = tcpls__aead_init(&s->rx, TCPLS_SUITE_AES_128_GCM_SHA256, secret, sizeof(secret), 0)) != 0)
+            return r;
+        s->mode = MODE_TCPLS;
+        c->state = 1;
+    }
+    r = handle_frames(s, c, p, len, &eliciting);
+    if (r == 0 && eliciting)
+        c->ack_due = 1;
+    if (r == 0)
+        r = fill_output(s, c);
+    if (r != 0)
+        session_end(s, r);
+    return r;
 }
