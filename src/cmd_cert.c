@@ -1,16 +1,88 @@
 /*
- * cmd_cert.c — 'mplab cert' (placeholder until its issue lands).
+ * cmd_cert.c — 'mplab cert': create the project CA and server certificate (src/cert.c).
  */
+#include "cert.h"
 #include "commands.h"
+#include "util.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+
+#define MAX_SANS 32
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "Usage: mplab cert [--dir DIR] [--san NAME|ADDR]... [--force] [--show]\n"
+               "\n"
+               "Creates a CA (if there is none) and a new server certificate signed by it:\n"
+               "ca.pem ca.key server.pem server.key in ${MPLAB_CERT_DIR:-/var/lib/mplab/certs}\n"
+               "(as root) or ~/.mplab/certs (other users). The server certificate is valid for\n"
+               "DNS:localhost, DNS:mplab-server, IP:127.0.0.1, IP:::1 and every --san.\n"
+               "'mplab serve --proto tls' and 'mplab get' use these files by default and create\n"
+               "them on first use.\n"
+               "\n"
+               "  --dir DIR     use DIR instead of the default directory\n"
+               "  --san X       extra subject alternative name: DNS:name, IP:addr, or a bare name/address\n"
+               "  --force       also replace the CA (clients must then use the new ca.pem)\n"
+               "  --show        only print the directory\n");
+}
 
 int
 cmd_cert(int argc, char **argv)
 {
-    if (mpl_wants_help(argc, argv)) {
-        printf("Usage: mplab cert ... (not implemented yet)\n");
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'}, {"san", required_argument, NULL, 's'},
+        {"force", no_argument, NULL, 'f'},     {"show", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+    };
+    const char *sans[MAX_SANS];
+    size_t n_sans = 0;
+    int force = 0, show = 0, opt;
+    char dir[1024] = "", err[512];
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            snprintf(dir, sizeof(dir), "%s", optarg);
+            break;
+        case 's':
+            if (n_sans == MAX_SANS) {
+                mpl_err("at most %d --san", MAX_SANS);
+                return 2;
+            }
+            sans[n_sans++] = optarg;
+            break;
+        case 'f':
+            force = 1;
+            break;
+        case 'S':
+            show = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        mpl_err("unexpected argument '%s' (see --help)", argv[optind]);
+        return 2;
+    }
+    if (dir[0] == '\0')
+        mpl_cert_dir(dir, sizeof(dir));
+    if (show) {
+        printf("%s\n", dir);
         return 0;
     }
-    return mpl_cmd_unimplemented("cert");
+    if (mpl_cert_create(dir, sans, n_sans, force, err, sizeof(err)) != 0) {
+        mpl_err("%s", err);
+        return 1;
+    }
+    printf("%s/ca.pem\n%s/server.pem\n%s/server.key\n", dir, dir, dir);
+    return 0;
 }

@@ -1,16 +1,350 @@
 /*
- * cmd_get.c — 'mplab get' (placeholder until its issue lands).
+ * cmd_get.c — 'mplab get': download URLs over tcp, tls, mptcp or tcpls (src/get_tcpls.c),
+ * verify /bytes/N content, report goodput (human, --interval, --json).
  */
+#include "cert.h"
+#include "client.h"
 #include "commands.h"
+#include "json.h"
+#include "tls.h"
+#include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "Usage: mplab get [--proto tcp|tls|mptcp|tcpls] URL... [-o FILE] [--bind ADDR]...\n"
+               "                 [--interval S] [--json] [--cacert F] [--insecure] [--servername NAME]\n"
+               "                 [--cc ALGO] [--timeout S] [--upload N]\n"
+               "\n"
+               "Downloads each URL in turn (one connection while host and port stay the same) and\n"
+               "reports bytes, seconds and goodput. /bytes/N bodies are checked byte for byte.\n"
+               "URL: [http[s]://]HOST[:PORT]/PATH, e.g. http://127.0.0.1:8080/bytes/100M\n"
+               "\n"
+               "Options:\n"
+               "  -p, --proto P        tcp, tls, mptcp, tcpls (default: tls for https://, else tcp)\n"
+               "  -o, --output FILE    write the body (bodies) to FILE ('-' = stdout); default: discard\n"
+               "  -b, --bind ADDR      local address to connect from (repeatable: the first of the\n"
+               "                       destination's family is used; more are for multipath protocols)\n"
+               "  -i, --interval S     print the throughput of every S seconds (iperf3 style)\n"
+               "  -j, --json           one JSON object on stdout: proto, url, bytes, seconds,\n"
+               "                       goodput_mbps, sha256, verified, intervals [{t,bytes,mbps}],\n"
+               "                       cpu_user_s, cpu_sys_s, error; mptcp: mptcp, subflows\n"
+               "      --cacert F       CA to verify the server with (default: the project CA)\n"
+               "  -k, --insecure       do not verify the server certificate\n"
+               "      --servername N   TLS SNI and verification name (default: the URL's host)\n"
+               "      --cc ALGO        TCP congestion control (e.g. cubic, bbr)\n"
+               "      --timeout S      connect timeout and longest silence (default 30s)\n"
+               "      --upload N       POST N deterministic bytes to each URL (use .../upload)\n"
+               "      --head           HEAD instead of GET\n"
+               "      --no-verify      do not check /bytes/N content;  --no-hash: no SHA-256\n"
+               "  -q, --quiet          no progress line, errors only\n"
+               "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n");
+}
+
+static double
+tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void
+print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_client_result_t *res,
+           const mpl_body_sink_t *sink, double secs, const char *sha, int upload, int hashed)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    mpl_json_t j;
+    mpl_json_init(&j, stdout);
+    mpl_json_obj_begin(&j, NULL);
+    mpl_json_str(&j, "proto", proto);
+    mpl_json_str(&j, "url", urls[0]);
+    if (n_urls > 1) {
+        mpl_json_arr_begin(&j, "urls");
+        for (size_t i = 0; i < n_urls; i++)
+            mpl_json_str(&j, NULL, urls[i]);
+        mpl_json_arr_end(&j);
+    }
+    mpl_json_str(&j, "direction", upload ? "upload" : "download");
+    mpl_json_u64(&j, "bytes", res->bytes);
+    mpl_json_num(&j, "seconds", secs);
+    mpl_json_num(&j, "goodput_mbps", secs > 0 ? (double)res->bytes * 8 / secs / 1e6 : 0);
+    mpl_json_str(&j, "sha256", hashed && sha[0] ? sha : NULL);
+    mpl_json_bool(&j, "verified", !upload && res->error[0] == '\0' && sink->verified_all && sink->total > 0);
+    if (res->status > 0)
+        mpl_json_i64(&j, "status", res->status);
+    else
+        mpl_json_null(&j, "status");
+    mpl_json_str(&j, "local", res->local[0] ? res->local : NULL);
+    mpl_json_str(&j, "remote", res->remote[0] ? res->remote : NULL);
+    mpl_json_arr_begin(&j, "intervals");
+    for (size_t i = 0; i < sink->n_intervals; i++) {
+        mpl_json_obj_begin(&j, NULL);
+        mpl_json_num(&j, "t", sink->intervals[i].t);
+        mpl_json_u64(&j, "bytes", sink->intervals[i].bytes);
+        mpl_json_num(&j, "mbps", sink->intervals[i].mbps);
+        mpl_json_obj_end(&j);
+    }
+    mpl_json_arr_end(&j);
+    mpl_json_num(&j, "cpu_user_s", tv_s(ru.ru_utime));
+    mpl_json_num(&j, "cpu_sys_s", tv_s(ru.ru_stime));
+    if (strcmp(proto, "mptcp") == 0) {
+        if (res->mptcp.is_mptcp < 0)
+            mpl_json_null(&j, "mptcp");
+        else
+            mpl_json_bool(&j, "mptcp", res->mptcp.is_mptcp);
+        mpl_json_arr_begin(&j, "subflows");
+        for (int i = 0; i < res->mptcp.n_subflows; i++) {
+            const mpl_subflow_t *sf = &res->mptcp.subflows[i];
+            mpl_json_obj_begin(&j, NULL);
+            mpl_json_str(&j, "local", sf->local);
+            mpl_json_str(&j, "remote", sf->remote);
+            mpl_json_u64(&j, "bytes_sent", sf->bytes_sent);
+            mpl_json_u64(&j, "bytes_received", sf->bytes_received);
+            mpl_json_obj_end(&j);
+        }
+        mpl_json_arr_end(&j);
+    }
+    mpl_json_str(&j, "error", res->error[0] ? res->error : NULL);
+    mpl_json_obj_end(&j);
+    mpl_json_finish(&j);
+    fflush(stdout);
+}
 
 int
 cmd_get(int argc, char **argv)
 {
-    if (mpl_wants_help(argc, argv)) {
-        printf("Usage: mplab get ... (not implemented yet)\n");
-        return 0;
+    static const struct option opts[] = {
+        {"proto", required_argument, NULL, 'p'},
+        {"output", required_argument, NULL, 'o'},
+        {"bind", required_argument, NULL, 'b'},
+        {"interval", required_argument, NULL, 'i'},
+        {"json", no_argument, NULL, 'j'},
+        {"cacert", required_argument, NULL, 'A'},
+        {"insecure", no_argument, NULL, 'k'},
+        {"servername", required_argument, NULL, 'N'},
+        {"cc", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"upload", required_argument, NULL, 'U'},
+        {"head", no_argument, NULL, 'H'},
+        {"no-verify", no_argument, NULL, 'V'},
+        {"no-hash", no_argument, NULL, 'X'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    mpl_client_cfg_t cfg;
+    mpl_client_result_t res;
+    mpl_sink_cfg_t scfg;
+    mpl_body_sink_t sink;
+    const char *proto = NULL, *out_path = NULL, *cacert = NULL;
+    int json = 0, insecure = 0, quiet = 0, opt;
+    double interval = 0;
+    char err[512];
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&scfg, 0, sizeof(scfg));
+    cfg.timeout_s = 30;
+    scfg.hash = 1;
+    scfg.verify = 1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "p:o:b:i:jkqh", opts, NULL)) != -1) {
+        uint64_t v;
+        switch (opt) {
+        case 'p':
+            proto = optarg;
+            break;
+        case 'o':
+            out_path = optarg;
+            break;
+        case 'b':
+            if (cfg.n_bind == MPL_CLIENT_MAX_BIND) {
+                mpl_err("at most %d --bind addresses", MPL_CLIENT_MAX_BIND);
+                return 2;
+            }
+            if (mpl_parse_addr(optarg, 0, &cfg.bind[cfg.n_bind], &cfg.bind_len[cfg.n_bind], err,
+                               sizeof(err)) != 0) {
+                mpl_err("bad --bind: %s", err);
+                return 2;
+            }
+            cfg.n_bind++;
+            break;
+        case 'i':
+            if (mpl_parse_duration(optarg, &v) != 0 || v < 1000000) {
+                mpl_err("bad --interval '%s' (seconds, at least 1ms)", optarg);
+                return 2;
+            }
+            interval = (double)v / 1e9;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'A':
+            cacert = optarg;
+            break;
+        case 'k':
+            insecure = 1;
+            break;
+        case 'N':
+            cfg.servername = optarg;
+            break;
+        case 'c':
+            cfg.cc = optarg;
+            break;
+        case 'T':
+            if (mpl_parse_duration(optarg, &v) != 0 || v == 0) {
+                mpl_err("bad --timeout '%s'", optarg);
+                return 2;
+            }
+            cfg.timeout_s = (double)v / 1e9;
+            break;
+        case 'U':
+            if (mpl_parse_size(optarg, &v) != 0 || v == 0) {
+                mpl_err("bad --upload size '%s'", optarg);
+                return 2;
+            }
+            cfg.upload = v;
+            break;
+        case 'H':
+            cfg.head = 1;
+            break;
+        case 'V':
+            scfg.verify = 0;
+            break;
+        case 'X':
+            scfg.hash = 0;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
     }
-    return mpl_cmd_unimplemented("get");
+    if (optind >= argc) {
+        mpl_err("no URL given (see --help)");
+        return 2;
+    }
+    const char *const *urls = (const char *const *)argv + optind;
+    size_t n_urls = (size_t)(argc - optind);
+    int any_https = 0;
+    for (size_t i = 0; i < n_urls; i++) {
+        mpl_url_t u;
+        if (mpl_url_parse(urls[i], &u, err, sizeof(err)) != 0) {
+            mpl_err("%s", err);
+            return 2;
+        }
+        any_https |= u.https;
+    }
+    if (proto == NULL)
+        proto = any_https ? "tls" : "tcp";
+    cfg.tp = mpl_transport_find(proto);
+    if (cfg.tp == NULL) {
+        mpl_err("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
+        return 2;
+    }
+    if (any_https && !cfg.tp->tls) {
+        mpl_err("https:// URLs need --proto tls or tcpls");
+        return 2;
+    }
+    cfg.urls = urls;
+    cfg.n_urls = n_urls;
+
+    FILE *hout = (json || (out_path != NULL && strcmp(out_path, "-") == 0)) ? stderr : stdout;
+    int out_fd = -1;
+    if (out_path != NULL) {
+        out_fd = strcmp(out_path, "-") == 0 ? STDOUT_FILENO
+                                            : open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (out_fd < 0) {
+            mpl_err("cannot open %s: %s", out_path, strerror(errno));
+            return 1;
+        }
+    }
+    if (quiet)
+        mpl_set_verbosity(0);
+    scfg.out_fd = out_fd;
+    scfg.interval_s = interval > 0 ? interval : 1.0;
+    scfg.interval_out = interval > 0 ? hout : NULL;
+    scfg.progress = !quiet && mpl_stderr_is_tty();
+    if (mpl_sink_init(&sink, &scfg) != 0) {
+        mpl_err("cannot set up SHA-256");
+        return 1;
+    }
+    cfg.sink = &sink;
+
+    char dir[1024], cabuf[1100];
+    if (cfg.tp->tls && !insecure) {
+        if (cacert == NULL) {
+            mpl_cert_dir(dir, sizeof(dir));
+            if (mpl_cert_ensure(dir, err, sizeof(err)) != 0) {
+                mpl_err("%s", err);
+                mpl_sink_cleanup(&sink);
+                return 1;
+            }
+            cacert = mpl_cert_path(dir, "ca.pem", cabuf, sizeof(cabuf));
+        }
+    }
+    if (cfg.tp->tls) {
+        cfg.ssl_ctx = mpl_tls_client_ctx(cacert, insecure, err, sizeof(err));
+        if (cfg.ssl_ctx == NULL) {
+            mpl_err("%s", err);
+            mpl_sink_cleanup(&sink);
+            return 1;
+        }
+    }
+
+    int rc = cfg.tp->proto == MPL_PROTO_TCPLS ? mpl_tcpls_get(&cfg, &res) : mpl_client_run(&cfg, &res);
+    if (cfg.tp->proto == MPL_PROTO_TCPLS && res.bytes == 0)
+        res.bytes = sink.total;
+    char sha[65];
+    double secs = mpl_sink_finish(&sink, sha);
+    if (rc != 0 && res.error[0] == '\0')
+        snprintf(res.error, sizeof(res.error), "failed");
+    if (rc != 0)
+        mpl_err("%s", res.error);
+    if (json) {
+        print_json(proto, urls, n_urls, &res, &sink, secs, sha, cfg.upload > 0, scfg.hash);
+    } else if (rc == 0 && !quiet) {
+        char b[32], r[32];
+        fprintf(hout, "%s %s in %.3f s: %s%s%s\n", cfg.upload > 0 ? "sent" : "received",
+                mpl_fmt_bytes(b, sizeof(b), (double)res.bytes), secs,
+                mpl_fmt_rate(r, sizeof(r), secs > 0 ? (double)res.bytes * 8 / secs : 0),
+                sink.verified_all && sink.total > 0 && cfg.upload == 0 ? ", content verified" : "",
+                scfg.hash ? "" : "");
+        fprintf(hout, "goodput %.2f Mbit/s, %llu bytes, %.3f s\n",
+                secs > 0 ? (double)res.bytes * 8 / secs / 1e6 : 0, (unsigned long long)res.bytes, secs);
+        if (scfg.hash && sha[0])
+            fprintf(hout, "sha256 %s\n", sha);
+        if (cfg.tp->proto == MPL_PROTO_MPTCP) {
+            if (res.mptcp.is_mptcp == 1)
+                fprintf(hout, "mptcp: yes, %d subflow%s\n", res.mptcp.n_subflows,
+                        res.mptcp.n_subflows == 1 ? "" : "s");
+            else if (res.mptcp.is_mptcp == 0)
+                fprintf(hout, "mptcp: no (fell back to TCP)\n");
+            for (int i = 0; i < res.mptcp.n_subflows; i++)
+                fprintf(hout, "  subflow %s -> %s: sent %llu, received %llu bytes\n",
+                        res.mptcp.subflows[i].local, res.mptcp.subflows[i].remote,
+                        (unsigned long long)res.mptcp.subflows[i].bytes_sent,
+                        (unsigned long long)res.mptcp.subflows[i].bytes_received);
+        }
+    }
+    if (out_fd >= 0 && out_fd != STDOUT_FILENO && close(out_fd) != 0 && rc == 0) {
+        mpl_err("writing %s failed", out_path);
+        rc = -1;
+    }
+    SSL_CTX_free(cfg.ssl_ctx);
+    mpl_sink_cleanup(&sink);
+    return rc == 0 ? 0 : 1;
 }

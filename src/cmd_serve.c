@@ -1,16 +1,223 @@
 /*
- * cmd_serve.c — 'mplab serve' (placeholder until its issue lands).
+ * cmd_serve.c — 'mplab serve': a small HTTP/1.1 server (files under --root, /bytes/N,
+ * POST /upload) over tcp, tls, mptcp, or tcpls (src/serve_tcpls.c).
  */
+#include "cert.h"
 #include "commands.h"
+#include "json.h"
+#include "server.h"
+#include "tls.h"
+#include "util.h"
 
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "Usage: mplab serve [--proto tcp|tls|mptcp|tcpls] [--listen ADDR:PORT]... [--root DIR]\n"
+               "                   [--cert FILE --key FILE] [--cc ALGO] [--stats FILE] [--quiet]\n"
+               "\n"
+               "Serves HTTP/1.1 (GET, HEAD, keep-alive) until SIGINT/SIGTERM:\n"
+               "  GET /bytes/N     N deterministic pseudo-random bytes (N: 1000, 10M, 1G, 10GB...)\n"
+               "  GET /PATH        the file PATH under --root (never outside it)\n"
+               "  POST /upload     the body is counted and discarded; answers {\"bytes\":N}\n"
+               "\n"
+               "Options:\n"
+               "  -p, --proto P       tcp (default), tls (TLS 1.3), mptcp (IPPROTO_MPTCP), tcpls\n"
+               "  -l, --listen A:P    address to listen on, repeatable; IPv4 or [IPv6]:port\n"
+               "                      (default 127.0.0.1:8080, or 127.0.0.1:8443 for tls/tcpls)\n"
+               "  -r, --root DIR      directory to serve files from (default: none, /bytes/N only)\n"
+               "      --cert F --key F  certificate chain and key (PEM); default: the project's\n"
+               "                      certificates (see 'mplab cert'), created on first use\n"
+               "      --cc ALGO       TCP congestion control of every connection (e.g. cubic, bbr)\n"
+               "      --stats FILE    on exit write {cpu_user_s,cpu_sys_s,bytes_sent,bytes_received,\n"
+               "                      connections,errors,requests} as JSON to FILE\n"
+               "      --idle-timeout S  close connections idle for S seconds (default 120)\n"
+               "  -q, --quiet         errors only;  -v, --verbose: log every request\n"
+               "Prints 'listening on ADDR:PORT (PROTO)' on stderr per address when ready.\n");
+}
+
+static int
+write_stats(const char *path, const mpl_server_stats_t *st)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        mpl_err("cannot write %s: %m", path);
+        return -1;
+    }
+    mpl_json_t j;
+    mpl_json_init(&j, f);
+    mpl_json_obj_begin(&j, NULL);
+    mpl_json_num(&j, "cpu_user_s", (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6);
+    mpl_json_num(&j, "cpu_sys_s", (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+    mpl_json_u64(&j, "bytes_sent", st->bytes_sent);
+    mpl_json_u64(&j, "bytes_received", st->bytes_received);
+    mpl_json_u64(&j, "connections", st->connections);
+    mpl_json_u64(&j, "errors", st->errors);
+    mpl_json_u64(&j, "requests", st->requests);
+    mpl_json_obj_end(&j);
+    mpl_json_finish(&j);
+    return fclose(f) == 0 ? 0 : -1;
+}
 
 int
 cmd_serve(int argc, char **argv)
 {
-    if (mpl_wants_help(argc, argv)) {
-        printf("Usage: mplab serve ... (not implemented yet)\n");
-        return 0;
+    static const struct option opts[] = {
+        {"proto", required_argument, NULL, 'p'}, {"listen", required_argument, NULL, 'l'},
+        {"root", required_argument, NULL, 'r'},  {"cert", required_argument, NULL, 'C'},
+        {"key", required_argument, NULL, 'K'},   {"cc", required_argument, NULL, 'c'},
+        {"stats", required_argument, NULL, 'S'}, {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},     {"idle-timeout", required_argument, NULL, 'I'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    mpl_server_cfg_t cfg;
+    mpl_server_stats_t st;
+    const char *proto = "tcp", *cert = NULL, *key = NULL, *stats_path = NULL;
+    const char *listen_str[MPL_SERVER_MAX_LISTEN];
+    size_t n_listen = 0;
+    char err[512];
+    int opt;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&st, 0, sizeof(st));
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "p:l:r:qvh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'p':
+            proto = optarg;
+            break;
+        case 'l':
+            if (n_listen == MPL_SERVER_MAX_LISTEN) {
+                mpl_err("at most %d --listen addresses", MPL_SERVER_MAX_LISTEN);
+                return 2;
+            }
+            listen_str[n_listen++] = optarg;
+            break;
+        case 'r':
+            cfg.root = optarg;
+            break;
+        case 'C':
+            cert = optarg;
+            break;
+        case 'K':
+            key = optarg;
+            break;
+        case 'c':
+            cfg.cc = optarg;
+            break;
+        case 'S':
+            stats_path = optarg;
+            break;
+        case 'q':
+            cfg.quiet = 1;
+            mpl_set_verbosity(0);
+            break;
+        case 'v':
+            mpl_set_verbosity(2);
+            break;
+        case 'I': {
+            uint64_t ns;
+            if (mpl_parse_duration(optarg, &ns) != 0 || ns == 0) {
+                mpl_err("bad --idle-timeout '%s'", optarg);
+                return 2;
+            }
+            cfg.idle_timeout_s = (double)ns / 1e9;
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
     }
-    return mpl_cmd_unimplemented("serve");
+    if (optind < argc) {
+        mpl_err("unexpected argument '%s' (see --help)", argv[optind]);
+        return 2;
+    }
+    cfg.tp = mpl_transport_find(proto);
+    if (cfg.tp == NULL) {
+        mpl_err("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
+        return 2;
+    }
+    if ((cert == NULL) != (key == NULL)) {
+        mpl_err("--cert and --key go together");
+        return 2;
+    }
+    if (n_listen == 0)
+        listen_str[n_listen++] = cfg.tp->tls ? "127.0.0.1:8443" : "127.0.0.1:8080";
+    for (size_t i = 0; i < n_listen; i++) {
+        if (mpl_parse_addr(listen_str[i], -1, &cfg.listen[i], &cfg.listen_len[i], err, sizeof(err)) != 0) {
+            mpl_err("bad --listen: %s", err);
+            return 2;
+        }
+    }
+    cfg.n_listen = n_listen;
+    if (cfg.root != NULL) {
+        struct stat sb;
+        if (stat(cfg.root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            mpl_err("--root %s is not a directory", cfg.root);
+            return 1;
+        }
+    }
+    char dir[1024], cbuf[1100], kbuf[1100];
+    if (cfg.tp->tls && cert == NULL) {
+        mpl_cert_dir(dir, sizeof(dir));
+        if (mpl_cert_ensure(dir, err, sizeof(err)) != 0) {
+            mpl_err("%s", err);
+            return 1;
+        }
+        cert = mpl_cert_path(dir, "server.pem", cbuf, sizeof(cbuf));
+        key = mpl_cert_path(dir, "server.key", kbuf, sizeof(kbuf));
+    }
+    if (cfg.tp->tls) {
+        cfg.ssl_ctx = mpl_tls_server_ctx(cert, key, err, sizeof(err));
+        if (cfg.ssl_ctx == NULL) {
+            mpl_err("%s", err);
+            return 1;
+        }
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    cfg.stop = &stop_flag;
+
+    int rc;
+    if (cfg.tp->proto == MPL_PROTO_TCPLS)
+        rc = mpl_tcpls_serve(&cfg, &st, err, sizeof(err));
+    else
+        rc = mpl_server_run(&cfg, &st, err, sizeof(err));
+    SSL_CTX_free(cfg.ssl_ctx);
+    if (rc != 0) {
+        mpl_err("%s", err);
+        return 1;
+    }
+    mpl_info("stopped: %llu connections, %llu errors, %s sent", (unsigned long long)st.connections,
+             (unsigned long long)st.errors, mpl_fmt_bytes(err, sizeof(err), (double)st.bytes_sent));
+    if (stats_path != NULL && write_stats(stats_path, &st) != 0)
+        return 1;
+    return 0;
 }

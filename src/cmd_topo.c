@@ -1,16 +1,345 @@
 /*
- * cmd_topo.c — 'mplab topo' (placeholder until its issue lands).
+ * cmd_topo.c — 'mplab topo up|down|show|check|commands' (docs/TESTBED.md).
  */
 #include "commands.h"
+#include "json.h"
+#include "testbed/testbed.h"
+#include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int mpl_tb_check(const char *name, int json); /* src/testbed/check.c */
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "Usage: mplab topo up FILE [--name NAME] [-v]\n"
+               "       mplab topo down NAME | --all\n"
+               "       mplab topo show [NAME] [--json]\n"
+               "       mplab topo check [NAME] [--json]\n"
+               "       mplab topo commands FILE\n\n"
+               "Builds emulated multi-link topologies in network namespaces (docs/TESTBED.md).\n"
+               "Environment: MPLAB_PREFIX (default mpl) prefixes every name; MPLAB_RUNDIR\n"
+               "(default /run/mplab) holds the state of running topologies.\n");
+}
+
+static int
+need_root(void)
+{
+    if (geteuid() != 0) {
+        mpl_err("needs root (network namespaces)");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+topo_up(int argc, char **argv)
+{
+    const char *file = NULL, *name = NULL;
+    int verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--name") && i + 1 < argc)
+            name = argv[++i];
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = 1;
+        else if (argv[i][0] != '-' && !file)
+            file = argv[i];
+        else {
+            mpl_err("unexpected argument '%s'", argv[i]);
+            return 2;
+        }
+    }
+    if (!file) {
+        usage(stderr);
+        return 2;
+    }
+    static mpl_topology_t t;
+    char err[600];
+    if (mpl_topo_load(file, &t, err, sizeof(err)) != 0) {
+        mpl_err("%s", err);
+        return 1;
+    }
+    if (name) {
+        size_t n = strlen(name);
+        int ok = n > 0 && n <= MPL_TB_TOPO_MAX && name[0] >= 'a' && name[0] <= 'z';
+        for (size_t i = 0; i < n && ok; i++)
+            ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+        if (!ok) {
+            mpl_err("--name '%s': a-z, 0-9, _; starts with a letter; at most %d characters", name,
+                    MPL_TB_TOPO_MAX);
+            return 2;
+        }
+        snprintf(t.name, sizeof(t.name), "%s", name);
+    }
+    if (need_root() != 0)
+        return 1;
+    mpl_tb_prefix();
+    if (mpl_tb_up(&t, file, verbose) != 0)
+        return 1;
+    mpl_info("topology '%s' is up: %d hosts, %d links", t.name, t.n_hosts, t.n_links);
+    return 0;
+}
+
+static int
+topo_down(int argc, char **argv)
+{
+    if (argc != 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (need_root() != 0)
+        return 1;
+    if (!strcmp(argv[1], "--all"))
+        return mpl_tb_down_all() == 0 ? 0 : 1;
+    return mpl_tb_down(argv[1]) == 0 ? 0 : 1;
+}
+
+static double
+mbps(uint64_t bps)
+{
+    return (double)bps / 1e6;
+}
+
+static void
+show_text(const mpl_topology_t *t)
+{
+    char ns[64], ip[20], r[32];
+    printf("topology %s (prefix %s)\n", t->name, mpl_tb_prefix());
+    for (int h = 0; h < t->n_hosts; h++) {
+        mpl_tb_host_ns(t, h, ns, sizeof(ns));
+        printf("  %-6s %-11s netns %s\n", t->hosts[h].router ? "router" : "host", t->hosts[h].name, ns);
+        for (int l = 0; l < t->n_links; l++) {
+            const mpl_tb_link_t *lk = &t->links[l];
+            int e = lk->a == h ? 0 : lk->b == h ? 1 : -1;
+            if (e < 0)
+                continue;
+            char a[24];
+            snprintf(a, sizeof(a), "%s/%d", mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)), lk->plen);
+            printf("           %-11s %-18s -> %s\n", lk->name, a, t->hosts[e ? lk->a : lk->b].name);
+        }
+    }
+    for (int l = 0; l < t->n_links; l++) {
+        const mpl_tb_link_t *lk = &t->links[l];
+        mpl_tb_shared_t *sh = mpl_tb_shared_map(t, l, 0);
+        printf("  link %-11s %s <-> %s%s\n", lk->name, t->hosts[lk->a].name, t->hosts[lk->b].name,
+               sh && sh->down ? "  [down]" : "");
+        for (int d = 0; d < 2; d++) {
+            uint64_t rate = sh ? sh->rate_bps[d] : lk->dir[d].rate_bps;
+            uint64_t delay = sh ? sh->delay_ns[d] : lk->dir[d].delay_ns;
+            double loss = sh ? sh->loss_pct[d] : lk->dir[d].loss_pct;
+            uint64_t q = sh ? sh->queue_bytes[d] : mpl_tb_queue_bytes(&lk->dir[d]);
+            printf("       %s  rate %-14s delay %7.3f ms  loss %g%%  queue %llu B%s", d ? "b2a" : "a2b",
+                   rate ? mpl_fmt_rate(r, sizeof(r), (double)rate) : "unlimited", (double)delay / 1e6, loss,
+                   (unsigned long long)q, sh && sh->blackhole[d] ? "  [blackhole]" : "");
+            if (sh)
+                printf("  fwd %llu pkts, drops: loss %llu full %llu send %llu",
+                       (unsigned long long)sh->pkts[d], (unsigned long long)sh->drop_loss[d],
+                       (unsigned long long)sh->drop_full[d], (unsigned long long)sh->drop_send[d]);
+            printf("\n");
+        }
+        mpl_tb_shared_unmap(sh);
+    }
+}
+
+static void
+show_json(mpl_json_t *j, const mpl_topology_t *t)
+{
+    char ns[64], ip[20];
+    mpl_json_obj_begin(j, NULL);
+    mpl_json_str(j, "name", t->name);
+    mpl_json_str(j, "prefix", mpl_tb_prefix());
+    mpl_json_arr_begin(j, "hosts");
+    for (int h = 0; h < t->n_hosts; h++) {
+        mpl_tb_host_ns(t, h, ns, sizeof(ns));
+        mpl_json_obj_begin(j, NULL);
+        mpl_json_str(j, "name", t->hosts[h].name);
+        mpl_json_str(j, "netns", ns);
+        mpl_json_bool(j, "router", t->hosts[h].router);
+        mpl_json_arr_begin(j, "addresses");
+        for (int l = 0; l < t->n_links; l++) {
+            const mpl_tb_link_t *lk = &t->links[l];
+            int e = lk->a == h ? 0 : lk->b == h ? 1 : -1;
+            if (e >= 0)
+                mpl_json_str(j, NULL, mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)));
+        }
+        mpl_json_arr_end(j);
+        mpl_json_arr_begin(j, "interfaces");
+        for (int l = 0; l < t->n_links; l++) {
+            const mpl_tb_link_t *lk = &t->links[l];
+            int e = lk->a == h ? 0 : lk->b == h ? 1 : -1;
+            if (e < 0)
+                continue;
+            mpl_json_obj_begin(j, NULL);
+            mpl_json_str(j, "name", mpl_tb_ifname(t, l));
+            mpl_json_str(j, "addr", mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)));
+            mpl_json_u64(j, "plen", lk->plen);
+            mpl_json_str(j, "link", lk->name);
+            mpl_json_str(j, "peer", t->hosts[e ? lk->a : lk->b].name);
+            mpl_json_str(j, "peer_addr", mpl_tb_fmt_ip4(lk->addr[1 - e], ip, sizeof(ip)));
+            mpl_json_obj_end(j);
+        }
+        mpl_json_arr_end(j);
+        mpl_json_obj_end(j);
+    }
+    mpl_json_arr_end(j);
+    mpl_json_arr_begin(j, "links");
+    for (int l = 0; l < t->n_links; l++) {
+        const mpl_tb_link_t *lk = &t->links[l];
+        mpl_tb_shared_t *sh = mpl_tb_shared_map(t, l, 0);
+        mpl_json_obj_begin(j, NULL);
+        mpl_json_str(j, "name", lk->name);
+        mpl_json_str(j, "a", t->hosts[lk->a].name);
+        mpl_json_str(j, "b", t->hosts[lk->b].name);
+        mpl_tb_link_ns(t, l, ns, sizeof(ns));
+        mpl_json_str(j, "netns", ns);
+        for (int d = -1; d < 2; d++) {
+            int dd = d < 0 ? 0 : d;
+            uint64_t rate = sh ? sh->rate_bps[dd] : lk->dir[dd].rate_bps;
+            uint64_t delay = sh ? sh->delay_ns[dd] : lk->dir[dd].delay_ns;
+            double loss = sh ? sh->loss_pct[dd] : lk->dir[dd].loss_pct;
+            uint64_t q = sh ? sh->queue_bytes[dd] : mpl_tb_queue_bytes(&lk->dir[dd]);
+            if (d >= 0)
+                mpl_json_obj_begin(j, d ? "b2a" : "a2b");
+            mpl_json_num(j, "rate_mbps", mbps(rate));
+            mpl_json_num(j, "delay_ms", (double)delay / 1e6);
+            mpl_json_num(j, "loss", loss);
+            mpl_json_u64(j, "queue_bytes", q);
+            if (d >= 0) {
+                mpl_json_bool(j, "blackhole", sh ? (int)sh->blackhole[d] : 0);
+                if (sh) {
+                    mpl_json_u64(j, "packets", sh->pkts[d]);
+                    mpl_json_u64(j, "bytes", sh->bytes[d]);
+                    mpl_json_u64(j, "drop_loss", sh->drop_loss[d]);
+                    mpl_json_u64(j, "drop_blackhole", sh->drop_blackhole[d]);
+                    mpl_json_u64(j, "drop_queue", sh->drop_full[d] + sh->drop_send[d]);
+                }
+                mpl_json_obj_end(j);
+            }
+        }
+        mpl_json_bool(j, "down", sh ? (int)sh->down : 0);
+        mpl_json_obj_end(j);
+        mpl_tb_shared_unmap(sh);
+    }
+    mpl_json_arr_end(j);
+    mpl_json_obj_end(j);
+}
+
+static int
+topo_show(int argc, char **argv)
+{
+    const char *name = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else {
+            mpl_err("unexpected argument '%s'", argv[i]);
+            return 2;
+        }
+    }
+    static char names[64][MPL_TB_TOPO_MAX + 1];
+    int n;
+    if (name) {
+        snprintf(names[0], sizeof(names[0]), "%s", name);
+        n = 1;
+    } else {
+        n = mpl_tb_list(names, 64);
+        if (n < 0) {
+            mpl_err("cannot read %s", mpl_tb_rundir());
+            return 1;
+        }
+    }
+    mpl_json_t j;
+    if (json) {
+        mpl_json_init(&j, stdout);
+        mpl_json_obj_begin(&j, NULL);
+        mpl_json_arr_begin(&j, "topologies");
+    } else if (n == 0) {
+        printf("no topology is up (prefix %s)\n", mpl_tb_prefix());
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        static mpl_topology_t t;
+        if (mpl_tb_load_running(names[i], &t) != 0) {
+            rc = 1;
+            continue;
+        }
+        if (json)
+            show_json(&j, &t);
+        else
+            show_text(&t);
+    }
+    if (json) {
+        mpl_json_arr_end(&j);
+        mpl_json_obj_end(&j);
+        mpl_json_finish(&j);
+    }
+    return rc;
+}
+
+static int
+topo_commands(int argc, char **argv)
+{
+    if (argc != 2) {
+        usage(stderr);
+        return 2;
+    }
+    static mpl_topology_t t;
+    char err[600];
+    if (mpl_topo_load(argv[1], &t, err, sizeof(err)) != 0) {
+        mpl_err("%s", err);
+        return 1;
+    }
+    mpl_tb_print_commands(&t, stdout);
+    return 0;
+}
+
+static int
+topo_check(int argc, char **argv)
+{
+    const char *name = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else {
+            mpl_err("unexpected argument '%s'", argv[i]);
+            return 2;
+        }
+    }
+    if (need_root() != 0)
+        return 1;
+    return mpl_tb_check(name, json);
+}
 
 int
 cmd_topo(int argc, char **argv)
 {
-    if (mpl_wants_help(argc, argv)) {
-        printf("Usage: mplab topo ... (not implemented yet)\n");
-        return 0;
+    if (argc < 2 || mpl_wants_help(argc, argv)) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
     }
-    return mpl_cmd_unimplemented("topo");
+    const char *sub = argv[1];
+    argc--;
+    argv++;
+    if (!strcmp(sub, "up"))
+        return topo_up(argc, argv);
+    if (!strcmp(sub, "down"))
+        return topo_down(argc, argv);
+    if (!strcmp(sub, "show"))
+        return topo_show(argc, argv);
+    if (!strcmp(sub, "check"))
+        return topo_check(argc, argv);
+    if (!strcmp(sub, "commands"))
+        return topo_commands(argc, argv);
+    mpl_err("unknown subcommand '%s' (up, down, show, check, commands)", sub);
+    return 2;
 }

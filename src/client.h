@@ -1,0 +1,64 @@
+/*
+ * client.h — the downloader behind 'mplab get' for the socket transports (tcp, tls, mptcp):
+ * URL parsing, connecting (bound to --bind, with --cc and a timeout), sending requests,
+ * feeding responses through mpl_http_cresp_t into a mpl_body_sink_t. Keep-alive: successive
+ * URLs to the same host and port reuse the connection.
+ */
+#ifndef MPLAB_CLIENT_H
+#define MPLAB_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "mptcp_info.h"
+#include "sink.h"
+#include "transport.h"
+
+#define MPL_CLIENT_MAX_BIND 16
+
+typedef struct mpl_url {
+    int https; /* scheme was https:// */
+    int has_scheme;
+    char host[256]; /* without brackets */
+    int port;       /* -1 when not given */
+    char path[2048];
+} mpl_url_t;
+
+/* Parses "[http[s]://]HOST[:PORT][/PATH]" (HOST: name, IPv4 or [IPv6]). Returns 0 or -1
+ * with a reason in err. */
+int mpl_url_parse(const char *s, mpl_url_t *u, char *err, size_t errlen);
+
+typedef struct mpl_client_cfg {
+    const mpl_transport_t *tp;
+    const char *const *urls;
+    size_t n_urls;
+    struct sockaddr_storage bind[MPL_CLIENT_MAX_BIND]; /* local addresses (port 0 = any) */
+    socklen_t bind_len[MPL_CLIENT_MAX_BIND];
+    size_t n_bind;
+    SSL_CTX *ssl_ctx;       /* tls */
+    const char *servername; /* SNI and verification name; default: the URL's host */
+    const char *cc;
+    double timeout_s; /* connect timeout and longest silence (> 0) */
+    uint64_t upload;  /* > 0: POST /upload with this many bytes instead of GETs */
+    int head;         /* HEAD instead of GET */
+    mpl_body_sink_t *sink;
+} mpl_client_cfg_t;
+
+typedef struct mpl_client_result {
+    uint64_t bytes;  /* body bytes received (or uploaded with cfg->upload) */
+    int status;      /* HTTP status of the last response */
+    int completed;   /* every response arrived complete with status 2xx */
+    char error[512]; /* "" or the first error */
+    char local[80], remote[80];
+    mpl_mptcp_state_t mptcp; /* mptcp only: queried before the connection is closed */
+} mpl_client_result_t;
+
+/* Fetches every URL in order. Returns 0 when all succeeded, or -1 with res->error set. */
+int mpl_client_run(const mpl_client_cfg_t *cfg, mpl_client_result_t *res);
+
+/* The tcpls client (same config and result), in src/get_tcpls.c: the place where
+ * '--proto tcpls' plugs in; it drives mpl_http_cresp_t + cfg->sink per stream. */
+int mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * forwarder.c — the user-space link emulator: delay, loss and blackhole between the two veth
+ * ends "a" and "b" of a link namespace.
+ *
+ * Each direction is a FIFO "delay line": a frame read from one end is stamped with its
+ * release time (now + delay) and written to the other end when that time comes; the tbf
+ * qdisc on that end then applies the rate and the queue. The packet sockets keep small
+ * receive buffers: a large one would be a queue nobody configured.
+ */
+#include "testbed/testbed.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+#define FRAME_MAX  1536 /* MTU 1500 + Ethernet header (offloads are off: no larger frames) */
+#define RCVBUF     (256 * 1024)
+#define SNDBUF     (4 * 1024 * 1024)
+#define BATCH      64
+#define IDLE_CHECK 100000000ull /* wake up at least every 100 ms */
+
+typedef struct slot {
+    uint64_t release_ns;
+    uint32_t len;
+    uint8_t data[FRAME_MAX];
+} slot_t;
+
+typedef struct line {
+    slot_t *slots;
+    uint32_t cap, head, count; /* ring */
+} line_t;
+
+static volatile sig_atomic_t stop;
+
+static void
+on_term(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+/* xorshift64*: uniform in [0, 1e9) */
+static uint64_t
+rand_ppb(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return ((rng_state * 2685821657736338717ull) >> 11) % 1000000000ull;
+}
+
+static int
+open_end(const char *ifname)
+{
+    int ifindex = (int)if_nametoindex(ifname);
+    if (ifindex == 0)
+        return -1;
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (fd < 0)
+        return -1;
+    int one = 1, rcv = RCVBUF, snd = SNDBUF;
+    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd));
+    struct sockaddr_ll sll = {
+        .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = ifindex};
+    if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) != 0) {
+        close(fd);
+        return -1;
+    }
+    /* frames from other interfaces may have arrived between socket() and bind() */
+    uint8_t junk[FRAME_MAX];
+    while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) >= 0)
+        ;
+    return fd;
+}
+
+static void
+send_frame(int fd, mpl_tb_shared_t *sh, int dir, const uint8_t *data, uint32_t len)
+{
+    if (send(fd, data, len, MSG_DONTWAIT) < 0) {
+        __atomic_fetch_add(&sh->drop_send[dir], 1, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_fetch_add(&sh->pkts[dir], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sh->bytes[dir], len, __ATOMIC_RELAXED);
+}
+
+/* Sends the frames of line l whose time has come. */
+static void
+release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
+{
+    while (l->count > 0) {
+        slot_t *s = &l->slots[l->head];
+        if (s->release_ns > now)
+            break;
+        if (__atomic_load_n(&sh->blackhole[dir], __ATOMIC_RELAXED))
+            __atomic_fetch_add(&sh->drop_blackhole[dir], 1, __ATOMIC_RELAXED);
+        else
+            send_frame(out_fd, sh, dir, s->data, s->len);
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+    }
+}
+
+/* Reads what is pending on in_fd (direction dir) into line l. */
+static void
+receive(int in_fd, int out_fd, line_t *l, mpl_tb_shared_t *sh, int dir)
+{
+    uint64_t now = mpl_now_ns();
+    for (int i = 0; i < BATCH; i++) {
+        slot_t *s = &l->slots[(l->head + l->count) % l->cap];
+        uint8_t scratch[FRAME_MAX];
+        int full = l->count == l->cap;
+        uint8_t *buf = full ? scratch : s->data;
+        ssize_t n = recv(in_fd, buf, FRAME_MAX, MSG_DONTWAIT | MSG_TRUNC);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* EAGAIN, or ENETDOWN while the link is down */
+        }
+        if (n > FRAME_MAX || n == 0)
+            continue; /* oversized frame (an offload left on): cannot be forwarded */
+        if (__atomic_load_n(&sh->blackhole[dir], __ATOMIC_RELAXED)) {
+            __atomic_fetch_add(&sh->drop_blackhole[dir], 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        uint64_t loss = __atomic_load_n(&sh->loss_ppb[dir], __ATOMIC_RELAXED);
+        if (loss > 0 && rand_ppb() < loss) {
+            __atomic_fetch_add(&sh->drop_loss[dir], 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        uint64_t delay = __atomic_load_n(&sh->delay_ns[dir], __ATOMIC_RELAXED);
+        if (delay == 0 && l->count == 0) {
+            send_frame(out_fd, sh, dir, buf, (uint32_t)n);
+            continue;
+        }
+        if (full) {
+            __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        s->release_ns = now + delay;
+        s->len = (uint32_t)n;
+        l->count++;
+    }
+}
+
+static uint32_t
+line_capacity(const mpl_tb_shared_t *sh, int dir)
+{
+    /* frames in flight at the configured rate and delay, with room for changes; unlimited
+     * rate: assume 10 Gbit/s */
+    double rate = sh->rate_bps[dir] ? (double)sh->rate_bps[dir] : 10e9;
+    double delay = (double)sh->delay_ns[dir] / 1e9;
+    double frames = rate / 8.0 / 1514.0 * delay * 1.5 + 1024;
+    if (frames > 65536)
+        frames = 65536;
+    return (uint32_t)frames;
+}
+
+int
+mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
+{
+    int fd[2] = {open_end("a"), open_end("b")};
+    if (fd[0] < 0 || fd[1] < 0) {
+        mpl_err("forwarder: cannot open packet sockets: %s", strerror(errno));
+        return -1;
+    }
+    line_t line[2];
+    for (int d = 0; d < 2; d++) {
+        line[d].cap = line_capacity(sh, d);
+        line[d].head = line[d].count = 0;
+        line[d].slots = malloc((size_t)line[d].cap * sizeof(slot_t));
+        if (!line[d].slots) {
+            mpl_err("forwarder: out of memory");
+            return -1;
+        }
+    }
+    rng_state ^= mpl_now_ns() | 1;
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (ready_fd >= 0) {
+        char c = 1;
+        if (write(ready_fd, &c, 1) != 1)
+            return -1;
+        close(ready_fd);
+    }
+
+    struct pollfd pfd[2] = {{.fd = fd[0], .events = POLLIN}, {.fd = fd[1], .events = POLLIN}};
+    while (!stop) {
+        uint64_t now = mpl_now_ns();
+        /* direction a2b: read on a, write on b */
+        release(&line[MPL_TB_A2B], fd[1], sh, MPL_TB_A2B, now);
+        release(&line[MPL_TB_B2A], fd[0], sh, MPL_TB_B2A, now);
+        uint64_t next = now + IDLE_CHECK;
+        for (int d = 0; d < 2; d++)
+            if (line[d].count > 0 && line[d].slots[line[d].head].release_ns < next)
+                next = line[d].slots[line[d].head].release_ns;
+        uint64_t wait = next > now ? next - now : 0;
+        struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+        int r = ppoll(pfd, 2, &ts, NULL);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r <= 0)
+            continue;
+        if (pfd[0].revents)
+            receive(fd[0], fd[1], &line[MPL_TB_A2B], sh, MPL_TB_A2B);
+        if (pfd[1].revents)
+            receive(fd[1], fd[0], &line[MPL_TB_B2A], sh, MPL_TB_B2A);
+    }
+    exit(0);
+}

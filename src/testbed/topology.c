@@ -1,0 +1,797 @@
+/*
+ * topology.c — the topology INI parser and the small formatting helpers of the model.
+ */
+#include "testbed/topology.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LINE_MAX_LEN 1024
+#define MIN_RATE     8000u /* below 8 kbit/s a rate is a typo (100 instead of 100mbit) */
+
+enum section_kind { SEC_NONE, SEC_TOPOLOGY, SEC_HOST, SEC_LINK, SEC_EVENTS };
+
+typedef struct parser {
+    const char *fname;
+    int line;
+    char *err;
+    size_t errlen;
+    mpl_topology_t *t;
+    enum section_kind sec;
+    int idx; /* current host/link index */
+    /* link ends given by name, resolved when the whole file is read */
+    char link_a[MPL_TB_MAX_LINKS][MPL_TB_NAME_MAX + 1];
+    char link_b[MPL_TB_MAX_LINKS][MPL_TB_NAME_MAX + 1];
+    int addr_line[MPL_TB_MAX_LINKS][2];
+    /* per-direction values given for both directions, or only one (bit 0 a2b, bit 1 b2a) */
+    int have_delay[MPL_TB_MAX_LINKS], have_rate[MPL_TB_MAX_LINKS];
+    /* events name their link: resolved at the end as well */
+    char ev_link[MPL_TB_MAX_EVENTS][MPL_TB_NAME_MAX + 1];
+    char default_link[MPL_TB_MAX_HOSTS][MPL_TB_NAME_MAX + 1];
+    int have_name;
+} parser_t;
+
+static int __attribute__((format(printf, 2, 3))) perr(parser_t *p, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->line > 0)
+        snprintf(p->err, p->errlen, "%s:%d: %s", p->fname, p->line, msg);
+    else
+        snprintf(p->err, p->errlen, "%s: %s", p->fname, msg);
+    return -1;
+}
+
+static char *
+trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+static int
+valid_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max || !islower((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!islower(c) && !isdigit(c) && c != '_')
+            return 0;
+    }
+    return 1;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+    if (!strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcasecmp(s, "true") || !strcmp(s, "1"))
+        *out = 1;
+    else if (!strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcasecmp(s, "false") || !strcmp(s, "0"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+int
+mpl_topo_host(const mpl_topology_t *t, const char *name)
+{
+    for (int i = 0; i < t->n_hosts; i++)
+        if (strcmp(t->hosts[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int
+mpl_topo_link(const mpl_topology_t *t, const char *name)
+{
+    for (int i = 0; i < t->n_links; i++)
+        if (strcmp(t->links[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+const char *
+mpl_tb_fmt_ip4(uint32_t a, char *buf, size_t len)
+{
+    snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+    return buf;
+}
+
+/* "10.1.2.3" or "10.1.2.3/24" */
+static int
+parse_ip4_prefix(const char *s, uint32_t *addr, int *plen)
+{
+    unsigned v[4];
+    int n = 0, pl = -1;
+    if (sscanf(s, "%3u.%3u.%3u.%3u%n", &v[0], &v[1], &v[2], &v[3], &n) != 4)
+        return -1;
+    if (s[n] == '/') {
+        int m = 0;
+        if (sscanf(s + n + 1, "%2d%n", &pl, &m) != 1 || s[n + 1 + m] != '\0' || pl < 8 || pl > 30)
+            return -1;
+        if (!isdigit((unsigned char)s[n + 1]))
+            return -1;
+    } else if (s[n] != '\0') {
+        return -1;
+    }
+    for (int i = 0; i < 4; i++)
+        if (v[i] > 255)
+            return -1;
+    *addr = (v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3];
+    *plen = pl;
+    return 0;
+}
+
+int
+mpl_tb_ep_flags_parse(const char *s, int *flags)
+{
+    char buf[128];
+    int f = 0, none = 0, any = 0;
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+        any = 1;
+        if (!strcasecmp(tok, "signal"))
+            f |= MPL_TB_EP_SIGNAL;
+        else if (!strcasecmp(tok, "subflow"))
+            f |= MPL_TB_EP_SUBFLOW;
+        else if (!strcasecmp(tok, "backup"))
+            f |= MPL_TB_EP_BACKUP;
+        else if (!strcasecmp(tok, "fullmesh"))
+            f |= MPL_TB_EP_FULLMESH;
+        else if (!strcasecmp(tok, "none"))
+            none = 1;
+        else
+            return -1;
+    }
+    if (!any || (none && f))
+        return -1;
+    /* the kernel refuses fullmesh together with signal */
+    if ((f & MPL_TB_EP_FULLMESH) && (f & MPL_TB_EP_SIGNAL))
+        return -1;
+    *flags = f;
+    return 0;
+}
+
+const char *
+mpl_tb_ep_flags_fmt(int flags, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s%s", flags & MPL_TB_EP_SIGNAL ? "signal " : "",
+             flags & MPL_TB_EP_SUBFLOW ? "subflow " : "", flags & MPL_TB_EP_BACKUP ? "backup " : "",
+             flags & MPL_TB_EP_FULLMESH ? "fullmesh " : "");
+    size_t n = strlen(buf);
+    if (n > 0)
+        buf[n - 1] = '\0';
+    else
+        snprintf(buf, len, "none");
+    return buf;
+}
+
+uint64_t
+mpl_tb_queue_bytes(const mpl_tb_dir_t *d)
+{
+    if (d->queue_bytes)
+        return d->queue_bytes;
+    uint64_t min = 64 * (uint64_t)MPL_TB_MTU_FRAME;
+    double bdp = (double)d->rate_bps / 8.0 * 2.0 * (double)d->delay_ns / 1e9;
+    return bdp > (double)min ? (uint64_t)bdp : min;
+}
+
+static int
+parse_loss(const char *s, double *pct)
+{
+    char buf[64];
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    if (buf[n - 1] == '%')
+        buf[n - 1] = '\0';
+    double v;
+    if (mpl_parse_double(buf, &v) != 0 || v < 0 || v > 100)
+        return -1;
+    *pct = v;
+    return 0;
+}
+
+static int
+check_rate(uint64_t r)
+{
+    return r == 0 || (r >= MIN_RATE && r <= MPL_TB_MAX_RATE);
+}
+
+int
+mpl_tb_change_parse(int ntok, char **tok, mpl_tb_change_t *c, char *err, size_t errlen)
+{
+    int i = 0;
+    c->dir = -1;
+    c->value = 0;
+    c->loss_pct = 0;
+    if (ntok < 1) {
+        snprintf(err, errlen, "missing action (down, up, blackhole, rate R, delay D, loss P)");
+        return -1;
+    }
+    const char *a = tok[i++];
+    if (!strcmp(a, "down")) {
+        c->action = MPL_TB_ACT_DOWN;
+    } else if (!strcmp(a, "up")) {
+        c->action = MPL_TB_ACT_UP;
+    } else if (!strcmp(a, "blackhole")) {
+        c->action = MPL_TB_ACT_BLACKHOLE;
+    } else if (!strcmp(a, "rate") || !strcmp(a, "delay") || !strcmp(a, "loss")) {
+        if (i >= ntok) {
+            snprintf(err, errlen, "'%s' needs a value", a);
+            return -1;
+        }
+        const char *v = tok[i++];
+        if (!strcmp(a, "rate")) {
+            c->action = MPL_TB_ACT_RATE;
+            if (!strcmp(v, "unlimited"))
+                c->value = 0;
+            else if (mpl_parse_rate(v, &c->value) != 0 || !check_rate(c->value)) {
+                snprintf(err, errlen, "invalid rate '%s' (8kbit..100gbit, or unlimited)", v);
+                return -1;
+            }
+        } else if (!strcmp(a, "delay")) {
+            c->action = MPL_TB_ACT_DELAY;
+            if (mpl_parse_duration(v, &c->value) != 0 || c->value > MPL_TB_MAX_DELAY) {
+                snprintf(err, errlen, "invalid delay '%s' (0..10s)", v);
+                return -1;
+            }
+        } else {
+            c->action = MPL_TB_ACT_LOSS;
+            if (parse_loss(v, &c->loss_pct) != 0) {
+                snprintf(err, errlen, "invalid loss '%s' (0..100%%)", v);
+                return -1;
+            }
+        }
+    } else {
+        snprintf(err, errlen, "unknown action '%s' (down, up, blackhole, rate, delay, loss)", a);
+        return -1;
+    }
+    if (i < ntok && !strcmp(tok[i], "dir")) {
+        if (i + 1 >= ntok) {
+            snprintf(err, errlen, "'dir' needs a2b or b2a");
+            return -1;
+        }
+        if (!strcmp(tok[i + 1], "a2b"))
+            c->dir = MPL_TB_A2B;
+        else if (!strcmp(tok[i + 1], "b2a"))
+            c->dir = MPL_TB_B2A;
+        else {
+            snprintf(err, errlen, "invalid direction '%s' (a2b or b2a)", tok[i + 1]);
+            return -1;
+        }
+        i += 2;
+    }
+    if (i < ntok) {
+        snprintf(err, errlen, "unexpected '%s'", tok[i]);
+        return -1;
+    }
+    if (c->dir >= 0 && (c->action == MPL_TB_ACT_DOWN || c->action == MPL_TB_ACT_UP)) {
+        snprintf(err, errlen, "down/up apply to both directions (use blackhole dir ...)");
+        return -1;
+    }
+    return 0;
+}
+
+const char *
+mpl_tb_change_fmt(const mpl_tb_change_t *c, char *buf, size_t len)
+{
+    static const char *names[] = {"down", "up", "blackhole", "rate", "delay", "loss"};
+    char v[48] = "";
+    if (c->action == MPL_TB_ACT_RATE)
+        snprintf(v, sizeof(v), " %llubit", (unsigned long long)c->value);
+    else if (c->action == MPL_TB_ACT_DELAY)
+        snprintf(v, sizeof(v), " %lluus", (unsigned long long)(c->value / 1000));
+    else if (c->action == MPL_TB_ACT_LOSS)
+        snprintf(v, sizeof(v), " %g%%", c->loss_pct);
+    snprintf(buf, len, "%s%s%s", names[c->action], v,
+             c->dir == MPL_TB_A2B   ? " dir a2b"
+             : c->dir == MPL_TB_B2A ? " dir b2a"
+                                    : "");
+    return buf;
+}
+
+/* ---- sections ------------------------------------------------------------------------ */
+
+static int
+begin_section(parser_t *p, char *hdr)
+{
+    char *kind = trim(hdr), *name = kind;
+    while (*name && *name != ' ' && *name != '\t')
+        name++;
+    if (*name)
+        *name++ = '\0';
+    name = trim(name);
+    mpl_topology_t *t = p->t;
+
+    if (!strcmp(kind, "topology") || !strcmp(kind, "events")) {
+        if (*name)
+            return perr(p, "section [%s] takes no name", kind);
+        p->sec = kind[0] == 't' ? SEC_TOPOLOGY : SEC_EVENTS;
+        return 0;
+    }
+    if (strcmp(kind, "host") && strcmp(kind, "router") && strcmp(kind, "link"))
+        return perr(p, "unknown section [%s] (topology, host NAME, router NAME, link NAME, events)", kind);
+    if (!valid_name(name, MPL_TB_NAME_MAX))
+        return perr(p, "invalid %s name '%s' (a-z, 0-9, _; starts with a letter; at most %d characters)",
+                    kind, name, MPL_TB_NAME_MAX);
+    if (mpl_topo_host(t, name) >= 0 || mpl_topo_link(t, name) >= 0)
+        return perr(p, "duplicate name '%s'", name);
+    if (kind[0] == 'l') {
+        if (t->n_links >= MPL_TB_MAX_LINKS)
+            return perr(p, "too many links (at most %d)", MPL_TB_MAX_LINKS);
+        p->idx = t->n_links++;
+        mpl_tb_link_t *l = &t->links[p->idx];
+        memset(l, 0, sizeof(*l));
+        snprintf(l->name, sizeof(l->name), "%s", name);
+        l->a = l->b = -1;
+        l->ep_flags[0] = l->ep_flags[1] = -1;
+        l->line = p->line;
+        p->sec = SEC_LINK;
+    } else {
+        if (t->n_hosts >= MPL_TB_MAX_HOSTS)
+            return perr(p, "too many hosts (at most %d)", MPL_TB_MAX_HOSTS);
+        p->idx = t->n_hosts++;
+        mpl_tb_host_t *h = &t->hosts[p->idx];
+        memset(h, 0, sizeof(*h));
+        snprintf(h->name, sizeof(h->name), "%s", name);
+        h->router = kind[0] == 'r';
+        h->limit_subflows = h->limit_add_addr = -1;
+        h->default_link = -1;
+        h->line = p->line;
+        p->sec = SEC_HOST;
+    }
+    return 0;
+}
+
+static int
+topology_key(parser_t *p, const char *k, const char *v)
+{
+    mpl_topology_t *t = p->t;
+    if (!strcmp(k, "name")) {
+        if (!valid_name(v, MPL_TB_TOPO_MAX))
+            return perr(p, "invalid topology name '%s' (a-z, 0-9, _; at most %d characters)", v,
+                        MPL_TB_TOPO_MAX);
+        snprintf(t->name, sizeof(t->name), "%s", v);
+        p->have_name = 1;
+    } else if (!strcmp(k, "mptcp")) {
+        if (parse_bool(v, &t->mptcp) != 0)
+            return perr(p, "mptcp: expected yes or no, got '%s'", v);
+    } else if (!strcmp(k, "backend")) {
+        if (!strcmp(v, "auto"))
+            t->backend = MPL_TB_BACKEND_AUTO;
+        else if (!strcmp(v, "forwarder"))
+            t->backend = MPL_TB_BACKEND_FORWARDER;
+        else if (!strcmp(v, "netem"))
+            t->backend = MPL_TB_BACKEND_NETEM;
+        else
+            return perr(p, "backend: expected auto, forwarder or netem, got '%s'", v);
+    } else {
+        return perr(p, "unknown key '%s' in [topology] (name, mptcp, backend)", k);
+    }
+    return 0;
+}
+
+static int
+parse_limit(parser_t *p, const char *k, const char *v, int *out)
+{
+    uint64_t n;
+    if (mpl_parse_u64(v, &n) != 0 || n > 8)
+        return perr(p, "%s: expected 0..8, got '%s'", k, v);
+    *out = (int)n;
+    return 0;
+}
+
+static int
+host_key(parser_t *p, const char *k, const char *v)
+{
+    mpl_tb_host_t *h = &p->t->hosts[p->idx];
+    if (!strcmp(k, "router") || !strcmp(k, "forward")) {
+        if (parse_bool(v, &h->router) != 0)
+            return perr(p, "%s: expected yes or no, got '%s'", k, v);
+    } else if (!strcmp(k, "mptcp_endpoints")) {
+        if (mpl_tb_ep_flags_parse(v, &h->ep_flags) != 0)
+            return perr(p, "mptcp_endpoints: invalid flags '%s' (signal, subflow, backup, fullmesh, none)",
+                        v);
+    } else if (!strcmp(k, "mptcp_subflows")) {
+        return parse_limit(p, k, v, &h->limit_subflows);
+    } else if (!strcmp(k, "mptcp_add_addr_accepted")) {
+        return parse_limit(p, k, v, &h->limit_add_addr);
+    } else if (!strcmp(k, "default")) {
+        if (!valid_name(v, MPL_TB_NAME_MAX))
+            return perr(p, "default: invalid link name '%s'", v);
+        snprintf(p->default_link[p->idx], sizeof(p->default_link[0]), "%s", v);
+    } else {
+        return perr(p,
+                    "unknown key '%s' in [host %s] (router, mptcp_endpoints, mptcp_subflows, "
+                    "mptcp_add_addr_accepted, default)",
+                    k, h->name);
+    }
+    return 0;
+}
+
+/* Splits "rate_a2b" into the base "rate" and the direction mask (3 = both). */
+static int
+split_dir(const char *k, char *base, size_t blen)
+{
+    size_t n = strlen(k);
+    int mask = 3;
+    if (n > 4 && !strcmp(k + n - 4, "_a2b"))
+        mask = 1, n -= 4;
+    else if (n > 4 && !strcmp(k + n - 4, "_b2a"))
+        mask = 2, n -= 4;
+    if (n >= blen)
+        n = blen - 1;
+    memcpy(base, k, n);
+    base[n] = '\0';
+    return mask;
+}
+
+static int
+link_key(parser_t *p, const char *k, const char *v)
+{
+    mpl_tb_link_t *l = &p->t->links[p->idx];
+    char base[32];
+    int mask = split_dir(k, base, sizeof(base));
+
+    if (mask == 3 && (!strcmp(k, "a") || !strcmp(k, "b"))) {
+        if (!valid_name(v, MPL_TB_NAME_MAX))
+            return perr(p, "%s: invalid host name '%s'", k, v);
+        snprintf(k[0] == 'a' ? p->link_a[p->idx] : p->link_b[p->idx], MPL_TB_NAME_MAX + 1, "%s", v);
+        return 0;
+    }
+    if (mask == 3 && (!strcmp(k, "a_addr") || !strcmp(k, "b_addr"))) {
+        int end = k[0] == 'a' ? 0 : 1, plen;
+        if (parse_ip4_prefix(v, &l->addr[end], &plen) != 0)
+            return perr(p, "%s: invalid IPv4 address '%s' (A.B.C.D or A.B.C.D/LEN, LEN 8..30)", k, v);
+        uint32_t host = l->addr[end] & 255;
+        if ((l->addr[end] >> 24) == 0 || (l->addr[end] >> 24) == 127 || (l->addr[end] >> 24) >= 224 ||
+            host == 0 || host == 255)
+            return perr(p, "%s: unusable address '%s'", k, v);
+        if (plen >= 0) {
+            if (l->plen && l->plen != plen)
+                return perr(p, "%s: prefix length /%d differs from the other end's /%d", k, plen, l->plen);
+            l->plen = (uint8_t)plen;
+        }
+        p->addr_line[p->idx][end] = p->line;
+        return 0;
+    }
+    if (mask == 3 && (!strcmp(k, "a_endpoint") || !strcmp(k, "b_endpoint"))) {
+        if (mpl_tb_ep_flags_parse(v, &l->ep_flags[k[0] == 'a' ? 0 : 1]) != 0)
+            return perr(p, "%s: invalid flags '%s' (signal, subflow, backup, fullmesh, none)", k, v);
+        return 0;
+    }
+    for (int d = 0; d < 2; d++) {
+        if (!(mask & (1 << d)))
+            continue;
+        mpl_tb_dir_t *dir = &l->dir[d];
+        if (!strcmp(base, "rate")) {
+            uint64_t r = 0;
+            if (strcmp(v, "unlimited") && (mpl_parse_rate(v, &r) != 0 || !check_rate(r)))
+                return perr(p, "%s: invalid rate '%s' (8kbit..100gbit, or unlimited)", k, v);
+            dir->rate_bps = r;
+        } else if (!strcmp(base, "delay")) {
+            if (mpl_parse_duration(v, &dir->delay_ns) != 0 || dir->delay_ns > MPL_TB_MAX_DELAY)
+                return perr(p, "%s: invalid delay '%s' (0..10s, e.g. 10ms)", k, v);
+        } else if (!strcmp(base, "loss")) {
+            if (parse_loss(v, &dir->loss_pct) != 0)
+                return perr(p, "%s: invalid loss '%s' (0..100, in percent)", k, v);
+        } else if (!strcmp(base, "queue")) {
+            uint64_t n;
+            size_t vl = strlen(v);
+            if (vl > 1 && (v[vl - 1] == 'p' || v[vl - 1] == 'P')) {
+                char num[32];
+                snprintf(num, sizeof(num), "%.*s", (int)(vl - 1), v);
+                if (mpl_parse_u64(num, &n) != 0 || n < 2 || n > 1000000)
+                    return perr(p, "%s: invalid queue '%s' (2p..1000000p packets, or bytes)", k, v);
+                n *= MPL_TB_MTU_FRAME;
+            } else if (mpl_parse_size(v, &n) != 0 || n < 2 * MPL_TB_MTU_FRAME || n > (1ull << 31)) {
+                return perr(p, "%s: invalid queue '%s' (3028 bytes..2GiB, or packets as 100p)", k, v);
+            }
+            dir->queue_bytes = n;
+        } else {
+            return perr(p,
+                        "unknown key '%s' in [link %s] (a, b, rate, delay, loss, queue with optional "
+                        "_a2b/_b2a, a_addr, b_addr, a_endpoint, b_endpoint)",
+                        k, l->name);
+        }
+    }
+    return 0;
+}
+
+static int
+event_key(parser_t *p, const char *k, char *v)
+{
+    mpl_topology_t *t = p->t;
+    if (t->n_events >= MPL_TB_MAX_EVENTS)
+        return perr(p, "too many events (at most %d)", MPL_TB_MAX_EVENTS);
+    mpl_tb_event_t *e = &t->events[t->n_events];
+    memset(e, 0, sizeof(*e));
+    if (mpl_parse_duration(k, &e->at_ns) != 0 || e->at_ns > 86400ull * 1000000000ull)
+        return perr(p, "invalid event time '%s' (e.g. 5s, 1500ms)", k);
+    char *tok[8];
+    int n = 0;
+    for (char *save = NULL, *s = strtok_r(v, " \t", &save); s; s = strtok_r(NULL, " \t", &save)) {
+        if (n == (int)MPL_ARRAY_SIZE(tok))
+            return perr(p, "event: too many words");
+        tok[n++] = s;
+    }
+    if (n < 2)
+        return perr(p, "event: expected 'LINK ACTION [VALUE] [dir a2b|b2a]'");
+    if (!valid_name(tok[0], MPL_TB_NAME_MAX))
+        return perr(p, "event: invalid link name '%s'", tok[0]);
+    char msg[256];
+    if (mpl_tb_change_parse(n - 1, tok + 1, &e->change, msg, sizeof(msg)) != 0)
+        return perr(p, "event: %s", msg);
+    snprintf(p->ev_link[t->n_events], sizeof(p->ev_link[0]), "%s", tok[0]);
+    e->line = p->line;
+    t->n_events++;
+    return 0;
+}
+
+/* ---- whole-file checks ---------------------------------------------------------------- */
+
+static int
+finish(parser_t *p)
+{
+    mpl_topology_t *t = p->t;
+    if (t->n_hosts < 2) {
+        p->line = 0;
+        return perr(p, "a topology needs at least two hosts");
+    }
+    if (t->n_links < 1) {
+        p->line = 0;
+        return perr(p, "a topology needs at least one link");
+    }
+    for (int i = 0; i < t->n_links; i++) {
+        mpl_tb_link_t *l = &t->links[i];
+        p->line = l->line;
+        if (!p->link_a[i][0])
+            return perr(p, "link '%s': missing 'a' (the host at one end)", l->name);
+        if (!p->link_b[i][0])
+            return perr(p, "link '%s': missing 'b' (the host at the other end)", l->name);
+        l->a = mpl_topo_host(t, p->link_a[i]);
+        l->b = mpl_topo_host(t, p->link_b[i]);
+        if (l->a < 0)
+            return perr(p, "link '%s': unknown host '%s'", l->name, p->link_a[i]);
+        if (l->b < 0)
+            return perr(p, "link '%s': unknown host '%s'", l->name, p->link_b[i]);
+        if (l->a == l->b)
+            return perr(p, "link '%s': both ends are host '%s'", l->name, p->link_a[i]);
+        if (!l->plen)
+            l->plen = 24;
+        /* automatic addresses: link i gets 10.0.<i+1>.0/24, a = .1, b = .2 */
+        int given = (l->addr[0] != 0) + (l->addr[1] != 0);
+        if (given == 0) {
+            l->addr[0] = (10u << 24) | ((uint32_t)(i + 1) << 8) | 1;
+            l->addr[1] = (10u << 24) | ((uint32_t)(i + 1) << 8) | 2;
+        } else if (given == 1) {
+            return perr(p, "link '%s': give both a_addr and b_addr, or neither", l->name);
+        }
+        uint32_t mask = l->plen >= 32 ? 0xffffffffu : ~(0xffffffffu >> l->plen);
+        if ((l->addr[0] & mask) != (l->addr[1] & mask)) {
+            p->line = p->addr_line[i][1];
+            return perr(p, "link '%s': a_addr and b_addr are not in the same /%d subnet", l->name, l->plen);
+        }
+        if (l->addr[0] == l->addr[1]) {
+            p->line = p->addr_line[i][1];
+            return perr(p, "link '%s': duplicate address", l->name);
+        }
+        for (int e = 0; e < 2; e++) {
+            uint32_t hostpart = l->addr[e] & ~mask;
+            if (hostpart == 0 || hostpart == ~mask) {
+                p->line = p->addr_line[i][e];
+                return perr(p, "link '%s': %s_addr is the subnet's network or broadcast address", l->name,
+                            e ? "b" : "a");
+            }
+        }
+    }
+    /* duplicate addresses and overlapping subnets across links */
+    for (int i = 0; i < t->n_links; i++) {
+        for (int j = 0; j < i; j++) {
+            mpl_tb_link_t *li = &t->links[i], *lj = &t->links[j];
+            for (int e = 0; e < 2; e++)
+                for (int f = 0; f < 2; f++)
+                    if (li->addr[e] == lj->addr[f]) {
+                        char ip[20];
+                        p->line = p->addr_line[i][e] ? p->addr_line[i][e] : li->line;
+                        return perr(p, "duplicate address %s (also on link '%s')",
+                                    mpl_tb_fmt_ip4(li->addr[e], ip, sizeof(ip)), lj->name);
+                    }
+            int plen = li->plen < lj->plen ? li->plen : lj->plen;
+            uint32_t mask = ~(0xffffffffu >> plen);
+            if ((li->addr[0] & mask) == (lj->addr[0] & mask)) {
+                p->line = li->line;
+                return perr(p, "link '%s': its subnet overlaps the one of link '%s'", li->name, lj->name);
+            }
+        }
+    }
+    for (int i = 0; i < t->n_hosts; i++) {
+        mpl_tb_host_t *h = &t->hosts[i];
+        int nl = 0;
+        for (int j = 0; j < t->n_links; j++)
+            nl += t->links[j].a == i || t->links[j].b == i;
+        p->line = h->line;
+        if (nl == 0)
+            return perr(p, "host '%s' is on no link", h->name);
+        if (p->default_link[i][0]) {
+            int li = mpl_topo_link(t, p->default_link[i]);
+            if (li < 0)
+                return perr(p, "host '%s': default: unknown link '%s'", h->name, p->default_link[i]);
+            if (t->links[li].a != i && t->links[li].b != i)
+                return perr(p, "host '%s': default: link '%s' does not reach this host", h->name,
+                            p->default_link[i]);
+            h->default_link = li;
+        }
+    }
+    for (int i = 0; i < t->n_events; i++) {
+        mpl_tb_event_t *e = &t->events[i];
+        p->line = e->line;
+        e->change.link = mpl_topo_link(t, p->ev_link[i]);
+        if (e->change.link < 0)
+            return perr(p, "event: unknown link '%s'", p->ev_link[i]);
+    }
+    /* events in time order (stable) */
+    for (int i = 1; i < t->n_events; i++) {
+        mpl_tb_event_t e = t->events[i];
+        int j = i - 1;
+        while (j >= 0 && t->events[j].at_ns > e.at_ns) {
+            t->events[j + 1] = t->events[j];
+            j--;
+        }
+        t->events[j + 1] = e;
+    }
+    return 0;
+}
+
+static void
+name_from_file(mpl_topology_t *t, const char *fname)
+{
+    const char *base = strrchr(fname, '/');
+    base = base ? base + 1 : fname;
+    size_t n = strcspn(base, ".");
+    char buf[MPL_TB_TOPO_MAX + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < MPL_TB_TOPO_MAX; i++) {
+        char c = (char)tolower((unsigned char)base[i]);
+        buf[k++] = (isalnum((unsigned char)c) ? c : '_');
+    }
+    buf[k] = '\0';
+    if (k == 0 || !islower((unsigned char)buf[0]))
+        snprintf(t->name, sizeof(t->name), "t%.*s", MPL_TB_TOPO_MAX - 1, buf);
+    else
+        snprintf(t->name, sizeof(t->name), "%s", buf);
+}
+
+int
+mpl_topo_parse(const char *text, size_t len, const char *fname, mpl_topology_t *t, char *err, size_t errlen)
+{
+    static parser_t p; /* large; not reentrant, like strtok would be */
+    memset(&p, 0, sizeof(p));
+    memset(t, 0, sizeof(*t));
+    t->mptcp = 1;
+    p.fname = fname ? fname : "topology";
+    p.err = err;
+    p.errlen = errlen;
+    p.t = t;
+    if (errlen)
+        err[0] = '\0';
+
+    size_t pos = 0;
+    while (pos < len) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n')
+            end++;
+        p.line++;
+        if (end - pos >= LINE_MAX_LEN)
+            return perr(&p, "line too long");
+        char buf[LINE_MAX_LEN];
+        size_t n = end - pos;
+        memcpy(buf, text + pos, n);
+        buf[n] = '\0';
+        pos = end + 1;
+        if (strlen(buf) != n)
+            return perr(&p, "NUL byte in line");
+        for (size_t i = 0; buf[i]; i++)
+            if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t' && buf[i] != '\r')
+                return perr(&p, "control character in line");
+        /* comments: a line starting with # or ;, or " #" after a value */
+        static const char *const comment_marks[] = {" #", "\t#", " ;", "\t;"};
+        for (size_t i = 0; i < MPL_ARRAY_SIZE(comment_marks); i++) {
+            char *hash = strstr(buf, comment_marks[i]);
+            if (hash)
+                *hash = '\0';
+        }
+        char *s = trim(buf);
+        if (*s == '\0' || *s == '#' || *s == ';')
+            continue;
+        if (*s == '[') {
+            size_t sl = strlen(s);
+            if (s[sl - 1] != ']')
+                return perr(&p, "section header without ']'");
+            s[sl - 1] = '\0';
+            if (begin_section(&p, s + 1) != 0)
+                return -1;
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq)
+            return perr(&p, "expected 'key = value' or '[section]'");
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        if (*k == '\0')
+            return perr(&p, "missing key before '='");
+        if (*v == '\0')
+            return perr(&p, "missing value for '%s'", k);
+        int rc;
+        switch (p.sec) {
+        case SEC_TOPOLOGY:
+            rc = topology_key(&p, k, v);
+            break;
+        case SEC_HOST:
+            rc = host_key(&p, k, v);
+            break;
+        case SEC_LINK:
+            rc = link_key(&p, k, v);
+            break;
+        case SEC_EVENTS:
+            rc = event_key(&p, k, v);
+            break;
+        default:
+            rc = perr(&p, "'%s' outside of any section", k);
+            break;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    if (!p.have_name)
+        name_from_file(t, p.fname);
+    return finish(&p);
+}
+
+int
+mpl_topo_load(const char *path, mpl_topology_t *t, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = malloc(1 << 20);
+    if (!buf) {
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    size_t n = fread(buf, 1, 1 << 20, f);
+    int bad = ferror(f) || n == (1 << 20);
+    fclose(f);
+    int rc;
+    if (bad) {
+        snprintf(err, errlen, "%s: unreadable or larger than 1 MiB", path);
+        rc = -1;
+    } else {
+        rc = mpl_topo_parse(buf, n, path, t, err, errlen);
+    }
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,248 @@
+/*
+ * transport.c — see transport.h.
+ */
+#include "transport.h"
+
+#include "util.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+static const mpl_transport_t transports[] = {
+    {"tcp", MPL_PROTO_TCP, IPPROTO_TCP, 0, 80},
+    {"tls", MPL_PROTO_TLS, IPPROTO_TCP, 1, 443},
+    {"mptcp", MPL_PROTO_MPTCP, IPPROTO_MPTCP, 0, 80},
+    /* tcpls: the tcpls helper's loops (see transport.h); ip_protocol/tls are informative. */
+    {"tcpls", MPL_PROTO_TCPLS, IPPROTO_TCP, 1, 443},
+};
+
+const mpl_transport_t *
+mpl_transport_find(const char *name)
+{
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(transports); i++)
+        if (strcmp(transports[i].name, name) == 0)
+            return &transports[i];
+    return NULL;
+}
+
+const char *
+mpl_transport_names(void)
+{
+    return "tcp|tls|mptcp|tcpls";
+}
+
+int
+mpl_set_cc(int fd, const char *algo, char *err, size_t errlen)
+{
+    if (algo == NULL || *algo == '\0')
+        return 0;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algo, (socklen_t)strlen(algo)) != 0) {
+        if (errno == ENOENT)
+            snprintf(err, errlen,
+                     "congestion control '%s' is not available (see "
+                     "/proc/sys/net/ipv4/tcp_available_congestion_control; try modprobe tcp_%s)",
+                     algo, algo);
+        else
+            snprintf(err, errlen, "cannot set congestion control '%s': %s", algo, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+mpl_listen(const mpl_transport_t *tp, const struct sockaddr *addr, socklen_t alen, const char *cc, char *err,
+           size_t errlen)
+{
+    char a[80];
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, tp->ip_protocol);
+    if (fd < 0) {
+        if (tp->ip_protocol == IPPROTO_MPTCP &&
+            (errno == EPROTONOSUPPORT || errno == EINVAL || errno == ENOPROTOOPT))
+            snprintf(err, errlen, "MPTCP is not available (kernel without MPTCP or net.mptcp.enabled=0)");
+        else
+            snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (mpl_set_cc(fd, cc, err, errlen) != 0)
+        goto fail;
+    if (bind(fd, addr, alen) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", mpl_fmt_addr(addr, 1, a, sizeof(a)),
+                 strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "listen on %s: %s", mpl_fmt_addr(addr, 1, a, sizeof(a)), strerror(errno));
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+static void
+ssl_reason(mpl_conn_t *c, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[200] = "";
+    if (e != 0)
+        ERR_error_string_n(e, buf, sizeof(buf));
+    long v = c->ssl != NULL ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+    if (v != X509_V_OK)
+        snprintf(c->err, sizeof(c->err), "%s: certificate verification failed: %s", what,
+                 X509_verify_cert_error_string(v));
+    else if (e != 0)
+        snprintf(c->err, sizeof(c->err), "%s: %s", what, buf);
+    else if (errno != 0)
+        snprintf(c->err, sizeof(c->err), "%s: %s", what, strerror(errno));
+    else
+        snprintf(c->err, sizeof(c->err), "%s: connection closed by peer", what);
+    ERR_clear_error();
+}
+
+int
+mpl_conn_init(mpl_conn_t *c, const mpl_transport_t *tp, int fd, SSL_CTX *ctx, int is_server,
+              const char *servername)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    if (!tp->tls) {
+        c->handshake_done = 1;
+        return 0;
+    }
+    c->ssl = SSL_new(ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+        ssl_reason(c, "TLS setup");
+        return -1;
+    }
+    if (is_server) {
+        SSL_set_accept_state(c->ssl);
+    } else {
+        SSL_set_connect_state(c->ssl);
+        if (servername != NULL && *servername != '\0') {
+            SSL_set_tlsext_host_name(c->ssl, servername);
+            if (SSL_get_verify_mode(c->ssl) != SSL_VERIFY_NONE && SSL_set1_host(c->ssl, servername) != 1) {
+                ssl_reason(c, "TLS setup");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+ssl_result(mpl_conn_t *c, int r, const char *what)
+{
+    int e = SSL_get_error(c->ssl, r);
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        return MPL_IO_WANT_READ;
+    case SSL_ERROR_WANT_WRITE:
+        return MPL_IO_WANT_WRITE;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    default:
+        ssl_reason(c, what);
+        return MPL_IO_ERROR;
+    }
+}
+
+int
+mpl_conn_handshake(mpl_conn_t *c)
+{
+    if (c->handshake_done)
+        return 0;
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->handshake_done = 1;
+        return 0;
+    }
+    r = ssl_result(c, r, "TLS handshake");
+    if (r == 0) {
+        snprintf(c->err, sizeof(c->err), "TLS handshake: connection closed by peer");
+        return MPL_IO_ERROR;
+    }
+    return r;
+}
+
+ssize_t
+mpl_conn_read(mpl_conn_t *c, void *buf, size_t len)
+{
+    if (c->ssl == NULL) {
+        for (;;) {
+            ssize_t n = recv(c->fd, buf, len, 0);
+            if (n >= 0)
+                return n;
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return MPL_IO_WANT_READ;
+            snprintf(c->err, sizeof(c->err), "receive: %s", strerror(errno));
+            return MPL_IO_ERROR;
+        }
+    }
+    size_t got = 0;
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_read_ex(c->ssl, buf, len, &got);
+    if (r == 1)
+        return (ssize_t)got;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0) {
+        snprintf(c->err, sizeof(c->err), "TLS: connection closed without close_notify");
+        return MPL_IO_ERROR;
+    }
+    return ssl_result(c, r, "TLS receive");
+}
+
+ssize_t
+mpl_conn_write(mpl_conn_t *c, const void *buf, size_t len)
+{
+    if (c->ssl == NULL) {
+        for (;;) {
+            ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+            if (n >= 0)
+                return n;
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return MPL_IO_WANT_WRITE;
+            snprintf(c->err, sizeof(c->err), "send: %s", strerror(errno));
+            return MPL_IO_ERROR;
+        }
+    }
+    size_t done = 0;
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_write_ex(c->ssl, buf, len, &done);
+    if (r == 1)
+        return (ssize_t)done;
+    r = ssl_result(c, r, "TLS send");
+    return r == 0 ? MPL_IO_ERROR : r;
+}
+
+void
+mpl_conn_close(mpl_conn_t *c)
+{
+    if (c->ssl != NULL) {
+        if (c->handshake_done)
+            SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}

@@ -1,0 +1,233 @@
+/* Unit tests: src/testbed/topology.c (the topology file parser). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "testbed/topology.h"
+
+static mpl_topology_t topo;
+static char err[512];
+
+static int
+parse(const char *text)
+{
+    return mpl_topo_parse(text, strlen(text), "t.ini", &topo, err, sizeof(err));
+}
+
+#define TWO_HOSTS "[host c]\n[host s]\n"
+
+static void
+test_minimal(void **state)
+{
+    assert_int_equal(parse(TWO_HOSTS "[link l1]\na = c\nb = s\n"), 0);
+    assert_string_equal(topo.name, "t");
+    assert_int_equal(topo.n_hosts, 2);
+    assert_int_equal(topo.n_links, 1);
+    assert_int_equal(topo.mptcp, 1);
+    mpl_tb_link_t *l = &topo.links[0];
+    assert_int_equal(l->a, 0);
+    assert_int_equal(l->b, 1);
+    assert_int_equal(l->addr[0], 0x0a000101);
+    assert_int_equal(l->addr[1], 0x0a000102);
+    assert_int_equal(l->plen, 24);
+    assert_int_equal(l->dir[0].rate_bps, 0);
+    assert_int_equal(mpl_tb_queue_bytes(&l->dir[0]), 64 * MPL_TB_MTU_FRAME);
+}
+
+static void
+test_full(void **state)
+{
+    const char *text = "# comment\n[topology]\nname = demo\nmptcp = no\nbackend = forwarder\n"
+                       "[host c]\nmptcp_endpoints = subflow fullmesh\nmptcp_subflows = 4\n"
+                       "default = l2\n"
+                       "[router r]\n"
+                       "[host s] ; server\nmptcp_endpoints = signal,backup\n"
+                       "[link l1]\na = c\nb = r\nrate = 100mbit\ndelay = 10ms  # one way\nloss = 1%\n"
+                       "queue = 100p\nrate_b2a = 10mbit\n"
+                       "[link l2]\na=c\nb=r\na_addr = 192.168.7.1/30\nb_addr=192.168.7.2\n"
+                       "delay_a2b = 1.5ms\nqueue_b2a = 64KiB\na_endpoint = backup subflow\n"
+                       "[link l3]\na = r\nb = s\n"
+                       "[events]\n5s = l1 down\n2s = l2 delay 20ms dir a2b\n6s = l1 up\n";
+    assert_int_equal(parse(text), 0);
+    assert_string_equal(topo.name, "demo");
+    assert_int_equal(topo.mptcp, 0);
+    assert_int_equal(topo.backend, MPL_TB_BACKEND_FORWARDER);
+    assert_int_equal(topo.n_hosts, 3);
+    assert_int_equal(topo.hosts[1].router, 1);
+    assert_int_equal(topo.hosts[0].ep_flags, MPL_TB_EP_SUBFLOW | MPL_TB_EP_FULLMESH);
+    assert_int_equal(topo.hosts[0].limit_subflows, 4);
+    assert_int_equal(topo.hosts[0].limit_add_addr, -1);
+    assert_int_equal(topo.hosts[0].default_link, 1);
+    assert_int_equal(topo.hosts[2].ep_flags, MPL_TB_EP_SIGNAL | MPL_TB_EP_BACKUP);
+    mpl_tb_link_t *l1 = &topo.links[0], *l2 = &topo.links[1], *l3 = &topo.links[2];
+    assert_int_equal(l1->dir[MPL_TB_A2B].rate_bps, 100000000);
+    assert_int_equal(l1->dir[MPL_TB_B2A].rate_bps, 10000000);
+    assert_int_equal(l1->dir[MPL_TB_B2A].delay_ns, 10000000);
+    assert_true(l1->dir[0].loss_pct > 0.99 && l1->dir[0].loss_pct < 1.01);
+    assert_int_equal(l1->dir[1].queue_bytes, 100 * MPL_TB_MTU_FRAME);
+    assert_int_equal(l2->plen, 30);
+    assert_int_equal(l2->addr[1], 0xc0a80702);
+    assert_int_equal(l2->dir[MPL_TB_A2B].delay_ns, 1500000);
+    assert_int_equal(l2->dir[MPL_TB_B2A].delay_ns, 0);
+    assert_int_equal(l2->dir[MPL_TB_B2A].queue_bytes, 65536);
+    assert_int_equal(l2->ep_flags[0], MPL_TB_EP_SUBFLOW | MPL_TB_EP_BACKUP);
+    assert_int_equal(l2->ep_flags[1], -1);
+    assert_int_equal(l3->addr[0], 0x0a000301);
+    assert_int_equal(topo.n_events, 3);
+    assert_int_equal(topo.events[0].at_ns, 2000000000ull);
+    assert_int_equal(topo.events[0].change.action, MPL_TB_ACT_DELAY);
+    assert_int_equal(topo.events[0].change.dir, MPL_TB_A2B);
+    assert_int_equal(topo.events[0].change.link, 1);
+    assert_int_equal(topo.events[1].change.action, MPL_TB_ACT_DOWN);
+    assert_int_equal(topo.events[2].change.action, MPL_TB_ACT_UP);
+}
+
+static void
+expect_error(const char *text, const char *needle)
+{
+    assert_int_equal(parse(text), -1);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error '%s' does not contain '%s'", err, needle);
+}
+
+static void
+test_errors(void **state)
+{
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = x\n", "t.ini:3: link 'l1': unknown host 'x'");
+    expect_error(TWO_HOSTS "[link l1]\na = c\n", "t.ini:3: link 'l1': missing 'b'");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nrate = -5mbit\n",
+                 "t.ini:6: rate: invalid rate '-5mbit'");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nrate = 100\n", "t.ini:6: rate: invalid rate");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nrate = 999gbit\n", "invalid rate");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\ndelay = 1h\n", "t.ini:6: delay: invalid delay");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nloss = 101\n", "t.ini:6: loss: invalid loss");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nspeed = 1\n", "t.ini:6: unknown key 'speed'");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[link l2]\na = c\nb = s\nb_addr = 10.0.1.2\n"
+                           "a_addr = 10.0.9.1/16\n",
+                 "t.ini:9: duplicate address 10.0.1.2");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\na_addr = 10.9.0.1\nb_addr = 10.9.0.1\n",
+                 "t.ini:7: link 'l1': duplicate address");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\na_addr = 10.9.0.1\nb_addr = 10.9.1.1\n",
+                 "not in the same /24 subnet");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[link l2]\na = c\nb = s\na_addr = 10.0.1.7\n"
+                           "b_addr = 10.0.1.9\n",
+                 "overlaps");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = c\n", "both ends");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[host c]\n", "t.ini:6: duplicate name 'c'");
+    expect_error("[host c]\n[host s]\n[link Bad]\n", "t.ini:3: invalid link name 'Bad'");
+    expect_error("[host averyveryverylongname]\n", "invalid host name");
+    expect_error("[host c]\n[link l1]\na = c\nb = c\n", "at least two hosts");
+    expect_error(TWO_HOSTS, "at least one link");
+    expect_error(TWO_HOSTS "[host x]\n[link l1]\na = c\nb = s\n", "t.ini:3: host 'x' is on no link");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[events]\n1s = l9 down\n",
+                 "t.ini:7: event: unknown link");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[events]\nsoon = l1 down\n", "invalid event time");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[events]\n1s = l1 explode\n", "unknown action");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[events]\n1s = l1 down dir a2b\n", "both directions");
+    expect_error("name = x\n", "t.ini:1: 'name' outside of any section");
+    expect_error("[host c\n", "t.ini:1: section header without ']'");
+    expect_error("[nodes]\n", "unknown section");
+    expect_error("[host c]\njunk\n", "t.ini:2: expected 'key = value'");
+    expect_error("[host c]\nrouter =\n", "missing value");
+    expect_error("[host c]\nmptcp_endpoints = signal fullmesh\n", "invalid flags");
+    expect_error("[host c]\nmptcp_subflows = 9\n", "expected 0..8");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\na_addr = 300.1.1.1\nb_addr = 10.0.0.2\n",
+                 "invalid IPv4 address");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\na_addr = 10.0.0.1\n", "give both");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nqueue = 1\n", "invalid queue");
+    expect_error("[topology]\nname = Has-Dash\n", "invalid topology name");
+}
+
+static void
+test_file_name_default(void **state)
+{
+    const char *text = TWO_HOSTS "[link l1]\na = c\nb = s\n";
+    assert_int_equal(mpl_topo_parse(text, strlen(text), "/x/y/My-Topo.ini", &topo, err, sizeof(err)), 0);
+    assert_string_equal(topo.name, "my_topo");
+    assert_int_equal(mpl_topo_parse(text, strlen(text), "3links.ini", &topo, err, sizeof(err)), 0);
+    assert_string_equal(topo.name, "t3links");
+}
+
+static void
+test_change_parse(void **state)
+{
+    mpl_tb_change_t c;
+    char *t1[] = {"rate", "10mbit", "dir", "b2a"};
+    assert_int_equal(mpl_tb_change_parse(4, t1, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.action, MPL_TB_ACT_RATE);
+    assert_int_equal(c.value, 10000000);
+    assert_int_equal(c.dir, MPL_TB_B2A);
+    char buf[64];
+    assert_string_equal(mpl_tb_change_fmt(&c, buf, sizeof(buf)), "rate 10000000bit dir b2a");
+    char *t2[] = {"loss", "2.5%"};
+    assert_int_equal(mpl_tb_change_parse(2, t2, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.dir, -1);
+    assert_true(c.loss_pct > 2.49 && c.loss_pct < 2.51);
+    char *t3[] = {"delay"};
+    assert_int_equal(mpl_tb_change_parse(1, t3, &c, err, sizeof(err)), -1);
+    char *t4[] = {"blackhole", "extra"};
+    assert_int_equal(mpl_tb_change_parse(2, t4, &c, err, sizeof(err)), -1);
+    char *t5[] = {"rate", "unlimited"};
+    assert_int_equal(mpl_tb_change_parse(2, t5, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.value, 0);
+}
+
+static void
+test_ep_flags(void **state)
+{
+    int f;
+    char buf[64];
+    assert_int_equal(mpl_tb_ep_flags_parse("none", &f), 0);
+    assert_int_equal(f, 0);
+    assert_string_equal(mpl_tb_ep_flags_fmt(f, buf, sizeof(buf)), "none");
+    assert_int_equal(mpl_tb_ep_flags_parse("fullmesh,subflow", &f), 0);
+    assert_string_equal(mpl_tb_ep_flags_fmt(f, buf, sizeof(buf)), "subflow fullmesh");
+    assert_int_equal(mpl_tb_ep_flags_parse("", &f), -1);
+    assert_int_equal(mpl_tb_ep_flags_parse("none signal", &f), -1);
+    assert_int_equal(mpl_tb_ep_flags_parse("fast", &f), -1);
+}
+
+static void
+test_shipped_topologies(void **state)
+{
+    static const char *files[] = {"topologies/dual.ini", "topologies/triple.ini", "topologies/crs.ini",
+                                  "topologies/crs_paths.ini"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (mpl_topo_load(files[i], &topo, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+    }
+    assert_int_equal(mpl_topo_load("topologies/triple.ini", &topo, err, sizeof(err)), 0);
+    assert_string_equal(topo.name, "triple");
+    assert_int_equal(topo.n_links, 3);
+    assert_int_equal(mpl_topo_load("/nonexistent/x.ini", &topo, err, sizeof(err)), -1);
+}
+
+static void
+test_queue_default(void **state)
+{
+    mpl_tb_dir_t d = {.rate_bps = 100000000, .delay_ns = 50000000};
+    /* BDP of 100 Mbit/s x 100 ms RTT = 1.25 MB */
+    assert_int_equal(mpl_tb_queue_bytes(&d), 1250000);
+    d.queue_bytes = 5000;
+    assert_int_equal(mpl_tb_queue_bytes(&d), 5000);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_file_name_default),
+        cmocka_unit_test(test_change_parse),
+        cmocka_unit_test(test_ep_flags),
+        cmocka_unit_test(test_shipped_topologies),
+        cmocka_unit_test(test_queue_default),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
