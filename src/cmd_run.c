@@ -37,29 +37,28 @@ static const char default_scenario[] =
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: mplab run [SCENARIO...] [--out DIR] [--repeat N] [--resume] [--json] [--dry-run]\n"
-            "\n"
-            "Runs experiment scenarios on emulated topologies (needs root): for every point of a\n"
-            "scenario's sweep, every protocol (tcp on each single link as the reference, tls, mptcp,\n"
-            "tcpls) and every repetition, a download through 'mplab serve' / 'mplab get', with the\n"
-            "per-interface monitor and timed link events. Writes DIR/runs.csv (one row per run),\n"
-            "DIR/timeseries.csv, DIR/meta.json, DIR/plots/ and DIR/index.html, and prints a summary\n"
-            "(median, spread, ratio to the expected aggregate; more than 10%% off is flagged).\n"
-            "\n"
-            "SCENARIO is a file (scenarios/split.ini) or a name in scenarios/ (split). With none:\n"
-            "the default comparison (scenarios/default.ini, or the built-in copy).\n"
-            "\n"
-            "Options:\n"
-            "  -o, --out DIR     results directory (default results/DATE-NAME; with several\n"
-            "                    scenarios, DIR/NAME)\n"
-            "  -n, --repeat N    repetitions (overrides the scenario's 'repeat')\n"
-            "  -r, --resume      continue DIR (or the latest results/*-NAME): skip finished runs\n"
-            "  -j, --json        one JSON summary object per scenario on stdout\n"
-            "      --dry-run     print the runs that would be made, run nothing\n"
-            "Ctrl-C stops cleanly: the running transfer is dropped, finished runs are kept, the\n"
-            "topology is removed and the report is written. Exit: 0 done, 1 failed, 2 usage, 130\n"
-            "interrupted.\n");
+    fprintf(f, "Usage: mplab run [SCENARIO...] [--out DIR] [--repeat N] [--resume] [--json] [--dry-run]\n"
+               "\n"
+               "Runs experiment scenarios on emulated topologies (needs root): for every point of a\n"
+               "scenario's sweep, every protocol (tcp on each single link as the reference, tls, mptcp,\n"
+               "tcpls) and every repetition, a download through 'mplab serve' / 'mplab get', with the\n"
+               "per-interface monitor and timed link events. Writes DIR/runs.csv (one row per run),\n"
+               "DIR/timeseries.csv, DIR/meta.json, DIR/plots/ and DIR/index.html, and prints a summary\n"
+               "(median, spread, ratio to the expected aggregate; more than 10%% off is flagged).\n"
+               "\n"
+               "SCENARIO is a file (scenarios/split.ini) or a name in scenarios/ (split). With none:\n"
+               "the default comparison (scenarios/default.ini, or the built-in copy).\n"
+               "\n"
+               "Options:\n"
+               "  -o, --out DIR     results directory (default results/DATE-NAME; with several\n"
+               "                    scenarios, DIR/NAME)\n"
+               "  -n, --repeat N    repetitions (overrides the scenario's 'repeat')\n"
+               "  -r, --resume      continue DIR (or the latest results/*-NAME): skip finished runs\n"
+               "  -j, --json        one JSON summary object per scenario on stdout\n"
+               "      --dry-run     print the runs that would be made, run nothing\n"
+               "Ctrl-C stops cleanly: the running transfer is dropped, finished runs are kept, the\n"
+               "topology is removed and the report is written. Exit: 0 done, 1 failed, 2 usage, 130\n"
+               "interrupted.\n");
 }
 
 /* SCENARIO argument -> path: an existing file, else scenarios/NAME.ini next to the cwd or
@@ -96,11 +95,13 @@ resolve(const char *arg, const char *exe, char *out, size_t len)
 int
 cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'}, {"repeat", required_argument, NULL, 'n'},
-        {"resume", no_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
-        {"dry-run", no_argument, NULL, 'D'},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                         {"repeat", required_argument, NULL, 'n'},
+                                         {"resume", no_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"dry-run", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     mpl_runner_opts_t o;
     memset(&o, 0, sizeof(o));
     int c;

@@ -20,8 +20,7 @@ typedef struct jparser {
     size_t errlen;
 } jparser_t;
 
-static int __attribute__((format(printf, 3, 4)))
-jerr(jparser_t *p, const uint8_t *at, const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4))) jerr(jparser_t *p, const uint8_t *at, const char *fmt, ...)
 {
     char msg[200];
     va_list ap;

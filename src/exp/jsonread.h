@@ -26,12 +26,12 @@ typedef enum mpl_jtype {
 
 typedef struct mpl_jv {
     mpl_jtype_t type;
-    double num;     /* NUM; BOOL: 0 or 1 */
-    size_t str;     /* STR: offset of the decoded NUL-terminated string in the doc's strings */
-    size_t key;     /* member of an object: offset of its key; else (size_t)-1 */
-    size_t first;   /* ARR/OBJ: index of the first child, (size_t)-1 when empty */
-    size_t next;    /* index of the next sibling, (size_t)-1 for the last */
-    size_t count;   /* ARR/OBJ: number of children */
+    double num;   /* NUM; BOOL: 0 or 1 */
+    size_t str;   /* STR: offset of the decoded NUL-terminated string in the doc's strings */
+    size_t key;   /* member of an object: offset of its key; else (size_t)-1 */
+    size_t first; /* ARR/OBJ: index of the first child, (size_t)-1 when empty */
+    size_t next;  /* index of the next sibling, (size_t)-1 for the last */
+    size_t count; /* ARR/OBJ: number of children */
 } mpl_jv_t;
 
 typedef struct mpl_jdoc {

@@ -105,12 +105,6 @@ gp_begin(FILE *f, const char *name, const char *title, const char *xlabel, const
 }
 
 static void
-gp_end(FILE *f)
-{
-    fprintf(f, "set terminal svg size 960,540 dynamic font 'sans,10' noenhanced\nset output '%s'\nreplot\n", "");
-}
-
-static void
 add_plot(report_t *r, const char *name, const char *caption)
 {
     if (r->n_plots == MAX_PLOTS)
@@ -122,12 +116,12 @@ add_plot(report_t *r, const char *name, const char *caption)
     snprintf(p->caption, sizeof(p->caption), "%s", caption);
 }
 
-/* gp_end needs the svg name: written by the caller through this helper. */
+/* Ends a script: the same plot again as SVG. */
 static void
 gp_finish(FILE *f, const char *name)
 {
-    (void)gp_end;
-    fprintf(f, "set terminal svg size 960,540 dynamic font 'sans,10' noenhanced\nset output '%s.svg'\nreplot\n",
+    fprintf(f,
+            "set terminal svg size 960,540 dynamic font 'sans,10' noenhanced\nset output '%s.svg'\nreplot\n",
             name);
 }
 
@@ -189,23 +183,25 @@ plot_sweep(report_t *r, int which)
     FILE *gp = open_plot_file(r, name, "gp");
     if (gp == NULL)
         return;
-    gp_begin(gp, name, which == 0 ? "Goodput against the bandwidth split (median, min-max)"
-                                  : "Goodput against the number of links (median, min-max)",
+    gp_begin(gp, name,
+             which == 0 ? "Goodput against the bandwidth split (median, min-max)"
+                        : "Goodput against the number of links (median, min-max)",
              which == 0 ? "share of link 1 (%)" : "links", "goodput (Mbit/s)");
     fprintf(gp, "set yrange [0:*]\nset offsets 0.5, 0.5, 0, 0\n");
     if (which == 1)
         fprintf(gp, "set xtics 1\n");
     fprintf(gp, "plot ");
     for (int i = 0; i < ns; i++)
-        fprintf(gp, "%s'%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2 %stitle \"%s\"", i ? ", \\\n  " : "",
-                name, i, i == ns - 1 ? "dt 2 " : "", series_names[i]);
+        fprintf(gp, "%s'%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2 %stitle \"%s\"",
+                i ? ", \\\n  " : "", name, i, i == ns - 1 ? "dt 2 " : "", series_names[i]);
     fprintf(gp, "\n");
     gp_finish(gp, name);
     fclose(gp);
     add_plot(r, name,
-             which == 0 ? "Goodput against the share of the total rate given to link 1, per protocol; "
-                          "dashed: the expected aggregate."
-                        : "Goodput against the number of links, per protocol; dashed: the expected aggregate.");
+             which == 0
+                 ? "Goodput against the share of the total rate given to link 1, per protocol; "
+                   "dashed: the expected aggregate."
+                 : "Goodput against the number of links, per protocol; dashed: the expected aggregate.");
 }
 
 /* Goodput of every point, per protocol (x = point number, labels as tics). */
@@ -293,19 +289,23 @@ gp_events(report_t *r, FILE *gp, const mpl_run_t *run)
         const char *what = mpl_jv_str(&r->meta, mpl_jv_get(&r->meta, e, "what"), "event");
         if (isnan(at))
             continue;
-        fprintf(gp, "set arrow %d from %g, graph 0 to %g, graph 1 nohead lw 2 lc rgb '#cc0000' dt 2\n", k, at, at);
-        fprintf(gp, "set label %d \"%s\" at %g, graph 0.97 left offset 0.5,0 tc rgb '#cc0000' noenhanced\n", k,
-                what, at);
+        fprintf(gp, "set arrow %d from %g, graph 0 to %g, graph 1 nohead lw 2 lc rgb '#cc0000' dt 2\n", k, at,
+                at);
+        fprintf(gp, "set label %d \"%s\" at %g, graph 0.97 left offset 0.5,0 tc rgb '#cc0000' noenhanced\n",
+                k, what, at);
         k++;
     }
-    if (run != NULL && strcmp(run->fail, "none") != 0 && run->fail[0] != '\0' && run->proto != MPL_PROTO_TCP) {
+    if (run != NULL && strcmp(run->fail, "none") != 0 && run->fail[0] != '\0' &&
+        run->proto != MPL_PROTO_TCP) {
         double at = mpl_jv_num(mpl_jv_get(&r->meta, mpl_jv_get(&r->meta, r->root, "failure"), "at_s"), NAN);
         const char *link = meta_str(r, "failure", "link", "?");
         if (!isnan(at)) {
-            fprintf(gp, "set arrow %d from %g, graph 0 to %g, graph 1 nohead lw 2 lc rgb '#cc0000' dt 2\n", k, at,
-                    at);
-            fprintf(gp, "set label %d \"%s %s\" at %g, graph 0.97 left offset 0.5,0 tc rgb '#cc0000' noenhanced\n",
-                    k, link, run->fail, at);
+            fprintf(gp, "set arrow %d from %g, graph 0 to %g, graph 1 nohead lw 2 lc rgb '#cc0000' dt 2\n", k,
+                    at, at);
+            fprintf(
+                gp,
+                "set label %d \"%s %s\" at %g, graph 0.97 left offset 0.5,0 tc rgb '#cc0000' noenhanced\n", k,
+                link, run->fail, at);
         }
     }
 }
@@ -405,12 +405,14 @@ plot_run_ts(report_t *r, const mpl_run_t *run)
     fprintf(gp, "plot ");
     for (int i = 0; i < n; i++)
         fprintf(gp, "'%s.dat' index %d using 1:2 with lines lw 2 title \"%s rx\", \\\n  ", name, i, names[i]);
-    fprintf(gp, "'%s.dat' index %d using 1:2 with lines lw 1 lc rgb 'black' dt 3 title \"application goodput\"\n",
+    fprintf(gp,
+            "'%s.dat' index %d using 1:2 with lines lw 1 lc rgb 'black' dt 3 title \"application goodput\"\n",
             name, n);
     gp_finish(gp, name);
     fclose(gp);
     char cap[512];
-    snprintf(cap, sizeof(cap), "Per-interface throughput of %s (%s, repetition %d); dotted: application goodput.",
+    snprintf(cap, sizeof(cap),
+             "Per-interface throughput of %s (%s, repetition %d); dotted: application goodput.",
              mpl_run_series(run, series, sizeof(series)), run->label, run->rep);
     add_plot(r, name, cap);
 }
@@ -427,7 +429,8 @@ plot_failover(report_t *r, int point)
     const mpl_run_t *chosen[MPL_PROTO_COUNT] = {0};
     for (int i = 0; i < r->runs.n; i++) {
         const mpl_run_t *x = &r->runs.v[i];
-        if (x->point != point || x->proto == MPL_PROTO_TCP || !strcmp(x->status, "unavailable"))
+        if (x->point != point || x->proto == MPL_PROTO_TCP || !strcmp(x->status, "unavailable") ||
+            (isnan(x->goodput_mbps) && x->bytes <= 0))
             continue;
         if (chosen[x->proto] == NULL || x->rep < chosen[x->proto]->rep)
             chosen[x->proto] = x;
@@ -476,13 +479,15 @@ plot_failover(report_t *r, int point)
     gp_events(r, gp, order[0]);
     fprintf(gp, "plot ");
     for (int i = 0; i < blocks; i++)
-        fprintf(gp, "%s'%s.dat' index %d using 1:2 with lines lw 2 title \"%s (rep %d, %s)\"", i ? ", \\\n  " : "",
-                name, i, mpl_proto_name(order[i]->proto), order[i]->rep, order[i]->status);
+        fprintf(gp, "%s'%s.dat' index %d using 1:2 with lines lw 2 title \"%s (rep %d, %s)\"",
+                i ? ", \\\n  " : "", name, i, mpl_proto_name(order[i]->proto), order[i]->rep,
+                order[i]->status);
     fprintf(gp, "\n");
     gp_finish(gp, name);
     fclose(gp);
     char cap[512];
-    snprintf(cap, sizeof(cap), "Failover timeline of %s: application goodput of each protocol around the failure.",
+    snprintf(cap, sizeof(cap),
+             "Failover timeline of %s: application goodput of each protocol around the failure.",
              order[0]->label);
     add_plot(r, name, cap);
 }
@@ -542,22 +547,24 @@ write_html(report_t *r, FILE *f)
     const char *name = meta_str(r, "scenario", "name", "experiment");
     fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mplab: ");
     html_esc(f, name);
-    fprintf(f, "</title>\n<style>\nbody{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;}\n"
-               "table{border-collapse:collapse;margin:1em 0;font-size:90%%}td,th{border:1px solid #bbb;padding:"
-               "3px 8px;text-align:right}th{background:#eee}td.l{text-align:left}\ntr.flag td{background:#fde0dc}"
-               "tr.na td{color:#888}\nfigure{margin:1.5em 0}img{max-width:100%%;border:1px solid #ddd}"
-               "figcaption{font-size:90%%;color:#333}\ncode{background:#f4f4f4;padding:0 3px}\n</style></head>\n"
-               "<body>\n<h1>");
+    fprintf(
+        f, "</title>\n<style>\nbody{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;}\n"
+           "table{border-collapse:collapse;margin:1em 0;font-size:90%%}td,th{border:1px solid #bbb;padding:"
+           "3px 8px;text-align:right}th{background:#eee}td.l{text-align:left}\ntr.flag td{background:#fde0dc}"
+           "tr.na td{color:#888}\nfigure{margin:1.5em 0}img{max-width:100%%;border:1px solid #ddd}"
+           "figcaption{font-size:90%%;color:#333}\ncode{background:#f4f4f4;padding:0 3px}\n</style></head>\n"
+           "<body>\n<h1>");
     html_esc(f, name);
     if (title != NULL) {
         fputs(": ", f);
         html_esc(f, title);
     }
-    fprintf(f, "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
-               "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
-               "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
-               "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
-               "DIR</code>.</p>\n");
+    fprintf(f,
+            "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
+            "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
+            "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
+            "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
+            "DIR</code>.</p>\n");
     /* environment */
     fprintf(f, "<h2>Environment</h2>\n<table>\n");
     static const char *const env_keys[] = {"date", "kernel", "mplab_version", "backend", "seed", "hostname"};
@@ -593,13 +600,17 @@ write_html(report_t *r, FILE *f)
     }
     fprintf(f, "</table>\n");
     /* summary */
-    fprintf(f, "<h2>Results</h2>\n<p>Median and spread over the repetitions. <em>Expected</em> is the expected "
-               "aggregate of a multipath transfer: the sum of the single-path TCP goodputs measured on each link "
-               "in the same point. Ratios off by more than %.0f%% are highlighted.</p>\n",
-            MPL_FLAG_RATIO * 100);
-    fprintf(f, "<table>\n<tr><th>point</th><th>series</th><th>runs ok</th><th>goodput median (Mbit/s)</th>"
-               "<th>min</th><th>max</th><th>stddev</th><th>time (s)</th><th>expected (Mbit/s)</th><th>ratio</th>"
-               "<th>stall (s)</th><th>recover 90%% (s)</th><th>client CPU (s)</th><th>server CPU (s)</th></tr>\n");
+    fprintf(
+        f,
+        "<h2>Results</h2>\n<p>Median and spread over the repetitions. <em>Expected</em> is the expected "
+        "aggregate of a multipath transfer: the sum of the single-path TCP goodputs measured on each link "
+        "in the same point. Ratios off by more than %.0f%% are highlighted.</p>\n",
+        MPL_FLAG_RATIO * 100);
+    fprintf(
+        f,
+        "<table>\n<tr><th>point</th><th>series</th><th>runs ok</th><th>goodput median (Mbit/s)</th>"
+        "<th>min</th><th>max</th><th>stddev</th><th>time (s)</th><th>expected (Mbit/s)</th><th>ratio</th>"
+        "<th>stall (s)</th><th>recover 90%% (s)</th><th>client CPU (s)</th><th>server CPU (s)</th></tr>\n");
     for (int i = 0; i < r->n_groups; i++) {
         const mpl_group_t *x = &r->groups[i];
         char series[32];
@@ -652,8 +663,9 @@ write_html(report_t *r, FILE *f)
         mpl_report_base64_file(png, f);
         fprintf(f, "\"><figcaption>");
         html_esc(f, r->plots[i].caption);
-        fprintf(f, " (<a href=\"plots/%s.svg\">SVG</a>, <a href=\"plots/%s.png\">PNG</a>, <a "
-                   "href=\"plots/%s.dat\">data</a>)</figcaption></figure>\n",
+        fprintf(f,
+                " (<a href=\"plots/%s.svg\">SVG</a>, <a href=\"plots/%s.png\">PNG</a>, <a "
+                "href=\"plots/%s.dat\">data</a>)</figcaption></figure>\n",
                 r->plots[i].name, r->plots[i].name, r->plots[i].name);
     }
     fprintf(f, "</body></html>\n");

@@ -54,10 +54,11 @@ mpl_runs_find(const mpl_runs_t *rs, const char *id)
 
 #define NCOLS 29
 static const char *const columns[NCOLS] = {
-    "run_id",   "point",        "label",        "rep",          "proto",   "path",      "links",  "share1_pct",
-    "split",    "rate",         "delay",        "loss",         "backup",  "fail",      "cc",     "size_bytes",
-    "status",   "bytes",        "seconds",      "goodput_mbps", "verified", "cpu_client_s", "cpu_server_s",
-    "stall_s",  "recover_s",    "mptcp",        "subflows",     "error",   "series"};
+    "run_id",    "point",        "label",    "rep",          "proto",        "path",
+    "links",     "share1_pct",   "split",    "rate",         "delay",        "loss",
+    "backup",    "fail",         "cc",       "size_bytes",   "status",       "bytes",
+    "seconds",   "goodput_mbps", "verified", "cpu_client_s", "cpu_server_s", "stall_s",
+    "recover_s", "mptcp",        "subflows", "error",        "series"};
 
 void
 mpl_runs_csv_header(FILE *f)
@@ -346,7 +347,8 @@ mpl_stats_groups(const mpl_runs_t *rs, mpl_group_t **out)
         double sum = 0;
         int found = 0;
         for (int j = 0; j < ng; j++)
-            if (g[j].point == x->point && g[j].proto == MPL_PROTO_TCP && g[j].path > 0 && !isnan(g[j].median)) {
+            if (g[j].point == x->point && g[j].proto == MPL_PROTO_TCP && g[j].path > 0 &&
+                !isnan(g[j].median)) {
                 sum += g[j].median;
                 found++;
             }

@@ -17,17 +17,17 @@ typedef struct mpl_run {
     char id[MPL_RUN_ID_LEN]; /* "p01-mptcp-r1", "p01-tcp-l2-r1" */
     int point;               /* 1-based */
     char label[256];
-    int rep;                 /* 1-based */
+    int rep; /* 1-based */
     mpl_proto_t proto;
-    int path;                /* tcp reference: link number 1..; 0 for the others */
+    int path; /* tcp reference: link number 1..; 0 for the others */
     /* the point's parameters (raw values, for the tidy table) */
     int links;
-    double share1_pct;       /* share of link 1 in percent */
+    double share1_pct; /* share of link 1 in percent */
     char split[MPL_SC_VALUE_LEN], rate[MPL_SC_VALUE_LEN], delay[MPL_SC_VALUE_LEN], loss[MPL_SC_VALUE_LEN];
     char backup[MPL_SC_VALUE_LEN], fail[16], cc[32];
     double size;
     /* outcome */
-    char status[16];         /* ok | failed | unavailable */
+    char status[16]; /* ok | failed | unavailable */
     double bytes, seconds, goodput_mbps;
     int verified;
     double cpu_client_s, cpu_server_s; /* NAN when unknown */
@@ -64,15 +64,15 @@ typedef struct mpl_group {
     int path;
     int links;
     double share1_pct, size;
-    int n, n_ok;           /* runs, successful runs */
-    int unavailable;       /* every run said 'unavailable' */
+    int n, n_ok;                     /* runs, successful runs */
+    int unavailable;                 /* every run said 'unavailable' */
     double median, min, max, stddev; /* goodput, Mbit/s, over successful runs */
     double seconds_median;
     double cpu_client_median, cpu_server_median;
     double stall_median, recover_median;
-    double expected;       /* multipath: sum of the tcp references' medians of the point; else NAN */
-    double ratio;          /* median / expected, NAN when unknown */
-    int flagged;           /* |ratio - 1| > MPL_FLAG_RATIO */
+    double expected; /* multipath: sum of the tcp references' medians of the point; else NAN */
+    double ratio;    /* median / expected, NAN when unknown */
+    int flagged;     /* |ratio - 1| > MPL_FLAG_RATIO */
 } mpl_group_t;
 
 /* Median of v[0..n) (v is reordered). NAN for n == 0. */

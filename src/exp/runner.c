@@ -194,7 +194,7 @@ typedef struct plan_item {
     int point; /* 0-based */
     int rep;   /* 1-based */
     mpl_proto_t proto;
-    int path;  /* tcp: 1..links */
+    int path; /* tcp: 1..links */
     char id[MPL_RUN_ID_LEN];
 } plan_item_t;
 
@@ -277,10 +277,11 @@ read_paths(exp_t *e, const char *json_path)
         if (a != NULL && server_first == NULL)
             server_first = a;
     }
-    for (const mpl_jv_t *i = mpl_jv_child(&d, mpl_jv_get(&d, client, "interfaces")); i && e->n_paths < MAX_PATHS;
-         i = mpl_jv_next(&d, i)) {
+    for (const mpl_jv_t *i = mpl_jv_child(&d, mpl_jv_get(&d, client, "interfaces"));
+         i && e->n_paths < MAX_PATHS; i = mpl_jv_next(&d, i)) {
         const char *a = mpl_jv_str(&d, mpl_jv_get(&d, i, "addr"), NULL);
-        const char *link = mpl_jv_str(&d, mpl_jv_get(&d, i, "link"), mpl_jv_str(&d, mpl_jv_get(&d, i, "name"), ""));
+        const char *link =
+            mpl_jv_str(&d, mpl_jv_get(&d, i, "link"), mpl_jv_str(&d, mpl_jv_get(&d, i, "name"), ""));
         if (a == NULL)
             continue;
         path_addr_t *p = &e->paths[e->n_paths];
@@ -356,8 +357,7 @@ typedef struct argbuf {
     size_t used;
 } argbuf_t;
 
-static void __attribute__((format(printf, 2, 3)))
-arg(argbuf_t *a, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) arg(argbuf_t *a, const char *fmt, ...)
 {
     va_list ap;
     if (a->n >= (int)MPL_ARRAY_SIZE(a->argv) - 1)
@@ -409,7 +409,8 @@ surviving_mbps(exp_t *e, const mpl_sc_point_t *pt)
         int n = 0;
         for (int k = 0; k < e->done.n && n < 128; k++) {
             const mpl_run_t *r = &e->done.v[k];
-            if (r->point == pt->index + 1 && r->proto == MPL_PROTO_TCP && r->path == i + 1 && !strcmp(r->status, "ok"))
+            if (r->point == pt->index + 1 && r->proto == MPL_PROTO_TCP && r->path == i + 1 &&
+                !strcmp(r->status, "ok"))
                 v[n++] = r->goodput_mbps;
         }
         if (n > 0)
@@ -467,7 +468,8 @@ read_get_json(exp_t *e, const char *path, mpl_run_t *r, double event_t, double t
     const mpl_jv_t *mp = mpl_jv_get(&d, root, "mptcp");
     if (mp != NULL && mp->type == MPL_JV_BOOL)
         r->mptcp = (int)mp->num;
-    r->subflows = (int)(mpl_jv_len(mpl_jv_get(&d, root, "subflows")) + mpl_jv_len(mpl_jv_get(&d, root, "connections")));
+    r->subflows =
+        (int)(mpl_jv_len(mpl_jv_get(&d, root, "subflows")) + mpl_jv_len(mpl_jv_get(&d, root, "connections")));
     const mpl_jv_t *iv = mpl_jv_get(&d, root, "intervals");
     int n = (int)mpl_jv_len(iv);
     double *t = calloc((size_t)(n + 1), sizeof(double)), *m = calloc((size_t)(n + 1), sizeof(double));
@@ -524,8 +526,8 @@ print_progress(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt, const 
     mpl_run_series(&tmp, series, sizeof(series));
     if (r == NULL) {
         if (mpl_stderr_is_tty())
-            fprintf(stderr, "\r\033[K[run %d/%d] %s  %s  rep %d ...%s", e->finished + 1 + (e->total - e->todo),
-                    e->total, pt->label, series, it->rep, eta);
+            fprintf(stderr, "\r\033[K[run %d/%d] %s  %s  rep %d ...%s",
+                    e->finished + 1 + (e->total - e->todo), e->total, pt->label, series, it->rep, eta);
         return;
     }
     char res[200];
@@ -612,7 +614,9 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
         char l[256];
         if (srv_rc == -1)
             srv_rc = stop_child(srv, SIGKILL, 1);
-        if (srv_rc == 2 && it->proto == MPL_PROTO_TCPLS) {
+        last_line(srv_log, l, sizeof(l));
+        if (it->proto == MPL_PROTO_TCPLS &&
+            (srv_rc == 2 || strstr(l, "not available") || strstr(l, "unknown"))) {
             snprintf(r.status, sizeof(r.status), "unavailable");
             snprintf(r.error, sizeof(r.error), "serve --proto tcpls: %s", last_line(srv_log, l, sizeof(l)));
             e->unavailable[it->proto] = 1;
@@ -766,7 +770,9 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     mpl_jdoc_free(&sd);
     (void)s_rc;
     char l[256];
-    if (cli_rc == 2 && it->proto == MPL_PROTO_TCPLS) {
+    last_line(get_log, l, sizeof(l));
+    if (it->proto == MPL_PROTO_TCPLS && cli_rc != 0 &&
+        (cli_rc == 2 || strstr(l, "not available") || strstr(r.error, "not available"))) {
         snprintf(r.status, sizeof(r.status), "unavailable");
         snprintf(r.error, sizeof(r.error), "get --proto tcpls: %s", last_line(get_log, l, sizeof(l)));
         e->unavailable[it->proto] = 1;
@@ -852,7 +858,8 @@ make_plan(exp_t *e, plan_item_t **out)
                     if (it->path)
                         snprintf(it->id, sizeof(it->id), "p%02d-tcp-l%d-r%d", p + 1, path, rep);
                     else
-                        snprintf(it->id, sizeof(it->id), "p%02d-%s-r%d", p + 1, mpl_proto_name(it->proto), rep);
+                        snprintf(it->id, sizeof(it->id), "p%02d-%s-r%d", p + 1, mpl_proto_name(it->proto),
+                                 rep);
                 }
             }
             /* shuffle the runs of this repetition */
@@ -932,12 +939,19 @@ write_meta(exp_t *e, const char *started)
     mpl_json_u64(&j, "seed", e->seed);
     mpl_json_u64(&j, "repeat", (uint64_t)e->repeat);
     mpl_json_obj_begin(&j, "sysctls");
-    static const char *const sysctls[] = {
-        "net.mptcp.enabled",           "net.mptcp.scheduler",          "net.mptcp.available_schedulers",
-        "net.mptcp.path_manager",      "net.mptcp.pm_type",            "net.mptcp.checksum_enabled",
-        "net.mptcp.stale_loss_cnt",    "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_available_congestion_control",
-        "net.core.rmem_max",           "net.core.wmem_max",            "net.ipv4.tcp_rmem",
-        "net.ipv4.tcp_wmem"};
+    static const char *const sysctls[] = {"net.mptcp.enabled",
+                                          "net.mptcp.scheduler",
+                                          "net.mptcp.available_schedulers",
+                                          "net.mptcp.path_manager",
+                                          "net.mptcp.pm_type",
+                                          "net.mptcp.checksum_enabled",
+                                          "net.mptcp.stale_loss_cnt",
+                                          "net.ipv4.tcp_congestion_control",
+                                          "net.ipv4.tcp_available_congestion_control",
+                                          "net.core.rmem_max",
+                                          "net.core.wmem_max",
+                                          "net.ipv4.tcp_rmem",
+                                          "net.ipv4.tcp_wmem"};
     for (size_t i = 0; i < MPL_ARRAY_SIZE(sysctls); i++) {
         char v[256];
         read_sysctl(sysctls[i], v, sizeof(v));
@@ -1201,7 +1215,8 @@ mpl_runner_run(const mpl_scenario_t *sc, const mpl_runner_opts_t *o)
         for (int i = 0; i < n; i++) {
             mpl_sc_point_t pt;
             mpl_sc_point(sc, plan[i].point, &pt, msg, sizeof(msg));
-            printf("  %-22s %s%s\n", plan[i].id, pt.label, mpl_runs_find(&e.done, plan[i].id) ? "  (done)" : "");
+            printf("  %-22s %s%s\n", plan[i].id, pt.label,
+                   mpl_runs_find(&e.done, plan[i].id) ? "  (done)" : "");
         }
         status = 0;
         goto out;
@@ -1229,8 +1244,8 @@ mpl_runner_run(const mpl_scenario_t *sc, const mpl_runner_opts_t *o)
         mpl_runs_csv_header(e.runs_csv);
     if (ts_new)
         fprintf(e.ts_csv, "run_id,source,host,iface,t,rx_mbps,tx_mbps\n");
-    fprintf(stderr, "mplab run: scenario %s: %d points, %d runs%s, results in %s\n", sc->name, mpl_sc_npoints(sc),
-            e.total, e.todo < e.total ? " (resuming)" : "", e.dir);
+    fprintf(stderr, "mplab run: scenario %s: %d points, %d runs%s, results in %s\n", sc->name,
+            mpl_sc_npoints(sc), e.total, e.todo < e.total ? " (resuming)" : "", e.dir);
 
     /* TLS-based protocols need the project certificates: create them once, up front. */
     for (int i = 0; i < sc->n_protos; i++)
@@ -1278,8 +1293,8 @@ mpl_runner_run(const mpl_scenario_t *sc, const mpl_runner_opts_t *o)
     if (mpl_report_build(e.dir, !o->json, msg, sizeof(msg)) != 0)
         mpl_err("report: %s", msg);
     else
-        fprintf(stderr, "mplab run: %d ok, %d failed, %d unavailable; report: %s/index.html\n", e.n_ok, e.n_failed,
-                e.n_unavail, e.dir);
+        fprintf(stderr, "mplab run: %d ok, %d failed, %d unavailable; report: %s/index.html\n", e.n_ok,
+                e.n_failed, e.n_unavail, e.dir);
     if (o->json)
         print_json_summary(&e, status);
 out:

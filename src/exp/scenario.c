@@ -15,10 +15,10 @@
 #define LINE_MAX_LEN 1024
 
 static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
-static const char *const param_names[MPL_SC_NPARAMS] = {"links", "rate", "split", "delay", "loss",
-                                                         "backup", "fail",  "cc",    "size"};
-static const char *const param_defaults[MPL_SC_NPARAMS] = {"2",    "100mbit", "", "10ms", "0",
-                                                            "none", "none",    "cubic", "100M"};
+static const char *const param_names[MPL_SC_NPARAMS] = {"links",  "rate", "split", "delay", "loss",
+                                                        "backup", "fail", "cc",    "size"};
+static const char *const param_defaults[MPL_SC_NPARAMS] = {"2",    "100mbit", "",      "10ms", "0",
+                                                           "none", "none",    "cubic", "100M"};
 
 const char *
 mpl_proto_name(mpl_proto_t p)
@@ -58,8 +58,7 @@ typedef struct sparser {
     enum { SEC_NONE, SEC_SCENARIO, SEC_TOPOLOGY, SEC_EVENTS } sec;
 } sparser_t;
 
-static int __attribute__((format(printf, 2, 3)))
-serr(sparser_t *p, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3))) serr(sparser_t *p, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -285,10 +284,11 @@ scenario_key(sparser_t *p, const char *k, char *v)
     for (int i = 0; i < MPL_SC_NPARAMS; i++)
         if (!strcmp(k, param_names[i]) && (i == MPL_SC_FAIL || i == MPL_SC_CC || i == MPL_SC_SIZE))
             return set_values(p, (mpl_sc_param_t)i, v);
-    return serr(p,
-                "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, cc, "
-                "fail, fail_at, fail_link)",
-                k);
+    return serr(
+        p,
+        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, cc, "
+        "fail, fail_at, fail_link)",
+        k);
 }
 
 static int
@@ -311,6 +311,12 @@ topology_key(sparser_t *p, const char *k, char *v)
         snprintf(sc->backend, sizeof(sc->backend), "%s", v);
         return 0;
     }
+    if (!strcmp(k, "rate_mode")) {
+        if (strcmp(v, "total") && strcmp(v, "per_link"))
+            return serr(p, "rate_mode: expected total or per_link");
+        sc->rate_per_link = v[0] == 'p';
+        return 0;
+    }
     if (!strcmp(k, "client_endpoints") || !strcmp(k, "server_endpoints")) {
         char *dst = k[0] == 'c' ? sc->client_endpoints : sc->server_endpoints;
         for (const char *c = v; *c; c++)
@@ -324,10 +330,11 @@ topology_key(sparser_t *p, const char *k, char *v)
     for (int i = 0; i <= MPL_SC_BACKUP; i++)
         if (!strcmp(k, param_names[i]))
             return set_values(p, (mpl_sc_param_t)i, v);
-    return serr(p,
-                "unknown key '%s' in [topology] (file, client, server, backend, links, rate, split, delay, loss, "
-                "backup, client_endpoints, server_endpoints)",
-                k);
+    return serr(
+        p,
+        "unknown key '%s' in [topology] (file, client, server, backend, links, rate, rate_mode, split, "
+        "delay, loss, backup, client_endpoints, server_endpoints)",
+        k);
 }
 
 static int
@@ -592,7 +599,11 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
     }
     /* rates: one total (split by shares) or one per link */
     int nr = split_parts(val[MPL_SC_RATE], parts, MPL_SC_MAX_LINKS);
-    if (nr == 1) {
+    if (nr == 1 && sc->rate_per_link) {
+        mpl_parse_rate(parts[0], &u);
+        for (int i = 0; i < links; i++)
+            pt->rate_bps[i] = u;
+    } else if (nr == 1) {
         mpl_parse_rate(parts[0], &u);
         for (int i = 0; i < links; i++)
             pt->rate_bps[i] = (uint64_t)llround((double)u * pt->share_pct[i] / 100.0);
@@ -644,7 +655,8 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
         for (int i = 0; i < sc->n_events; i++) {
             int l = link_number(sc->events[i].link);
             if (l < 1 || l > links) {
-                snprintf(err, errlen, "event link '%s' does not exist with %d links", sc->events[i].link, links);
+                snprintf(err, errlen, "event link '%s' does not exist with %d links", sc->events[i].link,
+                         links);
                 return -1;
             }
         }
@@ -654,24 +666,27 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
 }
 
 int
-mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *topo_name, char *buf, size_t len)
+mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *topo_name, char *buf,
+                size_t len)
 {
     size_t off = 0;
-#define OUT(...)                                                                                                  \
-    do {                                                                                                          \
-        int w_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);                                     \
-        if (w_ < 0 || off + (size_t)w_ >= len)                                                                    \
-            return -1;                                                                                            \
-        off += (size_t)w_;                                                                                        \
+#define OUT(...)                                                                                             \
+    do {                                                                                                     \
+        int w_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);                                \
+        if (w_ < 0 || off + (size_t)w_ >= len)                                                               \
+            return -1;                                                                                       \
+        off += (size_t)w_;                                                                                   \
     } while (0)
     int extra = pt->links > 1 ? pt->links - 1 : 0;
     if (extra < 1)
         extra = 1;
     OUT("# generated by mplab run: scenario %s, point %d (%s)\n", sc->name, pt->index + 1, pt->label);
     OUT("[topology]\nname = %s\nmptcp = yes\nbackend = %s\n\n", topo_name, sc->backend);
-    OUT("[host %s]\nmptcp_endpoints = %s\nmptcp_subflows = %d\nmptcp_add_addr_accepted = %d\ndefault = l1\n\n",
+    OUT("[host %s]\nmptcp_endpoints = %s\nmptcp_subflows = %d\nmptcp_add_addr_accepted = %d\ndefault = "
+        "l1\n\n",
         sc->client_host, sc->client_endpoints, extra, extra);
-    OUT("[host %s]\nmptcp_endpoints = %s\nmptcp_subflows = %d\nmptcp_add_addr_accepted = %d\ndefault = l1\n\n",
+    OUT("[host %s]\nmptcp_endpoints = %s\nmptcp_subflows = %d\nmptcp_add_addr_accepted = %d\ndefault = "
+        "l1\n\n",
         sc->server_host, sc->server_endpoints, extra, extra);
     for (int i = 0; i < pt->links; i++) {
         OUT("[link l%d]\na = %s\nb = %s\n", i + 1, sc->client_host, sc->server_host);

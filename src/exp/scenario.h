@@ -13,12 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MPL_SC_MAX_LINKS   8
-#define MPL_SC_MAX_VALUES  16 /* values of one swept key */
-#define MPL_SC_MAX_EVENTS  16
-#define MPL_SC_MAX_POINTS  256
-#define MPL_SC_VALUE_LEN   64
-#define MPL_SC_NAME_LEN    48
+#define MPL_SC_MAX_LINKS  8
+#define MPL_SC_MAX_VALUES 16 /* values of one swept key */
+#define MPL_SC_MAX_EVENTS 16
+#define MPL_SC_MAX_POINTS 256
+#define MPL_SC_VALUE_LEN  64
+#define MPL_SC_NAME_LEN   48
 
 typedef enum mpl_proto {
     MPL_PROTO_TCP = 0, /* single-path reference, once per link */
@@ -68,14 +68,15 @@ typedef struct mpl_scenario {
     mpl_proto_t protos[MPL_PROTO_COUNT];
     int n_protos;
     int repeat;
-    double interval_s;  /* get --interval */
+    double interval_s;   /* get --interval */
     uint64_t timeout_ns; /* per transfer */
     uint64_t fail_at_ns;
     char fail_link[16];
     char client_endpoints[MPL_SC_VALUE_LEN]; /* generated topology: host endpoint flags */
     char server_endpoints[MPL_SC_VALUE_LEN];
-    char backend[16];           /* auto | forwarder | netem */
-    char topology_file[512];    /* external topology (then no topology sweeps) */
+    char backend[16];        /* auto | forwarder | netem */
+    int rate_per_link;       /* rate_mode = per_link: one rate value is each link's rate */
+    char topology_file[512]; /* external topology (then no topology sweeps) */
     char client_host[16], server_host[16];
     mpl_sc_values_t params[MPL_SC_NPARAMS];
     mpl_sc_event_t events[MPL_SC_MAX_EVENTS];
@@ -84,23 +85,24 @@ typedef struct mpl_scenario {
 
 /* One point of the sweep: a value for every parameter, resolved per link. */
 typedef struct mpl_sc_point {
-    int index;                          /* 0-based */
-    int value_idx[MPL_SC_NPARAMS];      /* index into params[p].v */
-    char label[256];                    /* "split=30/70 cc=cubic" (swept keys only; "base" if none) */
+    int index;                     /* 0-based */
+    int value_idx[MPL_SC_NPARAMS]; /* index into params[p].v */
+    char label[256];               /* "split=30/70 cc=cubic" (swept keys only; "base" if none) */
     int links;
     uint64_t rate_bps[MPL_SC_MAX_LINKS]; /* 0 = unlimited */
     double share_pct[MPL_SC_MAX_LINKS];
     uint64_t delay_ns[MPL_SC_MAX_LINKS];
     double loss_pct[MPL_SC_MAX_LINKS];
     int backup[MPL_SC_MAX_LINKS];
-    char fail[16];                      /* "none", "down", "blackhole" */
+    char fail[16]; /* "none", "down", "blackhole" */
     char cc[32];
     uint64_t size;
 } mpl_sc_point_t;
 
 /* Parses a scenario from text. fname is used in messages and as default name (its stem).
  * Returns 0, or -1 with "FNAME:LINE: problem" in err. */
-int mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc, char *err, size_t errlen);
+int mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc, char *err,
+                 size_t errlen);
 int mpl_sc_load(const char *path, mpl_scenario_t *sc, char *err, size_t errlen);
 
 /* Number of points (product of the value counts). */
