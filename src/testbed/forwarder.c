@@ -33,6 +33,7 @@
 #define SNDBUF     (4 * 1024 * 1024)
 #define BATCH      64
 #define IDLE_CHECK 100000000ull /* wake up at least every 100 ms */
+#define MAX_EARLY  300000ull    /* never wake up more than 300 us before a release time */
 
 typedef struct slot {
     uint64_t release_ns;
@@ -77,6 +78,8 @@ open_end(const char *ifname)
         return -1;
     int one = 1, rcv = RCVBUF, snd = SNDBUF;
     setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+    /* arrival times from the kernel: the delay counts from there, not from our wake-up */
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd));
     struct sockaddr_ll sll = {
@@ -125,17 +128,37 @@ static void
 receive(int in_fd, int out_fd, line_t *l, mpl_tb_shared_t *sh, int dir)
 {
     uint64_t now = mpl_now_ns();
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    /* CLOCK_REALTIME - CLOCK_MONOTONIC, to convert the kernel's arrival stamps */
+    int64_t offset = (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) - (int64_t)now;
     for (int i = 0; i < BATCH; i++) {
         slot_t *s = &l->slots[(l->head + l->count) % l->cap];
         uint8_t scratch[FRAME_MAX];
         int full = l->count == l->cap;
         uint8_t *buf = full ? scratch : s->data;
-        ssize_t n = recv(in_fd, buf, FRAME_MAX, MSG_DONTWAIT | MSG_TRUNC);
+        union {
+            char buf[CMSG_SPACE(sizeof(struct timespec))];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = {buf, FRAME_MAX};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+        ssize_t n = recvmsg(in_fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return; /* EAGAIN, or ENETDOWN while the link is down */
         }
+        uint64_t arrival = now;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+                int64_t mono = (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) - offset;
+                if (mono > 0 && (uint64_t)mono <= now && now - (uint64_t)mono < 50000000ull)
+                    arrival = (uint64_t)mono;
+            }
         if (n > FRAME_MAX || n == 0)
             continue; /* oversized frame (an offload left on): cannot be forwarded */
         if (__atomic_load_n(&sh->blackhole[dir], __ATOMIC_RELAXED)) {
@@ -156,7 +179,7 @@ receive(int in_fd, int out_fd, line_t *l, mpl_tb_shared_t *sh, int dir)
             __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
             continue;
         }
-        s->release_ns = now + delay;
+        s->release_ns = arrival + delay;
         s->len = (uint32_t)n;
         l->count++;
     }
@@ -207,21 +230,34 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
         close(ready_fd);
     }
 
+    /* Timer wake-ups come late by some tens of microseconds: the loop learns by how much
+     * (moving average) and sleeps that much less, releasing frames due within half of it. */
+    uint64_t late_avg = 0;
     struct pollfd pfd[2] = {{.fd = fd[0], .events = POLLIN}, {.fd = fd[1], .events = POLLIN}};
     while (!stop) {
-        uint64_t now = mpl_now_ns();
+        uint64_t now = mpl_now_ns(), early = late_avg / 2;
         /* direction a2b: read on a, write on b */
-        release(&line[MPL_TB_A2B], fd[1], sh, MPL_TB_A2B, now);
-        release(&line[MPL_TB_B2A], fd[0], sh, MPL_TB_B2A, now);
+        release(&line[MPL_TB_A2B], fd[1], sh, MPL_TB_A2B, now + early);
+        release(&line[MPL_TB_B2A], fd[0], sh, MPL_TB_B2A, now + early);
         uint64_t next = now + IDLE_CHECK;
+        int timed = 0;
         for (int d = 0; d < 2; d++)
-            if (line[d].count > 0 && line[d].slots[line[d].head].release_ns < next)
+            if (line[d].count > 0 && line[d].slots[line[d].head].release_ns < next) {
                 next = line[d].slots[line[d].head].release_ns;
-        uint64_t wait = next > now ? next - now : 0;
+                timed = 1;
+            }
+        uint64_t target = next > now + late_avg ? next - late_avg : now;
+        uint64_t wait = target - now;
         struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
         int r = ppoll(pfd, 2, &ts, NULL);
         if (r < 0 && errno != EINTR)
             break;
+        if (r == 0 && timed && wait > 0) {
+            uint64_t woke = mpl_now_ns(), late = woke > target ? woke - target : 0;
+            if (late > MAX_EARLY)
+                late = MAX_EARLY;
+            late_avg = (late_avg * 7 + late) / 8;
+        }
         if (r <= 0)
             continue;
         if (pfd[0].revents)
