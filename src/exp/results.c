@@ -377,21 +377,26 @@ fmtd(char *buf, size_t len, const char *fmt, double v)
 void
 mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
 {
-    char a[32], b[32], c[32], d[32], e[32], h[32], series[32];
-    fprintf(f, "%-28s %-8s %5s %9s %17s %9s %7s %7s %8s\n", "point", "series", "runs", "goodput", "[min-max]",
-            "expected", "ratio", "stall", "recover");
-    fprintf(f, "%-28s %-8s %5s %9s %17s %9s %7s %7s %8s\n", "", "", "ok/n", "Mbit/s", "Mbit/s", "Mbit/s", "",
-            "s", "s");
+    char a[32], b[32], c[32], d[32], e[32], series[32];
+    int w = 5;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(g[i].label) > w)
+            w = (int)strlen(g[i].label);
+    if (w > 60)
+        w = 60;
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s\n", w, "point", "series", "runs", "goodput",
+            "[min-max]", "expected", "ratio", "stall", "recover");
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s", "Mbit/s",
+            "", "s", "s");
     int last = -1;
     for (int i = 0; i < n; i++) {
         const mpl_group_t *x = &g[i];
         mpl_run_t tmp = {.proto = x->proto, .path = x->path};
-        char label[29];
-        snprintf(label, sizeof(label), "%s", x->point != last ? x->label : "");
+        const char *label = x->point != last ? x->label : "";
         last = x->point;
         if (x->unavailable) {
-            fprintf(f, "%-28s %-8s %5s %9s\n", label, mpl_run_series(&tmp, series, sizeof(series)), "-",
-                    "unavailable");
+            fprintf(f, "%-*.*s %-8s %5s %9s\n", w, w, label, mpl_run_series(&tmp, series, sizeof(series)),
+                    "-", "unavailable");
             continue;
         }
         char range[40];
@@ -399,12 +404,11 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
             snprintf(range, sizeof(range), "-");
         else
             snprintf(range, sizeof(range), "[%.1f-%.1f]", x->min, x->max);
-        fprintf(f, "%-28s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s%s\n", label,
+        fprintf(f, "%-*.*s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s%s\n", w, w, label,
                 mpl_run_series(&tmp, series, sizeof(series)), x->n_ok, x->n,
                 fmtd(a, sizeof(a), "%.1f", x->median), range, fmtd(b, sizeof(b), "%.1f", x->expected),
                 fmtd(c, sizeof(c), "%.2f", x->ratio), fmtd(d, sizeof(d), "%.2f", x->stall_median),
                 fmtd(e, sizeof(e), "%.2f", x->recover_median), x->flagged ? "  <- off by >10%" : "");
-        (void)h;
     }
 }
 
