@@ -1,10 +1,24 @@
 /*
  * tcpls.h — public API of libtcpls (TLS 1.3 over several TCP connections).
  *
- * The API grows with the TCPLS issues; see docs/PROTOCOL.md for the wire decisions.
+ * The protocol core does no I/O. The application (or the optional socket glue at the end of
+ * this header) feeds the bytes received on connection N with tcpls_receive(), and collects the
+ * bytes to send on connection N with tcpls_conn_output() / tcpls_conn_output_consumed().
+ * Events reach the application through one tcpls_ops_t plus a user_data pointer.
+ *
+ * Error convention: functions return 0 (or a non-negative count) on success and a negative
+ * TCPLS_ERR_* code on failure; tcpls_strerror() names it. docs/PROTOCOL.md has the wire
+ * decisions (extension code points, record format, frames, acknowledgments).
+ *
+ * Threads: a session is used by one thread at a time; distinct sessions are independent.
+ * Callbacks run inside tcpls_receive() / tcpls_conn_output() / tcpls_stream_write(); a callback
+ * must not free the session that calls it (set a flag and free it after the call returns).
  */
 #ifndef TCPLS_H
 #define TCPLS_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -14,6 +28,169 @@ extern "C" {
 
 /* Returns the library version, e.g. "0.1.0". */
 const char *tcpls_version(void);
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+enum tcpls_error {
+    TCPLS_OK = 0,
+    TCPLS_ERR_NOMEM = -1,         /* allocation failed */
+    TCPLS_ERR_ARG = -2,           /* invalid argument */
+    TCPLS_ERR_STATE = -3,         /* not allowed in the session's current state */
+    TCPLS_ERR_HANDSHAKE = -4,     /* the TLS handshake failed (certificate, alert, version...) */
+    TCPLS_ERR_DECRYPT = -5,       /* a record failed authentication (tampered or garbage) */
+    TCPLS_ERR_RECORD = -6,        /* malformed record: header, length, content type */
+    TCPLS_ERR_FRAME = -7,         /* malformed frame: unknown type, bad length */
+    TCPLS_ERR_PROTOCOL = -8,      /* a valid frame that breaks the protocol (e.g. stream parity) */
+    TCPLS_ERR_FLOW = -9,          /* the peer exceeded the receive buffering limit */
+    TCPLS_ERR_TRUNCATED = -10,    /* TCP closed without close_notify */
+    TCPLS_ERR_PEER_ALERT = -11,   /* the peer sent a fatal alert */
+    TCPLS_ERR_CRYPTO = -12,       /* internal crypto failure (OpenSSL) */
+    TCPLS_ERR_NO_STREAM = -13,    /* unknown or already finished stream */
+    TCPLS_ERR_CLOSED = -14,       /* the session is closed or closing */
+    TCPLS_ERR_STREAM_LIMIT = -15, /* too many open streams */
+    TCPLS_ERR_NO_CONN = -16,      /* unknown connection id */
+    TCPLS_ERR_UNSUPPORTED = -17,  /* not implemented (yet) */
+};
+
+/* Returns a static, human-readable name for a TCPLS_ERR_* code ("record authentication failed"). */
+const char *tcpls_strerror(int err);
+
+/* ---- context: one per process role (client or server), shared by sessions ------------ */
+
+typedef struct tcpls_ctx tcpls_ctx_t;
+typedef struct tcpls_session tcpls_session_t;
+
+typedef struct tcpls_ctx_config {
+    int is_server;               /* 1 = server contexts, 0 = client */
+    const char *cert_file;       /* server: PEM certificate chain (may be NULL if set later on the SSL_CTX) */
+    const char *key_file;        /* server: PEM private key */
+    const char *ca_file;         /* client: PEM CA bundle to verify the server; NULL = system defaults */
+    int insecure;                /* client: do not verify the server certificate */
+    const char *ciphersuites;    /* TLS 1.3 suites in OpenSSL syntax; NULL = OpenSSL's default */
+    int no_plain_fallback;       /* server: refuse clients that do not offer TCPLS (default: plain TLS) */
+    size_t stream_send_buffer;   /* bytes buffered per stream, unsent + unacknowledged (0 = 4 MiB) */
+    size_t session_send_buffer;  /* same, summed over the session's streams (0 = 32 MiB) */
+    size_t stream_reorder_limit; /* out-of-order bytes held per stream (0 = 16 MiB) */
+    unsigned max_streams;        /* streams open at once per session (0 = 1024) */
+    unsigned ack_every;          /* acknowledge at least every N ack-eliciting records (0 = 32) */
+} tcpls_ctx_config_t;
+
+/* Creates a context from cfg ([in], copied). On failure returns NULL and, when err is not
+ * NULL, writes a one-line reason into err (errlen bytes). */
+tcpls_ctx_t *tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen);
+/* Releases a context (NULL-safe). Every session made from it must be freed first. */
+void tcpls_ctx_free(tcpls_ctx_t *ctx);
+/* The underlying OpenSSL SSL_CTX (as void *, to keep OpenSSL out of this header), for extra
+ * configuration such as loading a certificate from memory. Owned by the context. */
+void *tcpls_ctx_ssl_ctx(tcpls_ctx_t *ctx);
+
+/* ---- sessions ----------------------------------------------------------------------- */
+
+typedef struct tcpls_ops {
+    /* The handshake completed; tcpls_session_is_tcpls() tells TCPLS from the plain TLS fallback. */
+    void (*handshake_done)(tcpls_session_t *s, void *user_data);
+    /* The peer opened stream_id (its first frame arrived). */
+    void (*stream_opened)(tcpls_session_t *s, uint32_t stream_id, void *user_data);
+    /* In-order data of stream_id; fin = 1 on the last call of the stream (len may be 0).
+     * data is valid only during the call; the application must take all of it (back-pressure:
+     * stop feeding tcpls_receive() when it cannot). */
+    void (*stream_data)(tcpls_session_t *s, uint32_t stream_id, const uint8_t *data, size_t len, int fin,
+                        void *user_data);
+    /* Send buffer space became available on a stream whose tcpls_stream_write() fell short. */
+    void (*stream_writable)(tcpls_session_t *s, uint32_t stream_id, void *user_data);
+    /* Both directions of the stream ended; its id is no longer valid for the application. */
+    void (*stream_closed)(tcpls_session_t *s, uint32_t stream_id, void *user_data);
+    /* The session ended: err = 0 after close_notify, otherwise a TCPLS_ERR_* code. Called once. */
+    void (*closed)(tcpls_session_t *s, int err, void *user_data);
+} tcpls_ops_t;
+
+/* Creates a session and its first connection (connection id 0). A client session immediately
+ * has its ClientHello waiting in tcpls_conn_output(s, 0, ...). server_name (client only, may be
+ * NULL) is sent as SNI and verified against the certificate (an IP literal is verified as an IP
+ * address). ops is copied; user_data is passed to every callback. Returns NULL on failure. */
+tcpls_session_t *tcpls_session_new(tcpls_ctx_t *ctx, const tcpls_ops_t *ops, void *user_data,
+                                   const char *server_name);
+/* Releases the session and everything it holds (NULL-safe). Sends nothing. */
+void tcpls_session_free(tcpls_session_t *s);
+void *tcpls_session_user_data(tcpls_session_t *s);
+
+/* 1 once the handshake completed with TCPLS negotiated, 0 otherwise (plain TLS fallback or
+ * still handshaking). In plain TLS mode the session carries one stream, id 0. */
+int tcpls_session_is_tcpls(tcpls_session_t *s);
+/* 1 once the handshake completed (TCPLS or plain TLS). */
+int tcpls_session_is_established(tcpls_session_t *s);
+/* 1 once the session ended (clean close or error): the application may close its sockets after
+ * writing any output still pending. */
+int tcpls_session_is_closed(tcpls_session_t *s);
+/* The error that ended the session (0 if none / clean). */
+int tcpls_session_error(tcpls_session_t *s);
+/* Negotiated cipher suite name ("TLS_AES_128_GCM_SHA256"), or NULL before the handshake. */
+const char *tcpls_session_cipher(tcpls_session_t *s);
+
+/* Feeds len bytes received on connection conn_id. now_ns is a monotonic time in nanoseconds.
+ * Consumes everything (partial records are kept). Returns 0, or a negative error that ended the
+ * session (the closed callback has run; an alert may be waiting in the output). */
+int tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t len, uint64_t now_ns);
+/* The peer closed connection conn_id's TCP stream (read returned 0). Without a prior
+ * close_notify this ends the session with TCPLS_ERR_TRUNCATED. Returns 0 or that error. */
+int tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id);
+
+/* Bytes waiting to be sent on conn_id: builds records from pending stream data and control
+ * frames (bounded amount), then sets *data and *len ([out], owned by the session, valid until the
+ * next call on the session). *len = 0 when nothing is pending. Returns 0 or TCPLS_ERR_NO_CONN. */
+int tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, size_t *len);
+/* The application wrote n bytes of what tcpls_conn_output() returned. */
+void tcpls_conn_output_consumed(tcpls_session_t *s, uint32_t conn_id, size_t n);
+
+/* Starts a clean close: pending stream data is sent, then close_notify. Returns 0 or an error. */
+int tcpls_session_close(tcpls_session_t *s);
+
+/* ---- streams ------------------------------------------------------------------------ */
+
+/* Opens a new stream (client ids 0,2,4...; server 1,3,5...) and writes its id to *stream_id.
+ * Needs an established session. Returns 0, TCPLS_ERR_STATE, TCPLS_ERR_STREAM_LIMIT. */
+int tcpls_stream_open(tcpls_session_t *s, uint32_t *stream_id);
+/* Queues up to len bytes of data ([in], copied) on the stream, and the end of the stream when fin
+ * is set and all len bytes were taken. *accepted ([out]) is the number of bytes taken; it is
+ * smaller than len when the stream's or the session's send buffer is full (a stream_writable
+ * callback follows when space frees). Returns 0 or TCPLS_ERR_NO_STREAM / _CLOSED / _STATE. */
+int tcpls_stream_write(tcpls_session_t *s, uint32_t stream_id, const void *data, size_t len, int fin,
+                       size_t *accepted);
+/* Bytes tcpls_stream_write() would accept now (0 for an unknown stream). */
+size_t tcpls_stream_send_space(tcpls_session_t *s, uint32_t stream_id);
+/* Attaches an application pointer to a stream; returns 0 or TCPLS_ERR_NO_STREAM. */
+int tcpls_stream_set_user_data(tcpls_session_t *s, uint32_t stream_id, void *p);
+void *tcpls_stream_get_user_data(tcpls_session_t *s, uint32_t stream_id);
+
+/* ---- connections -------------------------------------------------------------------- */
+
+typedef struct tcpls_conn_info {
+    uint32_t id;             /* connection id (0 = the first connection) */
+    int state;               /* 0 handshaking, 1 established, 2 closed */
+    uint64_t bytes_sent;     /* bytes handed to the application for this connection's socket */
+    uint64_t bytes_received; /* bytes fed with tcpls_receive() */
+    uint64_t records_sent;   /* protected records sent (after the handshake) */
+    uint64_t records_acked;  /* of those, records acknowledged by the peer */
+    uint64_t records_received;
+    uint64_t unacked_records; /* records whose frames are kept for a resend */
+} tcpls_conn_info_t;
+
+/* Number of connections of the session (1 until joining is implemented, issue 5). */
+size_t tcpls_conn_count(tcpls_session_t *s);
+/* Fills *info for the index-th connection. Returns 0 or TCPLS_ERR_NO_CONN. */
+int tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info);
+/* Tokens received from the server (client) for joining connections: the count held. */
+size_t tcpls_session_token_count(tcpls_session_t *s);
+
+/* ---- socket glue (lib/io_socket.c): optional helpers for non-blocking sockets ----------- */
+
+/* Reads what fd has (non-blocking, up to a few hundred KB) and feeds it to conn_id.
+ * Returns 0 (read some or would block), 1 (EOF: tcpls_conn_eof() was called), or a negative
+ * TCPLS_ERR_* (session failed) / TCPLS_ERR_TRUNCATED on a socket error. */
+int tcpls_io_read(tcpls_session_t *s, uint32_t conn_id, int fd, uint64_t now_ns);
+/* Writes as much pending output of conn_id as fd accepts. Returns 0 when everything was
+ * written, 1 when output remains (wait for EPOLLOUT), or TCPLS_ERR_TRUNCATED on a socket error. */
+int tcpls_io_write(tcpls_session_t *s, uint32_t conn_id, int fd);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,15 @@ typedef struct mpl_client_cfg {
     mpl_body_sink_t *sink;
 } mpl_client_cfg_t;
 
+#define MPL_TCPLS_MAX_CONNS 16
+
+/* One TCPLS connection of the session (--proto tcpls, --json "connections"). */
+typedef struct mpl_tcpls_conn_stat {
+    uint32_t id;
+    char local[80], remote[80];
+    uint64_t bytes_sent, bytes_received, records_sent, records_acked;
+} mpl_tcpls_conn_stat_t;
+
 typedef struct mpl_client_result {
     uint64_t bytes;  /* body bytes received (or uploaded with cfg->upload) */
     int status;      /* HTTP status of the last response */
@@ -52,6 +61,10 @@ typedef struct mpl_client_result {
     char error[512]; /* "" or the first error */
     char local[80], remote[80];
     mpl_mptcp_state_t mptcp; /* mptcp only: queried before the connection is closed */
+    int tcpls;               /* tcpls only: 1 TCPLS negotiated, 0 the server fell back to plain TLS */
+    char tcpls_cipher[64];
+    mpl_tcpls_conn_stat_t tcpls_conns[MPL_TCPLS_MAX_CONNS];
+    int n_tcpls_conns;
 } mpl_client_result_t;
 
 /* Fetches every URL in order. Returns 0 when all succeeded, or -1 with res->error set. */

@@ -113,6 +113,24 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
         }
         mpl_json_arr_end(&j);
     }
+    if (strcmp(proto, "tcpls") == 0) {
+        mpl_json_bool(&j, "tcpls", res->tcpls);
+        mpl_json_str(&j, "cipher", res->tcpls_cipher[0] ? res->tcpls_cipher : NULL);
+        mpl_json_arr_begin(&j, "connections");
+        for (int i = 0; i < res->n_tcpls_conns; i++) {
+            const mpl_tcpls_conn_stat_t *c = &res->tcpls_conns[i];
+            mpl_json_obj_begin(&j, NULL);
+            mpl_json_u64(&j, "id", c->id);
+            mpl_json_str(&j, "local", c->local);
+            mpl_json_str(&j, "remote", c->remote);
+            mpl_json_u64(&j, "bytes_sent", c->bytes_sent);
+            mpl_json_u64(&j, "bytes_received", c->bytes_received);
+            mpl_json_u64(&j, "records_sent", c->records_sent);
+            mpl_json_u64(&j, "records_acked", c->records_acked);
+            mpl_json_obj_end(&j);
+        }
+        mpl_json_arr_end(&j);
+    }
     mpl_json_str(&j, "error", res->error[0] ? res->error : NULL);
     mpl_json_obj_end(&j);
     mpl_json_finish(&j);

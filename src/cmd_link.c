@@ -6,6 +6,7 @@
 #include "testbed/testbed.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,15 +14,85 @@
 static void
 usage(FILE *f)
 {
-    fprintf(
-        f,
-        "Usage: mplab link [--topo NAME] set LINK down|up|blackhole|rate R|delay D|loss P [dir a2b|b2a]\n\n"
-        "  down / up     switch the link off / on (the hosts see carrier loss); up also ends blackhole\n"
-        "  blackhole     drop every frame silently, no interface event\n"
-        "  rate R        e.g. 10mbit, 1gbit, unlimited\n"
-        "  delay D       one-way delay, e.g. 25ms\n"
-        "  loss P        percent, e.g. 1 or 0.5%%\n"
-        "  dir a2b|b2a   only one direction (a2b = from the link's host a to host b)\n");
+    fprintf(f,
+            "Usage: mplab link [--topo NAME] set LINK down|up|blackhole|rate R|delay D|loss P [dir a2b|b2a]\n"
+            "       mplab link [--topo NAME] capture LINK -w FILE [--end a|b] [--duration S] [FILTER...]\n\n"
+            "  down / up     switch the link off / on (the hosts see carrier loss); up also ends blackhole\n"
+            "  blackhole     drop every frame silently, no interface event\n"
+            "  rate R        e.g. 10mbit, 1gbit, unlimited\n"
+            "  delay D       one-way delay, e.g. 25ms\n"
+            "  loss P        percent, e.g. 1 or 0.5%%\n"
+            "  dir a2b|b2a   only one direction (a2b = from the link's host a to host b)\n\n"
+            "capture runs tcpdump on the link, at the end of host a (default) or b, into a pcap\n"
+            "file, until Ctrl-C/SIGTERM or for S seconds.\n");
+}
+
+/* 'capture LINK -w FILE [--end a|b] [--duration S] [FILTER...]': execs tcpdump inside the
+ * link namespace. */
+static int
+link_capture(const char *topo, int argc, char **argv)
+{
+    const char *link = NULL, *file = NULL, *duration = NULL;
+    char end = 'a';
+    int i = 0;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "-w") && i + 1 < argc)
+            file = argv[++i];
+        else if (!strcmp(argv[i], "--end") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "a") || !strcmp(argv[i + 1], "b")))
+            end = argv[++i][0];
+        else if (!strcmp(argv[i], "--duration") && i + 1 < argc)
+            duration = argv[++i];
+        else if (!link && argv[i][0] != '-')
+            link = argv[i];
+        else
+            break;
+    }
+    if (!link || !file) {
+        usage(stderr);
+        return 2;
+    }
+    uint64_t dur_ns = 0;
+    if (duration && (mpl_parse_duration(duration, &dur_ns) != 0 || dur_ns < 1000000000ull)) {
+        mpl_err("--duration: expected at least 1s");
+        return 2;
+    }
+    static mpl_topology_t t;
+    if (mpl_tb_load_running(topo, &t) != 0)
+        return 1;
+    int l = mpl_topo_link(&t, link);
+    if (l < 0) {
+        mpl_err("topology '%s' has no link '%s'", t.name, link);
+        return 1;
+    }
+    char lns[64], secs[32], ifn[2] = {end, 0};
+    mpl_tb_link_ns(&t, l, lns, sizeof(lns));
+    if (mpl_tb_netns_enter(lns) != 0) {
+        mpl_err("cannot enter namespace %s", lns);
+        return 1;
+    }
+    char *args[64];
+    int n = 0;
+    if (dur_ns) {
+        snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(dur_ns / 1000000000ull));
+        args[n++] = "timeout";
+        args[n++] = "-s";
+        args[n++] = "INT";
+        args[n++] = secs;
+    }
+    args[n++] = "tcpdump";
+    args[n++] = "-q";
+    args[n++] = "-U";
+    args[n++] = "-i";
+    args[n++] = ifn;
+    args[n++] = "-w";
+    args[n++] = (char *)file;
+    for (; i < argc && n < 62; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    execvp(args[0], args);
+    mpl_err("cannot run %s: %s", args[0], strerror(errno));
+    return 1;
 }
 
 int
@@ -36,6 +107,13 @@ cmd_link(int argc, char **argv)
     if (i + 1 < argc && !strcmp(argv[i], "--topo")) {
         topo = argv[i + 1];
         i += 2;
+    }
+    if (i + 1 < argc && !strcmp(argv[i], "capture")) {
+        if (geteuid() != 0) {
+            mpl_err("needs root (network namespaces)");
+            return 1;
+        }
+        return link_capture(topo, argc - i - 1, argv + i + 1);
     }
     if (i + 2 >= argc || strcmp(argv[i], "set") != 0) {
         usage(stderr);

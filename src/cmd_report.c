@@ -1,16 +1,57 @@
 /*
- * cmd_report.c — 'mplab report' (placeholder until its issue lands).
+ * cmd_report.c — 'mplab report DIR': rebuild an experiment's summary, plots and index.html
+ * from its data files (runs.csv, timeseries.csv, meta.json).
  */
 #include "commands.h"
+#include "exp/report.h"
+#include "util.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "Usage: mplab report DIR [--quiet]\n"
+               "\n"
+               "Rebuilds DIR/summary.txt, DIR/plots/ (gnuplot: PNG and SVG) and the self-contained\n"
+               "DIR/index.html from the data of an experiment made by 'mplab run' (DIR/runs.csv,\n"
+               "DIR/timeseries.csv, DIR/meta.json), and prints the summary table.\n"
+               "  -q, --quiet   do not print the summary\n");
+}
 
 int
 cmd_report(int argc, char **argv)
 {
-    if (mpl_wants_help(argc, argv)) {
-        printf("Usage: mplab report ... (not implemented yet)\n");
-        return 0;
+    static const struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, quiet = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
     }
-    return mpl_cmd_unimplemented("report");
+    if (argc - optind != 1) {
+        usage(stderr);
+        return 2;
+    }
+    const char *dir = argv[optind];
+    char err[600];
+    if (mpl_report_build(dir, !quiet, err, sizeof(err)) != 0) {
+        mpl_err("%s", err);
+        return 1;
+    }
+    if (!quiet)
+        printf("report: %s/index.html\n", dir);
+    return 0;
 }

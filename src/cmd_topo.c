@@ -136,9 +136,10 @@ show_text(const mpl_topology_t *t)
                    rate ? mpl_fmt_rate(r, sizeof(r), (double)rate) : "unlimited", (double)delay / 1e6, loss,
                    (unsigned long long)q, sh && sh->blackhole[d] ? "  [blackhole]" : "");
             if (sh)
-                printf("  fwd %llu pkts, drops: loss %llu full %llu send %llu",
+                printf("  fwd %llu pkts, drops: loss %llu queue %llu emulator %llu",
                        (unsigned long long)sh->pkts[d], (unsigned long long)sh->drop_loss[d],
-                       (unsigned long long)sh->drop_full[d], (unsigned long long)sh->drop_send[d]);
+                       (unsigned long long)(sh->drop_full[d] + sh->drop_send[d]),
+                       (unsigned long long)sh->drop_rcvbuf[d]);
             printf("\n");
         }
         mpl_tb_shared_unmap(sh);
@@ -216,6 +217,7 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
                     mpl_json_u64(j, "drop_loss", sh->drop_loss[d]);
                     mpl_json_u64(j, "drop_blackhole", sh->drop_blackhole[d]);
                     mpl_json_u64(j, "drop_queue", sh->drop_full[d] + sh->drop_send[d]);
+                    mpl_json_u64(j, "drop_emulator", sh->drop_rcvbuf[d]);
                 }
                 mpl_json_obj_end(j);
             }

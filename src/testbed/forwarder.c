@@ -16,6 +16,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #define SNDBUF     (4 * 1024 * 1024)
 #define BATCH      64
 #define IDLE_CHECK 100000000ull /* wake up at least every 100 ms */
+#define MAX_EARLY  300000ull    /* never wake up more than 300 us before a release time */
 
 typedef struct slot {
     uint64_t release_ns;
@@ -77,6 +79,8 @@ open_end(const char *ifname)
         return -1;
     int one = 1, rcv = RCVBUF, snd = SNDBUF;
     setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+    /* arrival times from the kernel: the delay counts from there, not from our wake-up */
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd));
     struct sockaddr_ll sll = {
@@ -92,73 +96,139 @@ open_end(const char *ifname)
     return fd;
 }
 
+/* Sends n frames with as few system calls as possible; a frame the qdisc refuses (queue
+ * full) is dropped and counted. */
 static void
-send_frame(int fd, mpl_tb_shared_t *sh, int dir, const uint8_t *data, uint32_t len)
+send_frames(int fd, mpl_tb_shared_t *sh, int dir, struct mmsghdr *m, int n)
 {
-    if (send(fd, data, len, MSG_DONTWAIT) < 0) {
-        __atomic_fetch_add(&sh->drop_send[dir], 1, __ATOMIC_RELAXED);
-        return;
+    uint64_t bytes = 0;
+    int sent = 0;
+    for (int off = 0; off < n;) {
+        int r = sendmmsg(fd, m + off, (unsigned)(n - off), MSG_DONTWAIT);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            __atomic_fetch_add(&sh->drop_send[dir], 1, __ATOMIC_RELAXED);
+            off++;
+            continue;
+        }
+        for (int i = off; i < off + r; i++)
+            bytes += m[i].msg_hdr.msg_iov->iov_len;
+        sent += r;
+        off += r;
     }
-    __atomic_fetch_add(&sh->pkts[dir], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&sh->bytes[dir], len, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sh->pkts[dir], (uint64_t)sent, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sh->bytes[dir], bytes, __ATOMIC_RELAXED);
 }
 
 /* Sends the frames of line l whose time has come. */
 static void
 release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
 {
-    while (l->count > 0) {
-        slot_t *s = &l->slots[l->head];
-        if (s->release_ns > now)
-            break;
+    struct mmsghdr m[BATCH];
+    struct iovec iov[BATCH];
+    while (l->count > 0 && l->slots[l->head].release_ns <= now) {
+        int n = 0;
+        uint32_t h = l->head;
+        while (n < BATCH && n < (int)l->count && l->slots[h].release_ns <= now) {
+            iov[n].iov_base = l->slots[h].data;
+            iov[n].iov_len = l->slots[h].len;
+            memset(&m[n], 0, sizeof(m[n]));
+            m[n].msg_hdr.msg_iov = &iov[n];
+            m[n].msg_hdr.msg_iovlen = 1;
+            n++;
+            h = (h + 1) % l->cap;
+        }
         if (__atomic_load_n(&sh->blackhole[dir], __ATOMIC_RELAXED))
-            __atomic_fetch_add(&sh->drop_blackhole[dir], 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&sh->drop_blackhole[dir], (uint64_t)n, __ATOMIC_RELAXED);
         else
-            send_frame(out_fd, sh, dir, s->data, s->len);
-        l->head = (l->head + 1) % l->cap;
-        l->count--;
+            send_frames(out_fd, sh, dir, m, n);
+        l->head = h;
+        l->count -= (uint32_t)n;
     }
 }
 
-/* Reads what is pending on in_fd (direction dir) into line l. */
+/* Reads what is pending on in_fd (direction dir) into line l; with no delay and nothing
+ * queued, frames go straight out. */
 static void
 receive(int in_fd, int out_fd, line_t *l, mpl_tb_shared_t *sh, int dir)
 {
-    uint64_t now = mpl_now_ns();
-    for (int i = 0; i < BATCH; i++) {
-        slot_t *s = &l->slots[(l->head + l->count) % l->cap];
-        uint8_t scratch[FRAME_MAX];
-        int full = l->count == l->cap;
-        uint8_t *buf = full ? scratch : s->data;
-        ssize_t n = recv(in_fd, buf, FRAME_MAX, MSG_DONTWAIT | MSG_TRUNC);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
+    static uint8_t rx[BATCH][FRAME_MAX];
+    static union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl[BATCH];
+    struct mmsghdr m[BATCH], out[BATCH];
+    struct iovec iov[BATCH], oiov[BATCH];
+
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < BATCH; i++) {
+            iov[i].iov_base = rx[i];
+            iov[i].iov_len = FRAME_MAX;
+            memset(&m[i], 0, sizeof(m[i]));
+            m[i].msg_hdr.msg_iov = &iov[i];
+            m[i].msg_hdr.msg_iovlen = 1;
+            m[i].msg_hdr.msg_control = ctl[i].buf;
+            m[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+        }
+        int n = recvmmsg(in_fd, m, BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        if (n <= 0)
             return; /* EAGAIN, or ENETDOWN while the link is down */
-        }
-        if (n > FRAME_MAX || n == 0)
-            continue; /* oversized frame (an offload left on): cannot be forwarded */
-        if (__atomic_load_n(&sh->blackhole[dir], __ATOMIC_RELAXED)) {
-            __atomic_fetch_add(&sh->drop_blackhole[dir], 1, __ATOMIC_RELAXED);
-            continue;
-        }
+        uint64_t now = mpl_now_ns();
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        /* CLOCK_REALTIME - CLOCK_MONOTONIC, to convert the kernel's arrival stamps */
+        int64_t offset = (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) - (int64_t)now;
+        int blackhole = (int)__atomic_load_n(&sh->blackhole[dir], __ATOMIC_RELAXED);
         uint64_t loss = __atomic_load_n(&sh->loss_ppb[dir], __ATOMIC_RELAXED);
-        if (loss > 0 && rand_ppb() < loss) {
-            __atomic_fetch_add(&sh->drop_loss[dir], 1, __ATOMIC_RELAXED);
-            continue;
-        }
         uint64_t delay = __atomic_load_n(&sh->delay_ns[dir], __ATOMIC_RELAXED);
-        if (delay == 0 && l->count == 0) {
-            send_frame(out_fd, sh, dir, buf, (uint32_t)n);
-            continue;
+        int nout = 0;
+        for (int i = 0; i < n; i++) {
+            uint32_t len = m[i].msg_len;
+            if (len > FRAME_MAX || len == 0 || (m[i].msg_hdr.msg_flags & MSG_TRUNC))
+                continue; /* oversized frame (an offload left on): cannot be forwarded */
+            if (blackhole) {
+                __atomic_fetch_add(&sh->drop_blackhole[dir], 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            if (loss > 0 && rand_ppb() < loss) {
+                __atomic_fetch_add(&sh->drop_loss[dir], 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            if (delay == 0 && l->count == 0) {
+                oiov[nout].iov_base = rx[i];
+                oiov[nout].iov_len = len;
+                memset(&out[nout], 0, sizeof(out[nout]));
+                out[nout].msg_hdr.msg_iov = &oiov[nout];
+                out[nout].msg_hdr.msg_iovlen = 1;
+                nout++;
+                continue;
+            }
+            if (l->count == l->cap) {
+                __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            uint64_t arrival = now;
+            struct msghdr *mh = &m[i].msg_hdr;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                    struct timespec ts;
+                    memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+                    int64_t mono =
+                        (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) - offset;
+                    if (mono > 0 && (uint64_t)mono <= now && now - (uint64_t)mono < 50000000ull)
+                        arrival = (uint64_t)mono;
+                }
+            slot_t *s = &l->slots[(l->head + l->count) % l->cap];
+            memcpy(s->data, rx[i], len);
+            s->len = len;
+            s->release_ns = arrival + delay;
+            l->count++;
         }
-        if (full) {
-            __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
-            continue;
-        }
-        s->release_ns = now + delay;
-        s->len = (uint32_t)n;
-        l->count++;
+        if (nout)
+            send_frames(out_fd, sh, dir, out, nout);
+        if (n < BATCH)
+            return;
     }
 }
 
@@ -195,6 +265,16 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
     }
     rng_state ^= mpl_now_ns() | 1;
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    /* A link runs in the kernel's softirq on real machines: give the forwarder real-time
+     * priority so that compiling neighbours do not add milliseconds of jitter. It sleeps
+     * whenever no frame is due, and the kernel's RT throttling bounds the worst case.
+     * MPLAB_FWD_RT=0 keeps the normal scheduler. */
+    const char *rt = getenv("MPLAB_FWD_RT");
+    if (!rt || strcmp(rt, "0") != 0) {
+        struct sched_param sp = {.sched_priority = 1};
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+            mpl_warn("forwarder: no real-time priority: %s", strerror(errno));
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;
@@ -207,21 +287,42 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
         close(ready_fd);
     }
 
+    /* Timer wake-ups come late by some tens of microseconds: the loop learns by how much
+     * (moving average) and sleeps that much less, releasing frames due within half of it. */
+    uint64_t late_avg = 0, loops = 0;
     struct pollfd pfd[2] = {{.fd = fd[0], .events = POLLIN}, {.fd = fd[1], .events = POLLIN}};
     while (!stop) {
-        uint64_t now = mpl_now_ns();
+        uint64_t now = mpl_now_ns(), early = late_avg / 2;
         /* direction a2b: read on a, write on b */
-        release(&line[MPL_TB_A2B], fd[1], sh, MPL_TB_A2B, now);
-        release(&line[MPL_TB_B2A], fd[0], sh, MPL_TB_B2A, now);
+        release(&line[MPL_TB_A2B], fd[1], sh, MPL_TB_A2B, now + early);
+        release(&line[MPL_TB_B2A], fd[0], sh, MPL_TB_B2A, now + early);
         uint64_t next = now + IDLE_CHECK;
+        int timed = 0;
         for (int d = 0; d < 2; d++)
-            if (line[d].count > 0 && line[d].slots[line[d].head].release_ns < next)
+            if (line[d].count > 0 && line[d].slots[line[d].head].release_ns < next) {
                 next = line[d].slots[line[d].head].release_ns;
-        uint64_t wait = next > now ? next - now : 0;
+                timed = 1;
+            }
+        uint64_t target = next > now + late_avg ? next - late_avg : now;
+        uint64_t wait = target - now;
         struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
         int r = ppoll(pfd, 2, &ts, NULL);
         if (r < 0 && errno != EINTR)
             break;
+        if (r == 0 && timed && wait > 0) {
+            uint64_t woke = mpl_now_ns(), late = woke > target ? woke - target : 0;
+            if (late > MAX_EARLY)
+                late = MAX_EARLY;
+            late_avg = (late_avg * 7 + late) / 8;
+        }
+        if (++loops % 256 == 0 || r == 0) {
+            for (int d = 0; d < 2; d++) {
+                struct tpacket_stats st;
+                socklen_t sl = sizeof(st);
+                if (getsockopt(fd[d], SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops)
+                    __atomic_fetch_add(&sh->drop_rcvbuf[d], st.tp_drops, __ATOMIC_RELAXED);
+            }
+        }
         if (r <= 0)
             continue;
         if (pfd[0].revents)

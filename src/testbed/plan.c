@@ -170,6 +170,9 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.disable_ipv6=1")->testbed_only = 1;
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.disable_ipv6=1")->testbed_only = 1;
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.ip_forward=%d", t->hosts[h].router ? 1 : 0);
+        /* socket buffers large enough for one flow to fill 1 Gbit/s x 100 ms */
+        add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.tcp_rmem=4096 131072 33554432");
+        add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.tcp_wmem=4096 16384 33554432");
         if (t->mptcp)
             add(p, STEP_SYSCTL, h, -1, ns, "net.mptcp.enabled=1");
     }
@@ -340,7 +343,10 @@ mpl_tb_print_commands(const mpl_topology_t *t, FILE *f)
             const step_t *s = &p.steps[i];
             if (s->host != h || s->testbed_only)
                 continue;
-            if (s->kind == STEP_SYSCTL)
+            if (s->kind == STEP_SYSCTL && strchr(s->cmd, ' ')) {
+                const char *eq = strchr(s->cmd, '=');
+                fprintf(f, "sysctl -w %.*s='%s'\n", (int)(eq - s->cmd), s->cmd, eq + 1);
+            } else if (s->kind == STEP_SYSCTL)
                 fprintf(f, "sysctl -w %s\n", s->cmd);
             else if (s->kind == STEP_CMD)
                 fprintf(f, "%s\n", s->cmd);

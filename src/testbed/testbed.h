@@ -88,6 +88,7 @@ typedef struct mpl_tb_shared {
     double loss_pct[2];      /* as configured */
     /* counters of the forwarder, per direction */
     uint64_t pkts[2], bytes[2], drop_loss[2], drop_blackhole[2], drop_full[2], drop_send[2];
+    uint64_t drop_rcvbuf[2]; /* frames the forwarder's socket could not take (it fell behind) */
 } mpl_tb_shared_t;
 
 /* Maps (creating when create) RUNDIR/PREFIX-TOPO/LINK.link. Returns NULL on failure. */

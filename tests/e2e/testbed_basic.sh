@@ -35,28 +35,50 @@ for dst in 10.1.1.4 10.1.2.5 10.1.3.6; do
     awk -v r="$r" 'BEGIN { exit !(r >= 19.8 && r < 30) }' || fail "rtt to $dst is '$r' ms"
 done
 
-# --- MPTCP download over the three links
+# --- topo check: RTT and TCP rate of every link
+$MPLAB topo check --json >"$T_TMP/check.json" || fail "topo check: $(cat "$T_TMP/check.json")"
+grep -q '"pass":true' "$T_TMP/check.json" || fail "topo check json: $(cat "$T_TMP/check.json")"
+
+# --- MPTCP download over the three links, watched by the monitor; l3 is blackholed at ~2 s
+$MPLAB monitor --hz 20 --duration 5 --csv "$T_TMP/mon.csv" --quiet &
+monpid=$!
+at_exit "kill $monpid"
+# blackhole l3 once the monitor's clock passes 2 s
+(wait_for 20 "awk -F, 'NR > 1 && \$1 >= 2.0 { f = 1 } END { exit !f }' $T_TMP/mon.csv" &&
+    $MPLAB link set l3 blackhole) &
+evpid=$!
 if ! $MPLAB get --help 2>&1 | grep -q "not implemented" && ! $MPLAB serve --help 2>&1 | grep -q "not implemented"; then
     $MPLAB exec server -- "$MPLAB" serve --proto mptcp --listen 0.0.0.0:8080 2>"$T_TMP/serve.log" &
     at_exit "kill $!"
     wait_for 10 "grep -q listening $T_TMP/serve.log" || fail "serve did not start: $(cat "$T_TMP/serve.log")"
-    $MPLAB exec client -- "$MPLAB" get --proto mptcp --json http://10.1.1.4:8080/bytes/60000000 >"$T_TMP/get.json" ||
-        fail "mptcp download: $(cat "$T_TMP/get.json")"
+    $MPLAB exec client -- "$MPLAB" get --proto mptcp --timeout 30 --json http://10.1.1.4:8080/bytes/120000000 \
+        >"$T_TMP/get.json" || fail "mptcp download: $(cat "$T_TMP/get.json")"
 else
     need_cmd mptcpize iperf3
     $MPLAB exec server -- mptcpize run iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
     wait_for 10 "$MPLAB exec server -- ss -Hltn | grep -q :5201" || fail "iperf3 server"
-    $MPLAB exec client -- mptcpize run iperf3 -c 10.1.1.4 -p 5201 -R -t 3 >"$T_TMP/iperf.log" 2>&1 ||
+    $MPLAB exec client -- mptcpize run iperf3 -c 10.1.1.4 -p 5201 -R -t 4 >"$T_TMP/iperf.log" 2>&1 ||
         fail "mptcp download: $(cat "$T_TMP/iperf.log")"
 fi
-$MPLAB topo show --json >"$T_TMP/show.json"
+wait $evpid
+wait $monpid || fail "monitor failed"
+head -1 "$T_TMP/mon.csv" | grep -qx 't,host,iface,rx_bytes,tx_bytes,rx_mbps,tx_mbps' || fail "csv header"
+# mean client rx Mbit/s per interface before the blackhole (0.5..2 s) and in the monitor's
+# last second (at least 2 s after it)
+awk -F, 'NR > 1 && $2 == "client" {
+        if ($1 >= 0.5 && $1 < 2.0) { b[$3] += $6; nb[$3]++ }
+        if ($1 >= 4.0) { a[$3] += $6; na[$3]++ } }
+     END { for (i in b) printf "%s %.1f %.1f\n", i, b[i] / nb[i], (na[i] ? a[i] / na[i] : -1) }' \
+    "$T_TMP/mon.csv" | sort >"$T_TMP/mon.txt"
+cat "$T_TMP/mon.txt"
 for l in l1 l2 l3; do
-    bytes=$(python3 -c "import json,sys
-d=json.load(open('$T_TMP/show.json'))
-print([x for x in d['topologies'][0]['links'] if x['name']=='$l'][0]['b2a']['bytes'])")
-    echo "link $l server->client: $bytes bytes"
-    [ "$bytes" -gt 2000000 ] || fail "link $l carried only $bytes bytes of the MPTCP download"
+    grep -q "^$l " "$T_TMP/mon.txt" || fail "monitor has no rows for $l"
+    awk -v l=$l '$1 == l && $2 > 5 { ok = 1 } END { exit !ok }' "$T_TMP/mon.txt" ||
+        fail "MPTCP download: no traffic on $l before the event"
 done
+awk '$1 == "l3" && $3 >= 0 && $3 < 0.5 { ok = 1 } END { exit !ok }' "$T_TMP/mon.txt" ||
+    fail "monitor still sees traffic on l3 after the blackhole"
+$MPLAB link set l3 up || fail "link set up"
 
 # --- link events
 $MPLAB link set l2 blackhole || fail "link set blackhole"

@@ -1,0 +1,1362 @@
+/*
+ * session.c — TCPLS contexts and sessions: the TLS 1.3 handshake through OpenSSL memory BIOs
+ * with the tcpls extensions, then libtcpls's own record layer (lib/record.c) carrying frames
+ * (lib/frame.c) of streams (lib/stream.c), acknowledgments and close_notify. A client hello
+ * without `tcpls` is served as plain TLS through OpenSSL (one stream, id 0).
+ *
+ * The core does no I/O: bytes come in with tcpls_receive() and go out through
+ * tcpls_conn_output(). Several connections per session are modelled from the start
+ * (connection ids, per-connection sequence numbers and unacknowledged records, tokens).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "internal.h"
+
+/* Extension code points: private-use range of RFC 8446 (first byte 255), see docs/PROTOCOL.md. */
+#define EXT_TCPLS       0xff5c
+#define EXT_TCPLS_TOKEN 0xff5d
+#define EXT_TCPLS_JOIN  0xff5e
+
+#define OUT_TARGET        (256 * 1024) /* stop building records when this much output waits */
+#define HANDSHAKE_REC_MAX (16384 + 2048 + 5)
+#define MAX_TOKENS        16
+#define STREAM_BUCKETS    256
+
+enum { MODE_HANDSHAKE = 0, MODE_TCPLS = 1, MODE_PLAIN = 2 };
+
+struct tcpls_ctx {
+    SSL_CTX *ssl_ctx;
+    int is_server;
+    int no_plain_fallback;
+    size_t stream_send_buffer, session_send_buffer, reorder_limit;
+    unsigned max_streams, ack_every;
+    int ext_index;
+};
+
+typedef struct buf {
+    uint8_t *base;
+    size_t off, len, cap; /* data is base[off, off+len) */
+} buf_t;
+
+typedef struct sent_record {
+    uint64_t seq;
+    uint64_t off;
+    uint32_t stream_id;
+    uint16_t len;
+    uint8_t fin;
+} sent_record_t;
+
+typedef struct conn {
+    uint32_t id;
+    int state; /* 0 handshaking, 1 established, 2 closed */
+    buf_t in, out;
+    uint64_t send_seq, recv_seq;
+    uint64_t acked_upto;   /* records [0, acked_upto) acknowledged by the peer */
+    uint64_t rx_eliciting; /* ack-eliciting records received since our last ACK */
+    int ack_due;
+    sent_record_t *ring; /* unacknowledged records that carried stream frames */
+    size_t ring_head, ring_len, ring_cap;
+    uint64_t bytes_sent, bytes_received, records_sent, records_received;
+} conn_t;
+
+typedef struct token {
+    uint8_t seq;
+    uint8_t value[TCPLS_TOKEN_LEN];
+} token_t;
+
+struct tcpls_session {
+    tcpls_ctx_t *ctx;
+    tcpls_ops_t ops;
+    void *user_data;
+    int is_server, mode;
+    int closed, error, close_requested, close_sent, close_received;
+    int peer_tcpls;
+    SSL *ssl;
+    BIO *rbio, *wbio;
+    uint16_t suite;
+    uint8_t secret[2][48]; /* [0] client, [1] server application traffic secret 0 */
+    size_t secret_len[2];
+    tcpls_aead_t tx, rx;
+    char cipher[64];
+    conn_t **conns;
+    size_t nconns;
+    tcpls_stream_t *buckets[STREAM_BUCKETS];
+    size_t nstreams;
+    uint32_t next_stream_id, peer_next_stream_id;
+    tcpls_stream_t *sendq_head, *sendq_tail;
+    size_t send_buffered;
+    int any_blocked;
+    token_t tokens[MAX_TOKENS]; /* client: tokens received; server: tokens issued */
+    size_t ntokens;
+    uint8_t token_ext[TCPLS_TOKEN_LEN + 1];
+    uint8_t plain[TCPLS_MAX_CIPHERTEXT];
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static int
+buf_reserve(buf_t *b, size_t extra)
+{
+    if (b->off > 0 && b->off + b->len + extra > b->cap) {
+        memmove(b->base, b->base + b->off, b->len);
+        b->off = 0;
+    }
+    if (b->len + extra > b->cap) {
+        size_t cap = b->cap ? b->cap : 32768;
+        uint8_t *nb;
+        while (cap < b->len + extra)
+            cap *= 2;
+        if ((nb = realloc(b->base, cap)) == NULL)
+            return TCPLS_ERR_NOMEM;
+        b->base = nb;
+        b->cap = cap;
+    }
+    return 0;
+}
+
+static int
+buf_append(buf_t *b, const uint8_t *p, size_t n)
+{
+    int r = buf_reserve(b, n);
+    if (r != 0)
+        return r;
+    memcpy(b->base + b->off + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static void
+buf_consume(buf_t *b, size_t n)
+{
+    b->off += n;
+    b->len -= n;
+    if (b->len == 0)
+        b->off = 0;
+}
+
+static conn_t *
+conn_find(tcpls_session_t *s, uint32_t id)
+{
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i]->id == id)
+            return s->conns[i];
+    return NULL;
+}
+
+static void
+conn_free(conn_t *c)
+{
+    if (c == NULL)
+        return;
+    free(c->in.base);
+    free(c->out.base);
+    free(c->ring);
+    free(c);
+}
+
+static tcpls_stream_t *
+stream_find(tcpls_session_t *s, uint32_t id)
+{
+    tcpls_stream_t *st = s->buckets[id % STREAM_BUCKETS];
+    while (st != NULL && st->id != id)
+        st = st->hash_next;
+    return st;
+}
+
+static tcpls_stream_t *
+stream_add(tcpls_session_t *s, uint32_t id)
+{
+    tcpls_stream_t *st = tcpls__stream_new(id);
+    if (st == NULL)
+        return NULL;
+    st->hash_next = s->buckets[id % STREAM_BUCKETS];
+    s->buckets[id % STREAM_BUCKETS] = st;
+    s->nstreams++;
+    return st;
+}
+
+static void
+stream_remove(tcpls_session_t *s, tcpls_stream_t *st)
+{
+    tcpls_stream_t **pp = &s->buckets[st->id % STREAM_BUCKETS];
+    while (*pp != st)
+        pp = &(*pp)->hash_next;
+    *pp = st->hash_next;
+    if (st->in_sendq) {
+        tcpls_stream_t **q = &s->sendq_head, *prev = NULL;
+        while (*q != st) {
+            prev = *q;
+            q = &(*q)->sendq_next;
+        }
+        *q = st->sendq_next;
+        if (s->sendq_tail == st)
+            s->sendq_tail = prev;
+    }
+    s->send_buffered -= st->slen;
+    s->nstreams--;
+    tcpls__stream_free(st);
+}
+
+static void
+sendq_push(tcpls_session_t *s, tcpls_stream_t *st)
+{
+    if (st->in_sendq || !tcpls__stream_has_pending(st))
+        return;
+    st->in_sendq = 1;
+    st->sendq_next = NULL;
+    if (s->sendq_tail)
+        s->sendq_tail->sendq_next = st;
+    else
+        s->sendq_head = st;
+    s->sendq_tail = st;
+}
+
+static tcpls_stream_t *
+sendq_pop(tcpls_session_t *s)
+{
+    tcpls_stream_t *st = s->sendq_head;
+    if (st == NULL)
+        return NULL;
+    s->sendq_head = st->sendq_next;
+    if (s->sendq_head == NULL)
+        s->sendq_tail = NULL;
+    st->in_sendq = 0;
+    st->sendq_next = NULL;
+    return st;
+}
+
+/* Reports the end of both directions to the application, and frees the stream once everything
+ * it sent is acknowledged too. */
+static void
+stream_maybe_finish(tcpls_session_t *s, tcpls_stream_t *st)
+{
+    if (!st->closed_reported && st->fin_delivered && st->fin_queued) {
+        st->closed_reported = 1;
+        if (s->ops.stream_closed)
+            s->ops.stream_closed(s, st->id, s->user_data);
+    }
+    if (st->closed_reported && tcpls__stream_send_done(st) && !st->in_sendq)
+        stream_remove(s, st);
+}
+
+static uint8_t
+alert_for(int err)
+{
+    switch (err) {
+    case TCPLS_ERR_DECRYPT:
+        return 20; /* bad_record_mac */
+    case TCPLS_ERR_RECORD:
+    case TCPLS_ERR_FRAME:
+        return 50; /* decode_error */
+    case TCPLS_ERR_PROTOCOL:
+    case TCPLS_ERR_FLOW:
+        return 10; /* unexpected_message */
+    default:
+        return 80; /* internal_error */
+    }
+}
+
+static int seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts,
+                     size_t nparts);
+
+static void
+session_end(tcpls_session_t *s, int err)
+{
+    if (s->closed)
+        return;
+    s->closed = 1;
+    s->error = err;
+    if (err != 0 && err != TCPLS_ERR_TRUNCATED && err != TCPLS_ERR_PEER_ALERT && s->mode == MODE_TCPLS &&
+        s->nconns > 0) {
+        uint8_t alert[2] = {2, alert_for(err)};
+        tcpls_iov_t iov = {alert, 2};
+        seal_into(s, s->conns[0], TCPLS_CONTENT_ALERT, &iov, 1);
+    }
+    for (size_t i = 0; i < s->nconns; i++)
+        s->conns[i]->state = 2;
+    if (s->ops.closed)
+        s->ops.closed(s, err, s->user_data);
+}
+
+static void
+drain_wbio(tcpls_session_t *s, conn_t *c)
+{
+    size_t n;
+    while ((n = BIO_ctrl_pending(s->wbio)) > 0) {
+        if (buf_reserve(&c->out, n) != 0)
+            return;
+        int r = BIO_read(s->wbio, c->out.base + c->out.off + c->out.len, (int)n);
+        if (r <= 0)
+            return;
+        c->out.len += (size_t)r;
+    }
+}
+
+/* ---- OpenSSL callbacks ----------------------------------------------------------------- */
+
+static int
+hex_to_bytes(const char *hex, uint8_t *out, size_t cap, size_t *outlen)
+{
+    size_t n = 0;
+    while (hex[0] && hex[0] != ' ' && hex[0] != '\n') {
+        unsigned v;
+        if (n == cap || sscanf(hex, "%2x", &v) != 1 || hex[1] == '\0')
+            return -1;
+        out[n++] = (uint8_t)v;
+        hex += 2;
+    }
+    *outlen = n;
+    return 0;
+}
+
+static void
+keylog_cb(const SSL *ssl, const char *line)
+{
+    tcpls_session_t *s = SSL_get_app_data(ssl);
+    const char *env = getenv("SSLKEYLOGFILE");
+    int which = -1;
+
+    if (env != NULL && *env) {
+        FILE *f = fopen(env, "a");
+        if (f != NULL) {
+            fprintf(f, "%s\n", line);
+            fclose(f);
+        }
+    }
+    if (s == NULL)
+        return;
+    if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0)
+        which = 0;
+    else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0)
+        which = 1;
+    if (which < 0)
+        return;
+    const char *p = strchr(line + 24, ' ');
+    if (p == NULL ||
+        hex_to_bytes(p + 1, s->secret[which], sizeof(s->secret[which]), &s->secret_len[which]) != 0)
+        s->secret_len[which] = 0;
+}
+
+static int
+ext_add_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsigned char **out, size_t *outlen,
+           X509 *x, size_t chainidx, int *al, void *arg)
+{
+    tcpls_session_t *s = SSL_get_app_data(ssl);
+    *out = NULL;
+    *outlen = 0;
+    if (s == NULL)
+        return 0;
+    if (context == SSL_EXT_CLIENT_HELLO) {
+        /* tcpls and an empty tcpls_token (the server may only answer extensions we sent). */
+        return ext_type == EXT_TCPLS || ext_type == EXT_TCPLS_TOKEN;
+    }
+    if (!s->peer_tcpls)
+        return 0;
+    if (ext_type == EXT_TCPLS)
+        return 1;
+    if (ext_type == EXT_TCPLS_TOKEN && s->ntokens < MAX_TOKENS) {
+        token_t *t = &s->tokens[s->ntokens];
+        if (RAND_bytes(t->value, TCPLS_TOKEN_LEN) != 1)
+            return 0;
+        t->seq = 1;
+        s->ntokens++;
+        memcpy(s->token_ext, t->value, TCPLS_TOKEN_LEN);
+        s->token_ext[TCPLS_TOKEN_LEN] = t->seq;
+        *out = s->token_ext;
+        *outlen = sizeof(s->token_ext);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+ext_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsigned char *in, size_t inlen,
+             X509 *x, size_t chainidx, int *al, void *arg)
+{
+    tcpls_session_t *s = SSL_get_app_data(ssl);
+    if (s == NULL)
+        return 1;
+    switch (ext_type) {
+    case EXT_TCPLS:
+        if (inlen != 0) {
+            *al = SSL_AD_DECODE_ERROR;
+            return 0;
+        }
+        s->peer_tcpls = 1;
+        return 1;
+    case EXT_TCPLS_TOKEN:
+        if (context == SSL_EXT_CLIENT_HELLO)
+            return inlen == 0 ? 1 : (*al = SSL_AD_DECODE_ERROR, 0);
+        if (inlen != TCPLS_TOKEN_LEN + 1) {
+            *al = SSL_AD_DECODE_ERROR;
+            return 0;
+        }
+        if (s->ntokens < MAX_TOKENS) {
+            memcpy(s->tokens[s->ntokens].value, in, TCPLS_TOKEN_LEN);
+            s->tokens[s->ntokens].seq = in[TCPLS_TOKEN_LEN];
+            s->ntokens++;
+        }
+        return 1;
+    case EXT_TCPLS_JOIN:
+        /* Joining arrives with issue 5; until then every token is unknown. */
+        *al = SSL_AD_ILLEGAL_PARAMETER;
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- context ----------------------------------------------------------------------------- */
+
+static void
+set_err(char *err, size_t errlen, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char ebuf[256] = "";
+    if (err == NULL || errlen == 0)
+        return;
+    if (e != 0)
+        ERR_error_string_n(e, ebuf, sizeof(ebuf));
+    snprintf(err, errlen, "%s%s%s", what, e ? ": " : "", ebuf);
+    ERR_clear_error();
+}
+
+tcpls_ctx_t *
+tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
+{
+    tcpls_ctx_t *ctx = calloc(1, sizeof(*ctx));
+    SSL_CTX *sc = NULL;
+    unsigned ext_ctx = SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS | SSL_EXT_TLS1_3_ONLY;
+
+    if (ctx == NULL || cfg == NULL) {
+        set_err(err, errlen, ctx ? "no configuration" : "out of memory");
+        goto fail;
+    }
+    ctx->is_server = cfg->is_server;
+    ctx->no_plain_fallback = cfg->no_plain_fallback;
+    ctx->stream_send_buffer = cfg->stream_send_buffer ? cfg->stream_send_buffer : 4u << 20;
+    ctx->session_send_buffer = cfg->session_send_buffer ? cfg->session_send_buffer : 32u << 20;
+    ctx->reorder_limit = cfg->stream_reorder_limit ? cfg->stream_reorder_limit : 16u << 20;
+    ctx->max_streams = cfg->max_streams ? cfg->max_streams : 1024;
+    ctx->ack_every = cfg->ack_every ? cfg->ack_every : 32;
+
+    if ((sc = SSL_CTX_new(cfg->is_server ? TLS_server_method() : TLS_client_method())) == NULL) {
+        set_err(err, errlen, "SSL_CTX_new");
+        goto fail;
+    }
+    ctx->ssl_ctx = sc;
+    /* The plain-TLS fallback serves TLS 1.2 clients too; TCPLS itself needs TLS 1.3. */
+    SSL_CTX_set_min_proto_version(sc, cfg->is_server ? TLS1_2_VERSION : TLS1_3_VERSION);
+    /* No session tickets: nothing may follow the handshake on OpenSSL's record layer. */
+    SSL_CTX_set_options(sc, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_num_tickets(sc, 0);
+    SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_keylog_callback(sc, keylog_cb);
+    if (cfg->ciphersuites && SSL_CTX_set_ciphersuites(sc, cfg->ciphersuites) != 1) {
+        set_err(err, errlen, "bad cipher suite list");
+        goto fail;
+    }
+    if (SSL_CTX_add_custom_ext(sc, EXT_TCPLS, ext_ctx, ext_add_cb, NULL, NULL, ext_parse_cb, NULL) != 1 ||
+        SSL_CTX_add_custom_ext(sc, EXT_TCPLS_TOKEN, ext_ctx, ext_add_cb, NULL, NULL, ext_parse_cb, NULL) !=
+            1 ||
+        SSL_CTX_add_custom_ext(sc, EXT_TCPLS_JOIN, SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_3_ONLY, ext_add_cb,
+                               NULL, NULL, ext_parse_cb, NULL) != 1) {
+        set_err(err, errlen, "cannot register the tcpls extensions");
+        goto fail;
+    }
+    if (cfg->is_server) {
+        if (cfg->cert_file && SSL_CTX_use_certificate_chain_file(sc, cfg->cert_file) != 1) {
+            set_err(err, errlen, "cannot load the certificate");
+            goto fail;
+        }
+        if (cfg->key_file && SSL_CTX_use_PrivateKey_file(sc, cfg->key_file, SSL_FILETYPE_PEM) != 1) {
+            set_err(err, errlen, "cannot load the private key");
+            goto fail;
+        }
+    } else if (!cfg->insecure) {
+        SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
+        if (cfg->ca_file ? SSL_CTX_load_verify_locations(sc, cfg->ca_file, NULL) != 1
+                         : SSL_CTX_set_default_verify_paths(sc) != 1) {
+            set_err(err, errlen, "cannot load the CA certificates");
+            goto fail;
+        }
+    }
+    return ctx;
+fail:
+    tcpls_ctx_free(ctx);
+    return NULL;
+}
+
+void
+tcpls_ctx_free(tcpls_ctx_t *ctx)
+{
+    if (ctx == NULL)
+        return;
+    SSL_CTX_free(ctx->ssl_ctx);
+    free(ctx);
+}
+
+void *
+tcpls_ctx_ssl_ctx(tcpls_ctx_t *ctx)
+{
+    return ctx ? ctx->ssl_ctx : NULL;
+}
+
+/* ---- session lifecycle --------------------------------------------------------------------- */
+
+static conn_t *
+conn_new(tcpls_session_t *s, uint32_t id)
+{
+    conn_t *c = calloc(1, sizeof(*c)), **nc;
+    if (c == NULL)
+        return NULL;
+    if ((nc = realloc(s->conns, (s->nconns + 1) * sizeof(*nc))) == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->id = id;
+    s->conns = nc;
+    s->conns[s->nconns++] = c;
+    return c;
+}
+
+tcpls_session_t *
+tcpls_session_new(tcpls_ctx_t *ctx, const tcpls_ops_t *ops, void *user_data, const char *server_name)
+{
+    tcpls_session_t *s;
+    conn_t *c;
+
+    if (ctx == NULL || (s = calloc(1, sizeof(*s))) == NULL)
+        return NULL;
+    s->ctx = ctx;
+    if (ops)
+        s->ops = *ops;
+    s->user_data = user_data;
+    s->is_server = ctx->is_server;
+    s->next_stream_id = s->is_server ? 1 : 0;
+    s->peer_next_stream_id = s->is_server ? 0 : 1;
+    if ((c = conn_new(s, 0)) == NULL || (s->ssl = SSL_new(ctx->ssl_ctx)) == NULL ||
+        (s->rbio = BIO_new(BIO_s_mem())) == NULL || (s->wbio = BIO_new(BIO_s_mem())) == NULL)
+        goto fail;
+    SSL_set_bio(s->ssl, s->rbio, s->wbio);
+    SSL_set_app_data(s->ssl, s);
+    if (s->is_server) {
+        SSL_set_accept_state(s->ssl);
+    } else {
+        SSL_set_connect_state(s->ssl);
+        if (server_name && *server_name) {
+            unsigned char tmp[16];
+            if (inet_pton(AF_INET, server_name, tmp) == 1 || inet_pton(AF_INET6, server_name, tmp) == 1) {
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), server_name);
+            } else {
+                SSL_set_tlsext_host_name(s->ssl, server_name);
+                SSL_set1_host(s->ssl, server_name);
+            }
+        }
+        if (SSL_do_handshake(s->ssl) <= 0 && SSL_get_error(s->ssl, -1) != SSL_ERROR_WANT_READ)
+            goto fail;
+        drain_wbio(s, c);
+    }
+    return s;
+fail:
+    ERR_clear_error();
+    tcpls_session_free(s);
+    return NULL;
+}
+
+void
+tcpls_session_free(tcpls_session_t *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < STREAM_BUCKETS; i++) {
+        while (s->buckets[i] != NULL) {
+            tcpls_stream_t *st = s->buckets[i];
+            s->buckets[i] = st->hash_next;
+            tcpls__stream_free(st);
+        }
+    }
+    for (size_t i = 0; i < s->nconns; i++)
+        conn_free(s->conns[i]);
+    free(s->conns);
+    if (s->ssl)
+        SSL_free(s->ssl); /* frees the BIOs */
+    else {
+        BIO_free(s->rbio);
+        BIO_free(s->wbio);
+    }
+    tcpls__aead_clear(&s->tx);
+    tcpls__aead_clear(&s->rx);
+    OPENSSL_cleanse(s->secret, sizeof(s->secret));
+    free(s);
+}
+
+void *
+tcpls_session_user_data(tcpls_session_t *s)
+{
+    return s ? s->user_data : NULL;
+}
+int
+tcpls_session_is_tcpls(tcpls_session_t *s)
+{
+    return s && s->mode == MODE_TCPLS;
+}
+int
+tcpls_session_is_established(tcpls_session_t *s)
+{
+    return s && s->mode != MODE_HANDSHAKE;
+}
+int
+tcpls_session_is_closed(tcpls_session_t *s)
+{
+    return s == NULL || s->closed;
+}
+int
+tcpls_session_error(tcpls_session_t *s)
+{
+    return s ? s->error : TCPLS_ERR_ARG;
+}
+const char *
+tcpls_session_cipher(tcpls_session_t *s)
+{
+    return s && s->cipher[0] ? s->cipher : NULL;
+}
+size_t
+tcpls_session_token_count(tcpls_session_t *s)
+{
+    return s ? s->ntokens : 0;
+}
+
+/* ---- handshake ----------------------------------------------------------------------------- */
+
+static int
+handshake_complete(tcpls_session_t *s)
+{
+    const SSL_CIPHER *cipher = SSL_get_current_cipher(s->ssl);
+    int mine = s->is_server ? 1 : 0, r;
+
+    snprintf(s->cipher, sizeof(s->cipher), "%s", cipher ? SSL_CIPHER_get_name(cipher) : "?");
+    if (s->peer_tcpls && SSL_version(s->ssl) == TLS1_3_VERSION) {
+        s->suite = cipher ? (uint16_t)(SSL_CIPHER_get_id(cipher) & 0xffff) : 0;
+        if (s->secret_len[0] == 0 || s->secret_len[1] == 0)
+            return TCPLS_ERR_HANDSHAKE;
+        if ((r = tcpls__aead_init(&s->tx, s->suite, s->secret[mine], s->secret_len[mine], 1)) != 0 ||
+            (r = tcpls__aead_init(&s->rx, s->suite, s->secret[!mine], s->secret_len[!mine], 0)) != 0)
+            return r == TCPLS_ERR_ARG ? TCPLS_ERR_HANDSHAKE : r;
+        s->mode = MODE_TCPLS;
+    } else {
+        if (s->is_server && s->ctx->no_plain_fallback)
+            return TCPLS_ERR_HANDSHAKE;
+        s->mode = MODE_PLAIN;
+    }
+    s->conns[0]->state = 1;
+    if (s->ops.handshake_done)
+        s->ops.handshake_done(s, s->user_data);
+    return 0;
+}
+
+/* Feeds whole TLS records to OpenSSL one at a time, so that nothing after the last handshake
+ * record reaches OpenSSL: what follows belongs to libtcpls's record layer. Returns the bytes of
+ * data consumed, or a negative error. */
+static int
+handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, size_t *used)
+{
+    *used = 0;
+    while (s->mode == MODE_HANDSHAKE) {
+        size_t need;
+        if (c->in.len < TCPLS_RECORD_HEADER_LEN) {
+            size_t n = TCPLS_RECORD_HEADER_LEN - c->in.len;
+            if (n > len - *used)
+                n = len - *used;
+            if (n == 0 || buf_append(&c->in, data + *used, n) != 0)
+                return n == 0 ? 0 : TCPLS_ERR_NOMEM;
+            *used += n;
+            continue;
+        }
+        const uint8_t *h = c->in.base + c->in.off;
+        need = TCPLS_RECORD_HEADER_LEN + tcpls__get16(h + 3);
+        if (h[0] < 20 || h[0] > 23 || h[1] != 3 || need > HANDSHAKE_REC_MAX)
+            return TCPLS_ERR_HANDSHAKE;
+        if (c->in.len < need) {
+            size_t n = need - c->in.len;
+            if (n > len - *used)
+                n = len - *used;
+            if (n == 0 || buf_append(&c->in, data + *used, n) != 0)
+                return n == 0 ? 0 : TCPLS_ERR_NOMEM;
+            *used += n;
+            continue;
+        }
+        if (BIO_write(s->rbio, c->in.base + c->in.off, (int)need) != (int)need)
+            return TCPLS_ERR_NOMEM;
+        buf_consume(&c->in, need);
+        int r = SSL_do_handshake(s->ssl);
+        drain_wbio(s, c);
+        if (r == 1)
+            return handshake_complete(s);
+        int e = SSL_get_error(s->ssl, r);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            ERR_clear_error();
+            return TCPLS_ERR_HANDSHAKE;
+        }
+    }
+    return 0;
+}
+
+/* ---- plain TLS mode -------------------------------------------------------------------------- */
+
+static void
+plain_deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t len, int fin)
+{
+    tcpls_session_t *s = arg;
+    if (s->ops.stream_data)
+        s->ops.stream_data(s, st->id, data, len, fin, s->user_data);
+}
+
+static tcpls_stream_t *
+plain_stream(tcpls_session_t *s)
+{
+    tcpls_stream_t *st = stream_find(s, 0);
+    if (st == NULL && (st = stream_add(s, 0)) != NULL && s->is_server && s->ops.stream_opened)
+        s->ops.stream_opened(s, 0, s->user_data);
+    return st;
+}
+
+static int
+plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len)
+{
+    if (len > 0 && BIO_write(s->rbio, data, (int)len) != (int)len)
+        return TCPLS_ERR_NOMEM;
+    while (!s->closed) {
+        int r = SSL_read(s->ssl, s->plain, sizeof(s->plain));
+        if (r > 0) {
+            tcpls_stream_t *st = plain_stream(s);
+            if (st == NULL)
+                return TCPLS_ERR_NOMEM;
+            tcpls__stream_receive(st, st->recv_next, s->plain, (size_t)r, 0, 0, plain_deliver, s);
+            continue;
+        }
+        int e = SSL_get_error(s->ssl, r);
+        drain_wbio(s, c);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            break;
+        ERR_clear_error();
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            tcpls_stream_t *st = plain_stream(s);
+            s->close_received = 1;
+            if (st)
+                tcpls__stream_receive(st, st->recv_next, NULL, 0, 1, 0, plain_deliver, s);
+            if (!s->close_sent) {
+                SSL_shutdown(s->ssl);
+                s->close_sent = 1;
+                drain_wbio(s, c);
+            }
+            session_end(s, 0);
+            break;
+        }
+        return TCPLS_ERR_DECRYPT;
+    }
+    drain_wbio(s, c);
+    return 0;
+}
+
+/* ---- TCPLS record layer ---------------------------------------------------------------------- */
+
+static int
+seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts, size_t nparts)
+{
+    size_t total = 0;
+    int n;
+    for (size_t i = 0; i < nparts; i++)
+        total += parts[i].len;
+    if (buf_reserve(&c->out, TCPLS_RECORD_HEADER_LEN + total + 1 + TCPLS_RECORD_TAG_LEN) != 0)
+        return TCPLS_ERR_NOMEM;
+    n = tcpls__record_seal(&s->tx, c->id, c->send_seq, content_type, parts, nparts,
+                           c->out.base + c->out.off + c->out.len);
+    if (n < 0)
+        return n;
+    c->out.len += (size_t)n;
+    c->send_seq++;
+    c->records_sent++;
+    return 0;
+}
+
+static int
+ring_push(conn_t *c, const sent_record_t *r)
+{
+    if (c->ring_len == c->ring_cap) {
+        size_t ncap = c->ring_cap ? c->ring_cap * 2 : 64;
+        sent_record_t *nr = malloc(ncap * sizeof(*nr));
+        if (nr == NULL)
+            return TCPLS_ERR_NOMEM;
+        for (size_t i = 0; i < c->ring_len; i++)
+            nr[i] = c->ring[(c->ring_head + i) % c->ring_cap];
+        free(c->ring);
+        c->ring = nr;
+        c->ring_cap = ncap;
+        c->ring_head = 0;
+    }
+    c->ring[(c->ring_head + c->ring_len) % c->ring_cap] = *r;
+    c->ring_len++;
+    return 0;
+}
+
+static void
+notify_writable(tcpls_session_t *s)
+{
+    uint32_t ids[64];
+    size_t n = 0;
+
+    if (!s->any_blocked || s->ops.stream_writable == NULL)
+        return;
+    s->any_blocked = 0;
+    /* Collect first: the callbacks may write, finish or open streams. */
+    for (size_t i = 0; i < STREAM_BUCKETS; i++) {
+        for (tcpls_stream_t *st = s->buckets[i]; st != NULL; st = st->hash_next) {
+            if (!st->blocked)
+                continue;
+            if (n == 64) {
+                s->any_blocked = 1; /* the rest on the next acknowledgment */
+                break;
+            }
+            st->blocked = 0;
+            ids[n++] = st->id;
+        }
+    }
+    for (size_t i = 0; i < n && !s->closed; i++)
+        if (stream_find(s, ids[i]) != NULL)
+            s->ops.stream_writable(s, ids[i], s->user_data);
+}
+
+static int
+process_ack(tcpls_session_t *s, uint32_t conn_id, uint64_t seq)
+{
+    conn_t *c = conn_find(s, conn_id);
+    if (c == NULL)
+        return 0; /* a connection that is gone: nothing left to free */
+    if (seq >= c->send_seq)
+        return TCPLS_ERR_PROTOCOL;
+    if (seq + 1 <= c->acked_upto)
+        return 0;
+    c->acked_upto = seq + 1;
+    while (c->ring_len > 0 && c->ring[c->ring_head].seq <= seq) {
+        sent_record_t r = c->ring[c->ring_head];
+        tcpls_stream_t *st;
+        c->ring_head = (c->ring_head + 1) % c->ring_cap;
+        c->ring_len--;
+        if ((st = stream_find(s, r.stream_id)) != NULL) {
+            s->send_buffered -= tcpls__stream_ack(st, r.off, r.len, r.fin);
+            stream_maybe_finish(s, st);
+        }
+    }
+    notify_writable(s);
+    return 0;
+}
+
+static void
+tcpls_deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t len, int fin)
+{
+    tcpls_session_t *s = arg;
+    if (s->ops.stream_data)
+        s->ops.stream_data(s, st->id, data, len, fin, s->user_data);
+}
+
+static int
+handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
+{
+    uint32_t id = f->u.stream.stream_id;
+    tcpls_stream_t *st = stream_find(s, id);
+    int r;
+
+    if (st == NULL) {
+        int peer_initiated = (id & 1) == (s->is_server ? 0u : 1u);
+        if (!peer_initiated)
+            return id < s->next_stream_id ? 0 : TCPLS_ERR_PROTOCOL;
+        if (id < s->peer_next_stream_id)
+            return 0; /* a stream that already finished: a late copy after a resend */
+        if (s->nstreams >= s->ctx->max_streams)
+            return TCPLS_ERR_STREAM_LIMIT;
+        if ((st = stream_add(s, id)) == NULL)
+            return TCPLS_ERR_NOMEM;
+        s->peer_next_stream_id = id + 2;
+        if (s->ops.stream_opened)
+            s->ops.stream_opened(s, id, s->user_data);
+        if (s->closed)
+            return 0;
+    }
+    r = tcpls__stream_receive(st, f->u.stream.offset, f->u.stream.data, f->u.stream.len, f->u.stream.fin,
+                              s->ctx->reorder_limit, tcpls_deliver, s);
+    if (r == 0)
+        stream_maybe_finish(s, st);
+    return r;
+}
+
+static int
+handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *eliciting)
+{
+    const uint8_t *cur = p + len;
+    tcpls_frame_t f;
+    int r;
+
+    while (cur > p && !s->closed) {
+        if ((r = tcpls__frame_parse(&cur, p, &f)) != 0)
+            return r;
+        if (tcpls__frame_is_ack_eliciting(f.type))
+            *eliciting = 1;
+        switch (f.type) {
+        case TCPLS_FRAME_STREAM:
+        case TCPLS_FRAME_STREAM_FIN:
+            r = handle_stream_frame(s, &f);
+            break;
+        case TCPLS_FRAME_ACK:
+            r = process_ack(s, f.u.ack.conn_id, f.u.ack.seq);
+            break;
+        case TCPLS_FRAME_NEW_TOKEN:
+            if (s->is_server)
+                return TCPLS_ERR_PROTOCOL;
+            if (s->ntokens < MAX_TOKENS) {
+                s->tokens[s->ntokens].seq = f.u.new_token.seq;
+                memcpy(s->tokens[s->ntokens].value, f.u.new_token.token, TCPLS_TOKEN_LEN);
+                s->ntokens++;
+            }
+            break;
+        default:
+            /* Padding, Ping; Connection Reset, New/Remove Address and Stream Change are parsed
+             * and validated but only acted upon by the multipath code (issue 5). */
+            break;
+        }
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Processes one complete record. Returns 0 or an error. */
+static int
+record_input(tcpls_session_t *s, conn_t *c, const uint8_t *rec, size_t reclen)
+{
+    size_t plen;
+    uint8_t ctype;
+    int eliciting = 0, r;
+
+    if (s->close_received)
+        return 0; /* nothing may follow close_notify; ignore it */
+    if ((r = tcpls__record_open(&s->rx, c->id, c->recv_seq, rec, reclen, s->plain, &plen, &ctype)) != 0)
+        return r;
+    c->recv_seq++;
+    c->records_received++;
+    switch (ctype) {
+    case TCPLS_CONTENT_APPDATA:
+        if ((r = handle_frames(s, c, s->plain, plen, &eliciting)) != 0)
+            return r;
+        if (eliciting) {
+            c->rx_eliciting++;
+            if (c->rx_eliciting >= s->ctx->ack_every)
+                c->ack_due = 1;
+        }
+        return 0;
+    case TCPLS_CONTENT_ALERT:
+        if (plen != 2)
+            return TCPLS_ERR_RECORD;
+        if (s->plain[1] == 0) { /* close_notify */
+            s->close_received = 1;
+            if (!s->close_requested)
+                s->close_requested = 1; /* answer with ours once pending data is out */
+            if (s->close_sent)
+                session_end(s, 0);
+            return 0;
+        }
+        return TCPLS_ERR_PEER_ALERT;
+    default:
+        /* Handshake messages after the handshake (tickets, KeyUpdate) are never negotiated. */
+        return TCPLS_ERR_RECORD;
+    }
+}
+
+static int
+tcpls_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len)
+{
+    int r;
+
+    /* Complete a record left partial by the previous call, copying only its missing bytes. */
+    while (c->in.len > 0 && len > 0) {
+        size_t want = TCPLS_RECORD_HEADER_LEN, n;
+        if (c->in.len >= TCPLS_RECORD_HEADER_LEN) {
+            if ((r = tcpls__record_length(c->in.base + c->in.off, c->in.len)) < 0)
+                return r;
+            want = TCPLS_RECORD_HEADER_LEN + tcpls__get16(c->in.base + c->in.off + 3);
+        }
+        n = want - c->in.len;
+        if (n > len)
+            n = len;
+        if (buf_append(&c->in, data, n) != 0)
+            return TCPLS_ERR_NOMEM;
+        data += n;
+        len -= n;
+        if ((r = tcpls__record_length(c->in.base + c->in.off, c->in.len)) < 0)
+            return r;
+        if (r > 0) {
+            size_t reclen = (size_t)r;
+            if ((r = record_input(s, c, c->in.base + c->in.off, reclen)) != 0)
+                return r;
+            buf_consume(&c->in, reclen);
+        }
+    }
+    /* Leftover partial records already in the buffer (e.g. after the handshake). */
+    while (c->in.len > 0 && !s->closed) {
+        if ((r = tcpls__record_length(c->in.base + c->in.off, c->in.len)) < 0)
+            return r;
+        if (r == 0)
+            break;
+        size_t reclen = (size_t)r;
+        if ((r = record_input(s, c, c->in.base + c->in.off, reclen)) != 0)
+            return r;
+        buf_consume(&c->in, reclen);
+    }
+    while (len > 0 && !s->closed) {
+        if ((r = tcpls__record_length(data, len)) < 0)
+            return r;
+        if (r == 0)
+            return buf_append(&c->in, data, len);
+        size_t reclen = (size_t)r;
+        if ((r = record_input(s, c, data, reclen)) != 0)
+            return r;
+        data += reclen;
+        len -= reclen;
+    }
+    return 0;
+}
+
+int
+tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t len, uint64_t now_ns)
+{
+    conn_t *c;
+    size_t used = 0;
+    int r = 0;
+
+    (void)now_ns;
+    if (s == NULL || (data == NULL && len > 0))
+        return TCPLS_ERR_ARG;
+    if (s->closed)
+        return s->error ? s->error : TCPLS_ERR_CLOSED;
+    if ((c = conn_find(s, conn_id)) == NULL)
+        return TCPLS_ERR_NO_CONN;
+    c->bytes_received += len;
+    if (s->mode == MODE_HANDSHAKE) {
+        if ((r = handshake_input(s, c, data, len, &used)) != 0)
+            goto exit;
+        data += used;
+        len -= used;
+        if (s->mode == MODE_PLAIN && c->in.len > 0) {
+            /* bytes after the handshake already buffered: they go to OpenSSL too */
+            r = plain_input(s, c, c->in.base + c->in.off, c->in.len);
+            buf_consume(&c->in, c->in.len);
+            if (r != 0)
+                goto exit;
+        }
+    }
+    if (s->mode == MODE_PLAIN)
+        r = plain_input(s, c, data, len);
+    else if (s->mode == MODE_TCPLS)
+        r = tcpls_input(s, c, data, len);
+    if (r == 0 && c->rx_eliciting > 0)
+        c->ack_due = 1; /* acknowledge once per batch of input */
+exit:
+    if (r != 0)
+        session_end(s, r);
+    return r;
+}
+
+int
+tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
+{
+    if (s == NULL)
+        return TCPLS_ERR_ARG;
+    if (conn_find(s, conn_id) == NULL)
+        return TCPLS_ERR_NO_CONN;
+    if (s->closed)
+        return s->error;
+    if (s->close_received || s->close_sent) {
+        session_end(s, 0);
+        return 0;
+    }
+    session_end(s, TCPLS_ERR_TRUNCATED);
+    return TCPLS_ERR_TRUNCATED;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+/* Builds records for connection c until OUT_TARGET bytes wait or nothing is left. */
+static int
+fill_output(tcpls_session_t *s, conn_t *c)
+{
+    int r;
+
+    while (c->out.len < OUT_TARGET && !s->closed) {
+        uint8_t trailer[TCPLS_STREAM_TRAILER_LEN], acks[4 * TCPLS_ACK_FRAME_LEN];
+        tcpls_iov_t iov[4];
+        size_t niov = 0, acklen = 0;
+        tcpls_stream_t *st;
+
+        for (size_t i = 0; i < s->nconns && acklen + TCPLS_ACK_FRAME_LEN <= sizeof(acks); i++) {
+            conn_t *ac = s->conns[i];
+            if (ac->ack_due && ac->recv_seq > 0) {
+                tcpls_frame_t f = {.type = TCPLS_FRAME_ACK};
+                f.u.ack.conn_id = ac->id;
+                f.u.ack.seq = ac->recv_seq - 1;
+                acklen += tcpls__frame_encode(acks + acklen, sizeof(acks) - acklen, &f);
+                ac->ack_due = 0;
+                ac->rx_eliciting = 0;
+            }
+        }
+        if ((st = sendq_pop(s)) != NULL) {
+            sent_record_t rec = {.seq = c->send_seq, .stream_id = st->id};
+            size_t max = TCPLS_MAX_PLAINTEXT - TCPLS_STREAM_TRAILER_LEN - acklen, n;
+            int fin, k;
+            k = tcpls__stream_next_chunk(st, max, &rec.off, &n, &fin, iov);
+            niov = n > 0 ? (size_t)k : 0;
+            rec.len = (uint16_t)n;
+            rec.fin = (uint8_t)fin;
+            tcpls__frame_stream_trailer(trailer, st->id, rec.off, rec.len, fin);
+            iov[niov].base = trailer;
+            iov[niov++].len = sizeof(trailer);
+            if ((r = ring_push(c, &rec)) != 0)
+                return r;
+            sendq_push(s, st);
+        }
+        if (acklen > 0) {
+            iov[niov].base = acks;
+            iov[niov++].len = acklen;
+        }
+        if (niov == 0)
+            break;
+        if ((r = seal_into(s, c, TCPLS_CONTENT_APPDATA, iov, niov)) != 0)
+            return r;
+    }
+    if (s->close_requested && !s->close_sent && s->sendq_head == NULL && !s->closed) {
+        static const uint8_t close_notify[2] = {1, 0};
+        tcpls_iov_t iov = {close_notify, 2};
+        if ((r = seal_into(s, c, TCPLS_CONTENT_ALERT, &iov, 1)) != 0)
+            return r;
+        s->close_sent = 1;
+        if (s->close_received)
+            session_end(s, 0);
+    }
+    return 0;
+}
+
+int
+tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, size_t *len)
+{
+    conn_t *c;
+    int r;
+
+    *data = NULL;
+    *len = 0;
+    if (s == NULL)
+        return TCPLS_ERR_ARG;
+    if ((c = conn_find(s, conn_id)) == NULL)
+        return TCPLS_ERR_NO_CONN;
+    if (s->mode == MODE_TCPLS && c->state == 1 && (r = fill_output(s, c)) != 0)
+        session_end(s, r);
+    else if (s->mode == MODE_PLAIN)
+        drain_wbio(s, c);
+    *data = c->out.base + c->out.off;
+    *len = c->out.len;
+    return 0;
+}
+
+void
+tcpls_conn_output_consumed(tcpls_session_t *s, uint32_t conn_id, size_t n)
+{
+    conn_t *c;
+    if (s == NULL || (c = conn_find(s, conn_id)) == NULL)
+        return;
+    if (n > c->out.len)
+        n = c->out.len;
+    buf_consume(&c->out, n);
+    c->bytes_sent += n;
+    if (s->mode == MODE_PLAIN && c->out.len < OUT_TARGET / 2)
+        notify_writable(s);
+}
+
+int
+tcpls_session_close(tcpls_session_t *s)
+{
+    if (s == NULL)
+        return TCPLS_ERR_ARG;
+    if (s->closed)
+        return 0;
+    if (s->mode == MODE_PLAIN) {
+        if (!s->close_sent) {
+            SSL_shutdown(s->ssl);
+            s->close_sent = 1;
+            drain_wbio(s, s->conns[0]);
+        }
+        if (s->close_received)
+            session_end(s, 0);
+        return 0;
+    }
+    if (s->mode != MODE_TCPLS)
+        return TCPLS_ERR_STATE;
+    s->close_requested = 1;
+    return 0;
+}
+
+/* ---- streams --------------------------------------------------------------------------------- */
+
+int
+tcpls_stream_open(tcpls_session_t *s, uint32_t *stream_id)
+{
+    tcpls_stream_t *st;
+
+    if (s == NULL || stream_id == NULL)
+        return TCPLS_ERR_ARG;
+    if (s->closed || s->close_requested)
+        return TCPLS_ERR_CLOSED;
+    if (s->mode == MODE_PLAIN) {
+        if (stream_find(s, 0) != NULL || s->is_server)
+            return TCPLS_ERR_STREAM_LIMIT;
+        if (stream_add(s, 0) == NULL)
+            return TCPLS_ERR_NOMEM;
+        *stream_id = 0;
+        return 0;
+    }
+    if (s->mode != MODE_TCPLS)
+        return TCPLS_ERR_STATE;
+    if (s->nstreams >= s->ctx->max_streams)
+        return TCPLS_ERR_STREAM_LIMIT;
+    if ((st = stream_add(s, s->next_stream_id)) == NULL)
+        return TCPLS_ERR_NOMEM;
+    *stream_id = st->id;
+    s->next_stream_id += 2;
+    return 0;
+}
+
+static size_t
+stream_space(tcpls_session_t *s, tcpls_stream_t *st)
+{
+    size_t lim = s->ctx->stream_send_buffer, room;
+    if (st->slen >= lim || s->send_buffered >= s->ctx->session_send_buffer)
+        return 0;
+    room = lim - st->slen;
+    if (room > s->ctx->session_send_buffer - s->send_buffered)
+        room = s->ctx->session_send_buffer - s->send_buffered;
+    return room;
+}
+
+size_t
+tcpls_stream_send_space(tcpls_session_t *s, uint32_t stream_id)
+{
+    tcpls_stream_t *st;
+    if (s == NULL || s->closed || (st = stream_find(s, stream_id)) == NULL || st->fin_queued)
+        return 0;
+    if (s->mode == MODE_PLAIN)
+        return s->conns[0]->out.len + BIO_ctrl_pending(s->wbio) < OUT_TARGET ? OUT_TARGET : 0;
+    return stream_space(s, st);
+}
+
+int
+tcpls_stream_write(tcpls_session_t *s, uint32_t stream_id, const void *data, size_t len, int fin,
+                   size_t *accepted)
+{
+    tcpls_stream_t *st;
+    size_t taken = 0;
+
+    if (accepted)
+        *accepted = 0;
+    if (s == NULL || (data == NULL && len > 0))
+        return TCPLS_ERR_ARG;
+    if (s->closed || s->close_sent)
+        return TCPLS_ERR_CLOSED;
+    if ((st = stream_find(s, stream_id)) == NULL || st->fin_queued)
+        return TCPLS_ERR_NO_STREAM;
+    if (s->mode == MODE_PLAIN) {
+        conn_t *c = s->conns[0];
+        while (taken < len && c->out.len + BIO_ctrl_pending(s->wbio) < OUT_TARGET) {
+            size_t n = len - taken > 65536 ? 65536 : len - taken;
+            int w = SSL_write(s->ssl, (const uint8_t *)data + taken, (int)n);
+            if (w <= 0) {
+                ERR_clear_error();
+                session_end(s, TCPLS_ERR_CRYPTO);
+                return TCPLS_ERR_CRYPTO;
+            }
+            taken += (size_t)w;
+            drain_wbio(s, c);
+        }
+        if (taken == len && fin)
+            st->fin_queued = 1;
+    } else if (s->mode == MODE_TCPLS) {
+        taken = tcpls__stream_append(st, data, len, st->slen + stream_space(s, st));
+        s->send_buffered += taken;
+        if (taken == len && fin)
+            st->fin_queued = 1;
+        sendq_push(s, st);
+    } else {
+        return TCPLS_ERR_STATE;
+    }
+    if (taken < len) {
+        st->blocked = 1;
+        s->any_blocked = 1;
+    }
+    if (accepted)
+        *accepted = taken;
+    if (st->fin_queued && s->mode == MODE_TCPLS)
+        stream_maybe_finish(s, st);
+    else if (st->fin_queued && st->fin_delivered && !st->closed_reported) {
+        st->closed_reported = 1;
+        if (s->ops.stream_closed)
+            s->ops.stream_closed(s, st->id, s->user_data);
+    }
+    return 0;
+}
+
+int
+tcpls_stream_set_user_data(tcpls_session_t *s, uint32_t stream_id, void *p)
+{
+    tcpls_stream_t *st = s ? stream_find(s, stream_id) : NULL;
+    if (st == NULL)
+        return TCPLS_ERR_NO_STREAM;
+    st->user_data = p;
+    return 0;
+}
+
+void *
+tcpls_stream_get_user_data(tcpls_session_t *s, uint32_t stream_id)
+{
+    tcpls_stream_t *st = s ? stream_find(s, stream_id) : NULL;
+    return st ? st->user_data : NULL;
+}
+
+/* ---- connections ----------------------------------------------------------------------------- */
+
+size_t
+tcpls_conn_count(tcpls_session_t *s)
+{
+    return s ? s->nconns : 0;
+}
+
+int
+tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info)
+{
+    conn_t *c;
+    if (s == NULL || info == NULL || index >= s->nconns)
+        return TCPLS_ERR_NO_CONN;
+    c = s->conns[index];
+    memset(info, 0, sizeof(*info));
+    info->id = c->id;
+    info->state = c->state;
+    info->bytes_sent = c->bytes_sent;
+    info->bytes_received = c->bytes_received;
+    info->records_sent = c->records_sent;
+    info->records_acked = c->acked_upto;
+    info->records_received = c->records_received;
+    info->unacked_records = c->ring_len;
+    return 0;
+}

@@ -1,0 +1,774 @@
+/*
+ * report.c — plots, summary and index.html from an experiment directory (see report.h).
+ */
+#include "exp/report.h"
+#include "exp/jsonread.h"
+#include "exp/results.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_TS_PLOTS 24
+#define MAX_PLOTS    (MAX_TS_PLOTS + 40)
+
+typedef struct plot {
+    char name[96];
+    char caption[512];
+} plot_t;
+
+typedef struct report {
+    const char *dir;
+    char plots_dir[1024];
+    mpl_jdoc_t meta;
+    const mpl_jv_t *root;
+    mpl_runs_t runs;
+    mpl_group_t *groups;
+    int n_groups;
+    plot_t plots[MAX_PLOTS];
+    int n_plots;
+    int have_gnuplot;
+    char client[32];
+} report_t;
+
+static const char *
+meta_str(report_t *r, const char *k1, const char *k2, const char *dflt)
+{
+    const mpl_jv_t *v = mpl_jv_get(&r->meta, r->root, k1);
+    if (k2 != NULL)
+        v = mpl_jv_get(&r->meta, v, k2);
+    return mpl_jv_str(&r->meta, v, dflt);
+}
+
+/* Runs gnuplot on plots/NAME.gp (in the plots directory). Returns 0 when NAME.png exists. */
+static int
+run_gnuplot(report_t *r, const char *name)
+{
+    char gp[128], log[128], png[1200];
+    snprintf(gp, sizeof(gp), "%s.gp", name);
+    snprintf(log, sizeof(log), "%s.log", name);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (chdir(r->plots_dir) != 0)
+            _exit(127);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execlp("gnuplot", "gnuplot", gp, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+        r->have_gnuplot = 0;
+        return -1;
+    }
+    snprintf(png, sizeof(png), "%s/%s.png", r->plots_dir, name);
+    struct stat sb;
+    if (stat(png, &sb) != 0 || sb.st_size == 0) {
+        mpl_warn("gnuplot failed for %s (see %s/%s)", name, r->plots_dir, log);
+        return -1;
+    }
+    return 0;
+}
+
+static FILE *
+open_plot_file(report_t *r, const char *name, const char *ext)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%s.%s", r->plots_dir, name, ext);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        mpl_warn("%s: %s", path, strerror(errno));
+    return f;
+}
+
+static void
+gp_begin(FILE *f, const char *name, const char *title, const char *xlabel, const char *ylabel)
+{
+    fprintf(f, "set terminal pngcairo size 960,540 font 'sans,10' noenhanced\nset output '%s.png'\n", name);
+    fprintf(f, "set title \"%s\" noenhanced\nset xlabel \"%s\"\nset ylabel \"%s\"\n", title, xlabel, ylabel);
+    fprintf(f, "set grid\nset key outside right top\nset datafile missing '?'\n");
+}
+
+static void
+add_plot(report_t *r, const char *name, const char *caption)
+{
+    if (r->n_plots == MAX_PLOTS)
+        return;
+    if (run_gnuplot(r, name) != 0)
+        return;
+    plot_t *p = &r->plots[r->n_plots++];
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    snprintf(p->caption, sizeof(p->caption), "%s", caption);
+}
+
+/* Ends a script: the same plot again as SVG. */
+static void
+gp_finish(FILE *f, const char *name)
+{
+    fprintf(f,
+            "set terminal svg size 960,540 dynamic font 'sans,10' noenhanced\nset output '%s.svg'\nreplot\n",
+            name);
+}
+
+/* ---- sweep plots --------------------------------------------------------------------- */
+
+/* Goodput against x (share of link 1, or the number of links), one series per protocol plus
+ * the expected aggregate. which: 0 = split, 1 = links. */
+static void
+plot_sweep(report_t *r, int which)
+{
+    const char *name = which == 0 ? "goodput_vs_split" : "goodput_vs_links";
+    FILE *dat = open_plot_file(r, name, "dat");
+    if (dat == NULL)
+        return;
+    const char *series_names[MPL_PROTO_COUNT + 1];
+    int ns = 0;
+    for (int p = 0; p <= MPL_PROTO_COUNT; p++) {
+        /* p == MPL_PROTO_TCP: the best single path; p == COUNT: the expected aggregate */
+        int any = 0;
+        fprintf(dat, "# %s\n", p == MPL_PROTO_COUNT ? "expected" : mpl_proto_name((mpl_proto_t)p));
+        for (int g = 0; g < r->n_groups; g++) {
+            const mpl_group_t *x = &r->groups[g];
+            double y, lo, hi;
+            if (p == MPL_PROTO_COUNT) {
+                if (x->proto != MPL_PROTO_MPTCP && x->proto != MPL_PROTO_TCPLS)
+                    continue;
+                if (isnan(x->expected))
+                    continue;
+                /* once per point */
+                int dup = 0;
+                for (int h = 0; h < g; h++)
+                    if (r->groups[h].point == x->point && mpl_proto_multipath(r->groups[h].proto) &&
+                        !isnan(r->groups[h].expected))
+                        dup = 1;
+                if (dup)
+                    continue;
+                y = lo = hi = x->expected;
+            } else if (p == MPL_PROTO_TCP) {
+                if (x->proto != MPL_PROTO_TCP || x->path != 1 || isnan(x->median))
+                    continue;
+                y = x->median, lo = x->min, hi = x->max;
+            } else {
+                if ((int)x->proto != p || isnan(x->median))
+                    continue;
+                y = x->median, lo = x->min, hi = x->max;
+            }
+            double xv = which == 0 ? x->share1_pct : x->links;
+            fprintf(dat, "%g %g %g %g\n", xv, y, lo, hi);
+            any = 1;
+        }
+        if (!any)
+            fprintf(dat, "? ? ? ?\n");
+        fprintf(dat, "\n\n");
+        series_names[ns++] = p == MPL_PROTO_COUNT ? "expected aggregate (sum of single-path TCP)"
+                             : p == MPL_PROTO_TCP ? "tcp on link 1 alone"
+                                                  : mpl_proto_name((mpl_proto_t)p);
+    }
+    fclose(dat);
+    FILE *gp = open_plot_file(r, name, "gp");
+    if (gp == NULL)
+        return;
+    gp_begin(gp, name,
+             which == 0 ? "Goodput against the bandwidth split (median, min-max)"
+                        : "Goodput against the number of links (median, min-max)",
+             which == 0 ? "share of link 1 (%)" : "links", "goodput (Mbit/s)");
+    fprintf(gp, "set yrange [0:*]\nset offsets 0.5, 0.5, 0, 0\n");
+    if (which == 1)
+        fprintf(gp, "set xtics 1\n");
+    fprintf(gp, "plot ");
+    for (int i = 0; i < ns; i++)
+        fprintf(gp, "%s'%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2 %stitle \"%s\"",
+                i ? ", \\\n  " : "", name, i, i == ns - 1 ? "dt 2 " : "", series_names[i]);
+    fprintf(gp, "\n");
+    gp_finish(gp, name);
+    fclose(gp);
+    add_plot(r, name,
+             which == 0
+                 ? "Goodput against the share of the total rate given to link 1, per protocol; "
+                   "dashed: the expected aggregate."
+                 : "Goodput against the number of links, per protocol; dashed: the expected aggregate.");
+}
+
+/* Goodput of every point, per protocol (x = point number, labels as tics). */
+static void
+plot_points(report_t *r)
+{
+    const char *name = "goodput_by_point";
+    FILE *dat = open_plot_file(r, name, "dat");
+    if (dat == NULL)
+        return;
+    int np = 0;
+    for (int g = 0; g < r->n_groups; g++)
+        if (r->groups[g].point > np)
+            np = r->groups[g].point;
+    int nseries = 0;
+    int used[MPL_PROTO_COUNT + 1] = {0};
+    for (int p = 0; p <= MPL_PROTO_COUNT; p++) {
+        fprintf(dat, "# %s\n", p == MPL_PROTO_COUNT ? "expected" : mpl_proto_name((mpl_proto_t)p));
+        int any = 0;
+        for (int pt = 1; pt <= np; pt++) {
+            double y = NAN, lo = NAN, hi = NAN;
+            for (int g = 0; g < r->n_groups; g++) {
+                const mpl_group_t *x = &r->groups[g];
+                if (x->point != pt)
+                    continue;
+                if (p == MPL_PROTO_COUNT && mpl_proto_multipath(x->proto) && !isnan(x->expected))
+                    y = lo = hi = x->expected;
+                else if (p == MPL_PROTO_TCP && x->proto == MPL_PROTO_TCP && x->path == 1)
+                    y = x->median, lo = x->min, hi = x->max;
+                else if (p != MPL_PROTO_TCP && p != MPL_PROTO_COUNT && (int)x->proto == p)
+                    y = x->median, lo = x->min, hi = x->max;
+            }
+            if (!isnan(y)) {
+                fprintf(dat, "%d %g %g %g\n", pt, y, lo, hi);
+                any = 1;
+            }
+        }
+        if (!any)
+            fprintf(dat, "? ? ? ?\n");
+        fprintf(dat, "\n\n");
+        used[p] = any;
+        nseries++;
+    }
+    fclose(dat);
+    FILE *gp = open_plot_file(r, name, "gp");
+    if (gp == NULL)
+        return;
+    gp_begin(gp, name, "Goodput per point of the experiment (median, min-max)", "", "goodput (Mbit/s)");
+    fprintf(gp, "set yrange [0:*]\nset xrange [0.5:%d.5]\nset xtics rotate by -20 (", np);
+    int last = -1;
+    for (int g = 0; g < r->n_groups; g++)
+        if (r->groups[g].point != last) {
+            last = r->groups[g].point;
+            fprintf(gp, "%s\"%d: %s\" %d", last > 1 ? ", " : "", last, r->groups[g].label, last);
+        }
+    fprintf(gp, ")\nplot ");
+    int first = 1;
+    for (int p = 0; p <= MPL_PROTO_COUNT; p++) {
+        if (!used[p])
+            continue;
+        const char *t = p == MPL_PROTO_COUNT ? "expected aggregate"
+                        : p == MPL_PROTO_TCP ? "tcp on link 1 alone"
+                                             : mpl_proto_name((mpl_proto_t)p);
+        fprintf(gp, "%s'%s.dat' index %d using ($1+%g):2:3:4 with yerrorbars pt 7 ps 1.2 title \"%s\"",
+                first ? "" : ", \\\n  ", name, p, (p - 2) * 0.08, t);
+        first = 0;
+    }
+    fprintf(gp, "\n");
+    gp_finish(gp, name);
+    fclose(gp);
+    if (!first)
+        add_plot(r, name, "Median goodput of every point and protocol (bars: min-max over repetitions).");
+}
+
+/* ---- time series --------------------------------------------------------------------- */
+
+/* Events of the scenario as gnuplot arrows (vertical lines), at times relative to the transfer. */
+static void
+gp_events(report_t *r, FILE *gp, const mpl_run_t *run)
+{
+    const mpl_jv_t *ev = mpl_jv_get(&r->meta, r->root, "events");
+    int k = 1;
+    for (const mpl_jv_t *e = mpl_jv_child(&r->meta, ev); e != NULL; e = mpl_jv_next(&r->meta, e)) {
+        double at = mpl_jv_num(mpl_jv_get(&r->meta, e, "at_s"), NAN);
+        const char *what = mpl_jv_str(&r->meta, mpl_jv_get(&r->meta, e, "what"), "event");
+        if (isnan(at))
+            continue;
+        fprintf(gp, "set arrow %d from %g, graph 0 to %g, graph 1 nohead lw 2 lc rgb '#cc0000' dt 2\n", k, at,
+                at);
+        fprintf(gp, "set label %d \"%s\" at %g, graph 0.97 left offset 0.5,0 tc rgb '#cc0000' noenhanced\n",
+                k, what, at);
+        k++;
+    }
+    if (run != NULL && strcmp(run->fail, "none") != 0 && run->fail[0] != '\0' &&
+        run->proto != MPL_PROTO_TCP) {
+        double at = mpl_jv_num(mpl_jv_get(&r->meta, mpl_jv_get(&r->meta, r->root, "failure"), "at_s"), NAN);
+        const char *link = meta_str(r, "failure", "link", "?");
+        if (!isnan(at)) {
+            fprintf(gp, "set arrow %d from %g, graph 0 to %g, graph 1 nohead lw 2 lc rgb '#cc0000' dt 2\n", k,
+                    at, at);
+            fprintf(
+                gp,
+                "set label %d \"%s %s\" at %g, graph 0.97 left offset 0.5,0 tc rgb '#cc0000' noenhanced\n", k,
+                link, run->fail, at);
+        }
+    }
+}
+
+/* Extracts the time series of one run into NAME.dat: one block per client interface (rx)
+ * and a last block for the application goodput. Returns the number of interface blocks,
+ * -1 when the run has no samples; names receives the interface names. */
+static int
+extract_ts(report_t *r, const char *run_id, const char *name, char names[][32], int max)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/timeseries.csv", r->dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    /* first pass: interface names */
+    char line[512];
+    int n = 0, app = 0;
+    size_t idlen = strlen(run_id);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, run_id, idlen) != 0 || line[idlen] != ',')
+            continue;
+        char *save = NULL, *tok[7];
+        int k = 0;
+        for (char *s = strtok_r(line, ",\n", &save); s && k < 7; s = strtok_r(NULL, ",\n", &save))
+            tok[k++] = s;
+        if (k < 6)
+            continue;
+        if (strcmp(tok[1], "app") == 0) {
+            app = 1;
+            continue;
+        }
+        if (strcmp(tok[2], r->client) != 0 || strcmp(tok[3], "lo") == 0)
+            continue;
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            if (strcmp(names[i], tok[3]) == 0)
+                found = 1;
+        if (!found && n < max)
+            snprintf(names[n++], 32, "%s", tok[3]);
+    }
+    if (n == 0 && !app) {
+        fclose(f);
+        return -1;
+    }
+    FILE *dat = open_plot_file(r, name, "dat");
+    if (dat == NULL) {
+        fclose(f);
+        return -1;
+    }
+    for (int b = 0; b <= n; b++) {
+        rewind(f);
+        fprintf(dat, "# %s\n", b < n ? names[b] : "application goodput");
+        int any = 0;
+        while (fgets(line, sizeof(line), f) != NULL) {
+            if (strncmp(line, run_id, idlen) != 0 || line[idlen] != ',')
+                continue;
+            char *save = NULL, *tok[7];
+            int k = 0;
+            for (char *s = strtok_r(line, ",\n", &save); s && k < 7; s = strtok_r(NULL, ",\n", &save))
+                tok[k++] = s;
+            if (k < 6)
+                continue;
+            if (b < n && (strcmp(tok[1], "iface") || strcmp(tok[2], r->client) || strcmp(tok[3], names[b])))
+                continue;
+            if (b == n && strcmp(tok[1], "app"))
+                continue;
+            fprintf(dat, "%s %s\n", tok[4], tok[5]);
+            any = 1;
+        }
+        if (!any)
+            fprintf(dat, "? ?\n");
+        fprintf(dat, "\n\n");
+    }
+    fclose(dat);
+    fclose(f);
+    return n;
+}
+
+static void
+plot_run_ts(report_t *r, const mpl_run_t *run)
+{
+    char name[96], names[16][32], series[32];
+    snprintf(name, sizeof(name), "ts_%s", run->id);
+    int n = extract_ts(r, run->id, name, names, 16);
+    if (n < 0)
+        return;
+    FILE *gp = open_plot_file(r, name, "gp");
+    if (gp == NULL)
+        return;
+    char title[400];
+    snprintf(title, sizeof(title), "%s, %s, repetition %d: throughput per client interface (rx)",
+             mpl_run_series(run, series, sizeof(series)), run->label, run->rep);
+    gp_begin(gp, name, title, "time since the start of the transfer (s)", "Mbit/s");
+    fprintf(gp, "set yrange [0:*]\nset xrange [0:*]\n");
+    gp_events(r, gp, run);
+    fprintf(gp, "plot ");
+    for (int i = 0; i < n; i++)
+        fprintf(gp, "'%s.dat' index %d using 1:2 with lines lw 2 title \"%s rx\", \\\n  ", name, i, names[i]);
+    fprintf(gp,
+            "'%s.dat' index %d using 1:2 with lines lw 1 lc rgb 'black' dt 3 title \"application goodput\"\n",
+            name, n);
+    gp_finish(gp, name);
+    fclose(gp);
+    char cap[512];
+    snprintf(cap, sizeof(cap),
+             "Per-interface throughput of %s (%s, repetition %d); dotted: application goodput.",
+             mpl_run_series(run, series, sizeof(series)), run->label, run->rep);
+    add_plot(r, name, cap);
+}
+
+/* Failover timeline of a point: the application goodput of every protocol (first repetition). */
+static void
+plot_failover(report_t *r, int point)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "failover_p%02d", point);
+    FILE *dat = open_plot_file(r, name, "dat");
+    if (dat == NULL)
+        return;
+    const mpl_run_t *chosen[MPL_PROTO_COUNT] = {0};
+    for (int i = 0; i < r->runs.n; i++) {
+        const mpl_run_t *x = &r->runs.v[i];
+        if (x->point != point || x->proto == MPL_PROTO_TCP || !strcmp(x->status, "unavailable") ||
+            (isnan(x->goodput_mbps) && x->bytes <= 0))
+            continue;
+        if (chosen[x->proto] == NULL || x->rep < chosen[x->proto]->rep)
+            chosen[x->proto] = x;
+    }
+    char path[1200], line[512];
+    snprintf(path, sizeof(path), "%s/timeseries.csv", r->dir);
+    FILE *f = fopen(path, "r");
+    int blocks = 0;
+    const mpl_run_t *order[MPL_PROTO_COUNT];
+    for (int p = 0; p < MPL_PROTO_COUNT && f != NULL; p++) {
+        if (chosen[p] == NULL)
+            continue;
+        rewind(f);
+        size_t idlen = strlen(chosen[p]->id);
+        int any = 0;
+        fprintf(dat, "# %s\n", chosen[p]->id);
+        while (fgets(line, sizeof(line), f) != NULL) {
+            if (strncmp(line, chosen[p]->id, idlen) != 0 || strncmp(line + idlen, ",app,", 5) != 0)
+                continue;
+            char *save = NULL, *tok[7];
+            int k = 0;
+            for (char *s = strtok_r(line, ",\n", &save); s && k < 7; s = strtok_r(NULL, ",\n", &save))
+                tok[k++] = s;
+            if (k >= 6) {
+                fprintf(dat, "%s %s\n", tok[4], tok[5]);
+                any = 1;
+            }
+        }
+        if (!any)
+            fprintf(dat, "? ?\n");
+        fprintf(dat, "\n\n");
+        order[blocks++] = chosen[p];
+    }
+    if (f != NULL)
+        fclose(f);
+    fclose(dat);
+    if (blocks == 0)
+        return;
+    FILE *gp = open_plot_file(r, name, "gp");
+    if (gp == NULL)
+        return;
+    char title[400];
+    snprintf(title, sizeof(title), "Failover timeline, %s: application goodput", order[0]->label);
+    gp_begin(gp, name, title, "time since the start of the transfer (s)", "goodput (Mbit/s)");
+    fprintf(gp, "set yrange [0:*]\nset xrange [0:*]\n");
+    gp_events(r, gp, order[0]);
+    fprintf(gp, "plot ");
+    for (int i = 0; i < blocks; i++)
+        fprintf(gp, "%s'%s.dat' index %d using 1:2 with lines lw 2 title \"%s (rep %d, %s)\"",
+                i ? ", \\\n  " : "", name, i, mpl_proto_name(order[i]->proto), order[i]->rep,
+                order[i]->status);
+    fprintf(gp, "\n");
+    gp_finish(gp, name);
+    fclose(gp);
+    char cap[512];
+    snprintf(cap, sizeof(cap),
+             "Failover timeline of %s: application goodput of each protocol around the failure.",
+             order[0]->label);
+    add_plot(r, name, cap);
+}
+
+/* ---- HTML ---------------------------------------------------------------------------- */
+
+static void
+html_esc(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '&')
+            fputs("&amp;", f);
+        else if (*s == '"')
+            fputs("&quot;", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+int
+mpl_report_base64_file(const char *path, void *file)
+{
+    FILE *out = file;
+    FILE *in = fopen(path, "rb");
+    if (in == NULL)
+        return -1;
+    unsigned char buf[3 * 1024];
+    unsigned char enc[4 * 1024 + 1];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        int m = EVP_EncodeBlock(enc, buf, (int)n);
+        fwrite(enc, 1, (size_t)m, out);
+    }
+    fclose(in);
+    return 0;
+}
+
+static void
+html_num(FILE *f, const char *fmt, double v)
+{
+    fputs("<td>", f);
+    if (isnan(v))
+        fputs("&ndash;", f);
+    else
+        fprintf(f, fmt, v);
+    fputs("</td>", f);
+}
+
+static void
+write_html(report_t *r, FILE *f)
+{
+    const char *title = meta_str(r, "scenario", "title", NULL);
+    const char *name = meta_str(r, "scenario", "name", "experiment");
+    fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mplab: ");
+    html_esc(f, name);
+    fprintf(
+        f, "</title>\n<style>\nbody{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;}\n"
+           "table{border-collapse:collapse;margin:1em 0;font-size:90%%}td,th{border:1px solid #bbb;padding:"
+           "3px 8px;text-align:right}th{background:#eee}td.l{text-align:left}\ntr.flag td{background:#fde0dc}"
+           "tr.na td{color:#888}\nfigure{margin:1.5em 0}img{max-width:100%%;border:1px solid #ddd}"
+           "figcaption{font-size:90%%;color:#333}\ncode{background:#f4f4f4;padding:0 3px}\n</style></head>\n"
+           "<body>\n<h1>");
+    html_esc(f, name);
+    if (title != NULL) {
+        fputs(": ", f);
+        html_esc(f, title);
+    }
+    fprintf(f,
+            "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
+            "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
+            "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
+            "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
+            "DIR</code>.</p>\n");
+    /* environment */
+    fprintf(f, "<h2>Environment</h2>\n<table>\n");
+    static const char *const env_keys[] = {"date", "kernel", "mplab_version", "backend", "seed", "hostname"};
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(env_keys); i++) {
+        const mpl_jv_t *v = mpl_jv_get(&r->meta, r->root, env_keys[i]);
+        if (v == NULL)
+            continue;
+        fprintf(f, "<tr><th>%s</th><td class=l>", env_keys[i]);
+        if (v->type == MPL_JV_NUM)
+            fprintf(f, "%.0f", v->num);
+        else
+            html_esc(f, mpl_jv_str(&r->meta, v, ""));
+        fprintf(f, "</td></tr>\n");
+    }
+    const mpl_jv_t *sys = mpl_jv_get(&r->meta, r->root, "sysctls");
+    for (const mpl_jv_t *c = mpl_jv_child(&r->meta, sys); c != NULL; c = mpl_jv_next(&r->meta, c)) {
+        fprintf(f, "<tr><th>");
+        html_esc(f, mpl_jv_key(&r->meta, c));
+        fprintf(f, "</th><td class=l>");
+        html_esc(f, mpl_jv_str(&r->meta, c, "?"));
+        fprintf(f, "</td></tr>\n");
+    }
+    const mpl_jv_t *params = mpl_jv_get(&r->meta, r->root, "parameters");
+    for (const mpl_jv_t *c = mpl_jv_child(&r->meta, params); c != NULL; c = mpl_jv_next(&r->meta, c)) {
+        fprintf(f, "<tr><th>");
+        html_esc(f, mpl_jv_key(&r->meta, c));
+        fprintf(f, "</th><td class=l>");
+        if (c->type == MPL_JV_NUM)
+            fprintf(f, "%g", c->num);
+        else
+            html_esc(f, mpl_jv_str(&r->meta, c, "?"));
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table>\n");
+    /* summary */
+    fprintf(
+        f,
+        "<h2>Results</h2>\n<p>Median and spread over the repetitions. <em>Expected</em> is the expected "
+        "aggregate of a multipath transfer: the sum of the single-path TCP goodputs measured on each link "
+        "in the same point. Ratios off by more than %.0f%% are highlighted.</p>\n",
+        MPL_FLAG_RATIO * 100);
+    fprintf(
+        f,
+        "<table>\n<tr><th>point</th><th>series</th><th>runs ok</th><th>goodput median (Mbit/s)</th>"
+        "<th>min</th><th>max</th><th>stddev</th><th>time (s)</th><th>expected (Mbit/s)</th><th>ratio</th>"
+        "<th>stall (s)</th><th>recover 90%% (s)</th><th>client CPU (s)</th><th>server CPU (s)</th></tr>\n");
+    for (int i = 0; i < r->n_groups; i++) {
+        const mpl_group_t *x = &r->groups[i];
+        char series[32];
+        mpl_run_t tmp = {.proto = x->proto, .path = x->path};
+        fprintf(f, "<tr%s><td class=l>", x->flagged ? " class=flag" : x->unavailable ? " class=na" : "");
+        html_esc(f, x->label);
+        fprintf(f, "</td><td class=l>%s</td>", mpl_run_series(&tmp, series, sizeof(series)));
+        if (x->unavailable) {
+            fprintf(f, "<td colspan=12 class=l>unavailable (not supported by this build)</td></tr>\n");
+            continue;
+        }
+        fprintf(f, "<td>%d/%d</td>", x->n_ok, x->n);
+        html_num(f, "%.1f", x->median);
+        html_num(f, "%.1f", x->min);
+        html_num(f, "%.1f", x->max);
+        html_num(f, "%.2f", x->stddev);
+        html_num(f, "%.2f", x->seconds_median);
+        html_num(f, "%.1f", x->expected);
+        html_num(f, "%.2f", x->ratio);
+        html_num(f, "%.2f", x->stall_median);
+        html_num(f, "%.2f", x->recover_median);
+        html_num(f, "%.2f", x->cpu_client_median);
+        html_num(f, "%.2f", x->cpu_server_median);
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n");
+    /* failures */
+    int nfail = 0;
+    for (int i = 0; i < r->runs.n; i++)
+        if (strcmp(r->runs.v[i].status, "failed") == 0)
+            nfail++;
+    if (nfail > 0) {
+        fprintf(f, "<h3>Failed runs</h3>\n<table><tr><th>run</th><th>error</th></tr>\n");
+        for (int i = 0; i < r->runs.n; i++)
+            if (strcmp(r->runs.v[i].status, "failed") == 0) {
+                fprintf(f, "<tr><td class=l>%s</td><td class=l>", r->runs.v[i].id);
+                html_esc(f, r->runs.v[i].error);
+                fprintf(f, "</td></tr>\n");
+            }
+        fprintf(f, "</table>\n");
+    }
+    fprintf(f, "<h2>Plots</h2>\n");
+    if (!r->have_gnuplot)
+        fprintf(f, "<p>gnuplot was not found: no plots.</p>\n");
+    for (int i = 0; i < r->n_plots; i++) {
+        char png[1200];
+        snprintf(png, sizeof(png), "%s/%s.png", r->plots_dir, r->plots[i].name);
+        fprintf(f, "<figure id=\"%s\"><img alt=\"%s\" src=\"data:image/png;base64,", r->plots[i].name,
+                r->plots[i].name);
+        mpl_report_base64_file(png, f);
+        fprintf(f, "\"><figcaption>");
+        html_esc(f, r->plots[i].caption);
+        fprintf(f,
+                " (<a href=\"plots/%s.svg\">SVG</a>, <a href=\"plots/%s.png\">PNG</a>, <a "
+                "href=\"plots/%s.dat\">data</a>)</figcaption></figure>\n",
+                r->plots[i].name, r->plots[i].name, r->plots[i].name);
+    }
+    fprintf(f, "</body></html>\n");
+}
+
+int
+mpl_report_build(const char *dir, int print, char *err, size_t errlen)
+{
+    report_t r;
+    memset(&r, 0, sizeof(r));
+    r.dir = dir;
+    r.have_gnuplot = 1;
+    int rc = -1;
+    char path[1200], msg[512];
+    snprintf(path, sizeof(path), "%s/meta.json", dir);
+    if (mpl_jdoc_load(&r.meta, path, msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "%s", msg);
+        goto out;
+    }
+    r.root = mpl_jdoc_root(&r.meta);
+    snprintf(r.client, sizeof(r.client), "%s", meta_str(&r, "scenario", "client", "client"));
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    if (mpl_runs_csv_load(path, &r.runs, msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "%s", msg);
+        goto out;
+    }
+    r.n_groups = mpl_stats_groups(&r.runs, &r.groups);
+    if (r.n_groups < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/summary.txt", dir);
+    FILE *sum = fopen(path, "w");
+    if (sum != NULL) {
+        mpl_stats_print(sum, r.groups, r.n_groups);
+        fclose(sum);
+    }
+    if (print)
+        mpl_stats_print(stdout, r.groups, r.n_groups);
+
+    snprintf(r.plots_dir, sizeof(r.plots_dir), "%s/plots", dir);
+    mkdir(r.plots_dir, 0755);
+    /* sweep plots */
+    const mpl_jv_t *swept = mpl_jv_get(&r.meta, r.root, "swept");
+    int split = 0, links = 0;
+    for (const mpl_jv_t *c = mpl_jv_child(&r.meta, swept); c != NULL; c = mpl_jv_next(&r.meta, c)) {
+        const char *s = mpl_jv_str(&r.meta, c, "");
+        if (!strcmp(s, "split") || !strcmp(s, "rate"))
+            split = 1;
+        if (!strcmp(s, "links"))
+            links = 1;
+    }
+    if (split)
+        plot_sweep(&r, 0);
+    if (links)
+        plot_sweep(&r, 1);
+    if (r.runs.n > 0)
+        plot_points(&r);
+    /* failover timelines */
+    int np = 0;
+    for (int i = 0; i < r.runs.n; i++)
+        if (r.runs.v[i].point > np)
+            np = r.runs.v[i].point;
+    for (int p = 1; p <= np && r.have_gnuplot; p++) {
+        for (int i = 0; i < r.runs.n; i++)
+            if (r.runs.v[i].point == p && strcmp(r.runs.v[i].fail, "none") && r.runs.v[i].fail[0]) {
+                plot_failover(&r, p);
+                break;
+            }
+    }
+    /* per-interface time series: first repetition of each non-reference protocol, per point */
+    int nts = 0;
+    for (int i = 0; i < r.runs.n && nts < MAX_TS_PLOTS && r.have_gnuplot; i++) {
+        const mpl_run_t *x = &r.runs.v[i];
+        if (x->proto == MPL_PROTO_TCP || strcmp(x->status, "unavailable") == 0)
+            continue;
+        int first = 1;
+        for (int j = 0; j < r.runs.n; j++)
+            if (j != i && r.runs.v[j].point == x->point && r.runs.v[j].proto == x->proto &&
+                strcmp(r.runs.v[j].status, "unavailable") && r.runs.v[j].rep < x->rep)
+                first = 0;
+        if (!first)
+            continue;
+        plot_run_ts(&r, x);
+        nts++;
+    }
+    if (!r.have_gnuplot)
+        mpl_warn("gnuplot not found: the report has no plots (apt-get install gnuplot-nox)");
+    snprintf(path, sizeof(path), "%s/index.html", dir);
+    FILE *html = fopen(path, "w");
+    if (html == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    write_html(&r, html);
+    if (fclose(html) != 0) {
+        snprintf(err, errlen, "%s: write failed", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    mpl_jdoc_free(&r.meta);
+    mpl_runs_free(&r.runs);
+    free(r.groups);
+    return rc;
+}

@@ -1,0 +1,466 @@
+/*
+ * results.c — runs.csv, statistics and failure metrics (see results.h).
+ */
+#include "exp/results.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *
+mpl_run_series(const mpl_run_t *r, char *buf, size_t len)
+{
+    if (r->proto == MPL_PROTO_TCP && r->path > 0)
+        snprintf(buf, len, "tcp@l%d", r->path);
+    else
+        snprintf(buf, len, "%s", mpl_proto_name(r->proto));
+    return buf;
+}
+
+int
+mpl_runs_add(mpl_runs_t *rs, const mpl_run_t *r)
+{
+    if (rs->n == rs->cap) {
+        int cap = rs->cap ? rs->cap * 2 : 32;
+        mpl_run_t *nv = realloc(rs->v, (size_t)cap * sizeof(*nv));
+        if (nv == NULL)
+            return -1;
+        rs->v = nv;
+        rs->cap = cap;
+    }
+    rs->v[rs->n++] = *r;
+    return 0;
+}
+
+void
+mpl_runs_free(mpl_runs_t *rs)
+{
+    free(rs->v);
+    memset(rs, 0, sizeof(*rs));
+}
+
+const mpl_run_t *
+mpl_runs_find(const mpl_runs_t *rs, const char *id)
+{
+    for (int i = 0; i < rs->n; i++)
+        if (strcmp(rs->v[i].id, id) == 0)
+            return &rs->v[i];
+    return NULL;
+}
+
+/* ---- CSV ----------------------------------------------------------------------------- */
+
+#define NCOLS 29
+static const char *const columns[NCOLS] = {
+    "run_id",    "point",        "label",    "rep",          "proto",        "path",
+    "links",     "share1_pct",   "split",    "rate",         "delay",        "loss",
+    "backup",    "fail",         "cc",       "size_bytes",   "status",       "bytes",
+    "seconds",   "goodput_mbps", "verified", "cpu_client_s", "cpu_server_s", "stall_s",
+    "recover_s", "mptcp",        "subflows", "error",        "series"};
+
+void
+mpl_runs_csv_header(FILE *f)
+{
+    for (int i = 0; i < NCOLS; i++)
+        fprintf(f, "%s%s", i ? "," : "", columns[i]);
+    fputc('\n', f);
+}
+
+/* CSV cells never need quoting: commas, quotes and newlines are replaced. */
+static void
+cell(FILE *f, const char *s)
+{
+    fputc(',', f);
+    for (; *s; s++)
+        fputc(*s == ',' || *s == '"' || *s == '\n' || *s == '\r' ? ';' : *s, f);
+}
+
+static void
+num(FILE *f, double v)
+{
+    if (isnan(v) || isinf(v))
+        fputs(",", f);
+    else
+        fprintf(f, ",%.6g", v);
+}
+
+void
+mpl_runs_csv_row(FILE *f, const mpl_run_t *r)
+{
+    char series[32];
+    fputs(r->id, f);
+    fprintf(f, ",%d", r->point);
+    cell(f, r->label);
+    fprintf(f, ",%d", r->rep);
+    cell(f, mpl_proto_name(r->proto));
+    fprintf(f, ",%d,%d", r->path, r->links);
+    num(f, r->share1_pct);
+    cell(f, r->split);
+    cell(f, r->rate);
+    cell(f, r->delay);
+    cell(f, r->loss);
+    cell(f, r->backup);
+    cell(f, r->fail);
+    cell(f, r->cc);
+    fprintf(f, ",%.0f", r->size);
+    cell(f, r->status);
+    fprintf(f, ",%.0f", r->bytes);
+    num(f, r->seconds);
+    num(f, r->goodput_mbps);
+    fprintf(f, ",%d", r->verified);
+    num(f, r->cpu_client_s);
+    num(f, r->cpu_server_s);
+    num(f, r->stall_s);
+    num(f, r->recover_s);
+    fprintf(f, ",%d,%d", r->mptcp, r->subflows);
+    cell(f, r->error);
+    cell(f, mpl_run_series(r, series, sizeof(series)));
+    fputc('\n', f);
+}
+
+static double
+dnum(const char *s)
+{
+    double v;
+    if (*s == '\0' || mpl_parse_double(s, &v) != 0)
+        return NAN;
+    return v;
+}
+
+static int
+inum(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return (*s == '\0' || *end != '\0' || v < -1000000 || v > 1000000) ? 0 : (int)v;
+}
+
+static void
+scopy(char *dst, size_t len, const char *s)
+{
+    snprintf(dst, len, "%s", s);
+}
+
+int
+mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    int map[NCOLS];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *cols[64];
+        int nc = 0;
+        for (char *p = line;;) {
+            if (nc == 64)
+                break;
+            cols[nc++] = p;
+            char *c = strchr(p, ',');
+            if (c == NULL)
+                break;
+            *c = '\0';
+            p = c + 1;
+        }
+        if (lineno == 1) {
+            for (int i = 0; i < NCOLS; i++) {
+                map[i] = -1;
+                for (int j = 0; j < nc; j++)
+                    if (strcmp(cols[j], columns[i]) == 0)
+                        map[i] = j;
+            }
+            if (map[0] != 0 || map[16] < 0) {
+                snprintf(err, errlen, "%s: not a runs.csv (bad header)", path);
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        if (line[0] == '\0')
+            continue;
+        const char *c[NCOLS];
+        for (int i = 0; i < NCOLS; i++)
+            c[i] = map[i] >= 0 && map[i] < nc ? cols[map[i]] : "";
+        mpl_run_t r;
+        memset(&r, 0, sizeof(r));
+        scopy(r.id, sizeof(r.id), c[0]);
+        r.point = inum(c[1]);
+        scopy(r.label, sizeof(r.label), c[2]);
+        r.rep = inum(c[3]);
+        if (mpl_proto_parse(c[4], &r.proto) != 0) {
+            snprintf(err, errlen, "%s:%d: unknown protocol '%s'", path, lineno, c[4]);
+            rc = -1;
+            break;
+        }
+        r.path = inum(c[5]);
+        r.links = inum(c[6]);
+        r.share1_pct = dnum(c[7]);
+        scopy(r.split, sizeof(r.split), c[8]);
+        scopy(r.rate, sizeof(r.rate), c[9]);
+        scopy(r.delay, sizeof(r.delay), c[10]);
+        scopy(r.loss, sizeof(r.loss), c[11]);
+        scopy(r.backup, sizeof(r.backup), c[12]);
+        scopy(r.fail, sizeof(r.fail), c[13]);
+        scopy(r.cc, sizeof(r.cc), c[14]);
+        r.size = dnum(c[15]);
+        scopy(r.status, sizeof(r.status), c[16]);
+        r.bytes = dnum(c[17]);
+        r.seconds = dnum(c[18]);
+        r.goodput_mbps = dnum(c[19]);
+        r.verified = inum(c[20]);
+        r.cpu_client_s = dnum(c[21]);
+        r.cpu_server_s = dnum(c[22]);
+        r.stall_s = dnum(c[23]);
+        r.recover_s = dnum(c[24]);
+        r.mptcp = inum(c[25]);
+        r.subflows = inum(c[26]);
+        scopy(r.error, sizeof(r.error), c[27]);
+        if (r.id[0] == '\0' || r.point < 1) {
+            snprintf(err, errlen, "%s:%d: malformed row", path, lineno);
+            rc = -1;
+            break;
+        }
+        if (mpl_runs_add(rs, &r) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+/* ---- statistics ---------------------------------------------------------------------- */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double
+mpl_median(double *v, int n)
+{
+    if (n <= 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Median of a field over the successful runs of a group, skipping NANs. */
+static double
+field_median(const mpl_runs_t *rs, const mpl_group_t *g, size_t offset)
+{
+    double *v = malloc(sizeof(double) * (size_t)(rs->n ? rs->n : 1));
+    int n = 0;
+    if (v == NULL)
+        return NAN;
+    for (int i = 0; i < rs->n; i++) {
+        const mpl_run_t *r = &rs->v[i];
+        if (r->point != g->point || r->proto != g->proto || r->path != g->path || strcmp(r->status, "ok"))
+            continue;
+        double x = *(const double *)((const char *)r + offset);
+        if (!isnan(x))
+            v[n++] = x;
+    }
+    double m = mpl_median(v, n);
+    free(v);
+    return m;
+}
+
+int
+mpl_stats_groups(const mpl_runs_t *rs, mpl_group_t **out)
+{
+    mpl_group_t *g = calloc((size_t)(rs->n ? rs->n : 1), sizeof(*g));
+    int ng = 0;
+    if (g == NULL)
+        return -1;
+    for (int i = 0; i < rs->n; i++) {
+        const mpl_run_t *r = &rs->v[i];
+        int k;
+        for (k = 0; k < ng; k++)
+            if (g[k].point == r->point && g[k].proto == r->proto && g[k].path == r->path)
+                break;
+        if (k == ng) {
+            memset(&g[k], 0, sizeof(g[k]));
+            g[k].point = r->point;
+            snprintf(g[k].label, sizeof(g[k].label), "%s", r->label);
+            g[k].proto = r->proto;
+            g[k].path = r->path;
+            g[k].links = r->links;
+            g[k].share1_pct = r->share1_pct;
+            g[k].size = r->size;
+            g[k].unavailable = 1;
+            ng++;
+        }
+        g[k].n++;
+        if (strcmp(r->status, "unavailable") != 0)
+            g[k].unavailable = 0;
+        if (strcmp(r->status, "ok") == 0)
+            g[k].n_ok++;
+    }
+    for (int k = 0; k < ng; k++) {
+        mpl_group_t *x = &g[k];
+        double sum = 0, sum2 = 0;
+        x->min = INFINITY;
+        x->max = -INFINITY;
+        for (int i = 0; i < rs->n; i++) {
+            const mpl_run_t *r = &rs->v[i];
+            if (r->point != x->point || r->proto != x->proto || r->path != x->path || strcmp(r->status, "ok"))
+                continue;
+            sum += r->goodput_mbps;
+            sum2 += r->goodput_mbps * r->goodput_mbps;
+            if (r->goodput_mbps < x->min)
+                x->min = r->goodput_mbps;
+            if (r->goodput_mbps > x->max)
+                x->max = r->goodput_mbps;
+        }
+        if (x->n_ok == 0) {
+            x->min = x->max = x->median = x->stddev = NAN;
+        } else {
+            double mean = sum / x->n_ok;
+            x->stddev = x->n_ok > 1 ? sqrt(fmax(0, (sum2 - x->n_ok * mean * mean) / (x->n_ok - 1))) : 0;
+            x->median = field_median(rs, x, offsetof(mpl_run_t, goodput_mbps));
+        }
+        x->seconds_median = field_median(rs, x, offsetof(mpl_run_t, seconds));
+        x->cpu_client_median = field_median(rs, x, offsetof(mpl_run_t, cpu_client_s));
+        x->cpu_server_median = field_median(rs, x, offsetof(mpl_run_t, cpu_server_s));
+        x->stall_median = field_median(rs, x, offsetof(mpl_run_t, stall_s));
+        x->recover_median = field_median(rs, x, offsetof(mpl_run_t, recover_s));
+        x->expected = x->ratio = NAN;
+    }
+    /* expected aggregate: the sum of the point's single-path references, all links present */
+    for (int k = 0; k < ng; k++) {
+        mpl_group_t *x = &g[k];
+        if (!mpl_proto_multipath(x->proto))
+            continue;
+        double sum = 0;
+        int found = 0;
+        for (int j = 0; j < ng; j++)
+            if (g[j].point == x->point && g[j].proto == MPL_PROTO_TCP && g[j].path > 0 &&
+                !isnan(g[j].median)) {
+                sum += g[j].median;
+                found++;
+            }
+        if (found > 0 && found >= x->links) {
+            x->expected = sum;
+            if (!isnan(x->median) && sum > 0) {
+                x->ratio = x->median / sum;
+                x->flagged = fabs(x->ratio - 1) > MPL_FLAG_RATIO;
+            }
+        }
+    }
+    *out = g;
+    return ng;
+}
+
+static const char *
+fmtd(char *buf, size_t len, const char *fmt, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, fmt, v);
+    return buf;
+}
+
+void
+mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
+{
+    char a[32], b[32], c[32], d[32], e[32], series[32];
+    int w = 5;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(g[i].label) > w)
+            w = (int)strlen(g[i].label);
+    if (w > 60)
+        w = 60;
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s\n", w, "point", "series", "runs", "goodput",
+            "[min-max]", "expected", "ratio", "stall", "recover");
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s", "Mbit/s",
+            "", "s", "s");
+    int last = -1;
+    for (int i = 0; i < n; i++) {
+        const mpl_group_t *x = &g[i];
+        mpl_run_t tmp = {.proto = x->proto, .path = x->path};
+        const char *label = x->point != last ? x->label : "";
+        last = x->point;
+        if (x->unavailable) {
+            fprintf(f, "%-*.*s %-8s %5s %9s\n", w, w, label, mpl_run_series(&tmp, series, sizeof(series)),
+                    "-", "unavailable");
+            continue;
+        }
+        char range[40];
+        if (isnan(x->min))
+            snprintf(range, sizeof(range), "-");
+        else
+            snprintf(range, sizeof(range), "[%.1f-%.1f]", x->min, x->max);
+        fprintf(f, "%-*.*s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s%s\n", w, w, label,
+                mpl_run_series(&tmp, series, sizeof(series)), x->n_ok, x->n,
+                fmtd(a, sizeof(a), "%.1f", x->median), range, fmtd(b, sizeof(b), "%.1f", x->expected),
+                fmtd(c, sizeof(c), "%.2f", x->ratio), fmtd(d, sizeof(d), "%.2f", x->stall_median),
+                fmtd(e, sizeof(e), "%.2f", x->recover_median), x->flagged ? "  <- off by >10%" : "");
+    }
+}
+
+/* ---- failure metrics ----------------------------------------------------------------- */
+
+void
+mpl_failure_metrics(const double *t, const double *mbps, int n, double event_t, double target_mbps,
+                    double window_s, double *stall_s, double *recover_s)
+{
+    double longest = 0, run = 0;
+    int started = 0;
+    double prev_t = 0;
+    for (int i = 0; i < n; i++) {
+        double dt = t[i] - prev_t;
+        prev_t = t[i];
+        if (dt < 0)
+            dt = 0;
+        if (mbps[i] > 0) {
+            if (started && run > longest)
+                longest = run;
+            run = 0;
+            started = 1;
+        } else if (started) {
+            run += dt;
+        }
+    }
+    /* a stall that lasts until the end (transfer failed) counts too */
+    if (started && run > longest)
+        longest = run;
+    *stall_s = n > 0 ? longest : NAN;
+
+    *recover_s = NAN;
+    if (event_t < 0 || !(target_mbps > 0) || n == 0)
+        return;
+    /* sliding window average of the goodput, over intervals ending after the event */
+    for (int i = 0; i < n; i++) {
+        if (t[i] <= event_t)
+            continue;
+        double bits = 0, from = t[i] - window_s;
+        if (from < event_t)
+            continue; /* the window must lie after the failure */
+        double lo = from;
+        for (int j = i; j >= 0 && t[j] > from; j--) {
+            double start = j > 0 ? t[j - 1] : 0;
+            double len = t[j] - start;
+            double overlap = t[j] - (start > lo ? start : lo);
+            if (len > 0 && overlap > 0)
+                bits += mbps[j] * overlap;
+        }
+        if (bits / window_s >= target_mbps) {
+            *recover_s = t[i] - event_t;
+            return;
+        }
+    }
+}

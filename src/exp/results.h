@@ -1,0 +1,95 @@
+/*
+ * results.h — one experiment's results: the tidy per-run table (runs.csv), its statistics
+ * (median and spread per point and protocol, ratio to the expected aggregate) and the
+ * failure metrics computed from a transfer's goodput intervals.
+ */
+#ifndef MPLAB_EXP_RESULTS_H
+#define MPLAB_EXP_RESULTS_H
+
+#include "exp/scenario.h"
+
+#include <stdio.h>
+
+#define MPL_RUN_ID_LEN 64
+#define MPL_FLAG_RATIO 0.10 /* a multipath ratio off by more than 10% is flagged */
+
+typedef struct mpl_run {
+    char id[MPL_RUN_ID_LEN]; /* "p01-mptcp-r1", "p01-tcp-l2-r1" */
+    int point;               /* 1-based */
+    char label[256];
+    int rep; /* 1-based */
+    mpl_proto_t proto;
+    int path; /* tcp reference: link number 1..; 0 for the others */
+    /* the point's parameters (raw values, for the tidy table) */
+    int links;
+    double share1_pct; /* share of link 1 in percent */
+    char split[MPL_SC_VALUE_LEN], rate[MPL_SC_VALUE_LEN], delay[MPL_SC_VALUE_LEN], loss[MPL_SC_VALUE_LEN];
+    char backup[MPL_SC_VALUE_LEN], fail[16], cc[32];
+    double size;
+    /* outcome */
+    char status[16]; /* ok | failed | unavailable */
+    double bytes, seconds, goodput_mbps;
+    int verified;
+    double cpu_client_s, cpu_server_s; /* NAN when unknown */
+    double stall_s, recover_s;         /* NAN when not applicable / never */
+    int mptcp;                         /* mptcp: 1 multipath, 0 fell back to TCP; -1 n/a */
+    int subflows;                      /* subflows or connections seen; 0 n/a */
+    char error[160];
+} mpl_run_t;
+
+typedef struct mpl_runs {
+    mpl_run_t *v;
+    int n, cap;
+} mpl_runs_t;
+
+/* "tcp@l2" for references, else the protocol name. */
+const char *mpl_run_series(const mpl_run_t *r, char *buf, size_t len);
+
+int mpl_runs_add(mpl_runs_t *rs, const mpl_run_t *r);
+void mpl_runs_free(mpl_runs_t *rs);
+const mpl_run_t *mpl_runs_find(const mpl_runs_t *rs, const char *id);
+
+/* runs.csv: header line + one line per run. */
+void mpl_runs_csv_header(FILE *f);
+void mpl_runs_csv_row(FILE *f, const mpl_run_t *r);
+/* Reads runs.csv (missing file = no runs). Returns 0 or -1 (err). */
+int mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen);
+
+/* ---- statistics ---------------------------------------------------------------------- */
+
+typedef struct mpl_group {
+    int point;
+    char label[256];
+    mpl_proto_t proto;
+    int path;
+    int links;
+    double share1_pct, size;
+    int n, n_ok;                     /* runs, successful runs */
+    int unavailable;                 /* every run said 'unavailable' */
+    double median, min, max, stddev; /* goodput, Mbit/s, over successful runs */
+    double seconds_median;
+    double cpu_client_median, cpu_server_median;
+    double stall_median, recover_median;
+    double expected; /* multipath: sum of the tcp references' medians of the point; else NAN */
+    double ratio;    /* median / expected, NAN when unknown */
+    int flagged;     /* |ratio - 1| > MPL_FLAG_RATIO */
+} mpl_group_t;
+
+/* Median of v[0..n) (v is reordered). NAN for n == 0. */
+double mpl_median(double *v, int n);
+/* Groups runs by (point, protocol, path) in first-seen order. *out is malloc'ed. Returns the
+ * number of groups, or -1 on allocation failure. */
+int mpl_stats_groups(const mpl_runs_t *rs, mpl_group_t **out);
+/* The terminal summary table. */
+void mpl_stats_print(FILE *f, const mpl_group_t *g, int n);
+
+/* ---- failure metrics ----------------------------------------------------------------- */
+
+/* From goodput intervals (t = end of the interval, seconds since the transfer started, and
+ * Mbit/s): the longest time without application progress after the first byte (stall), and
+ * the time from event_t until the goodput, averaged over window_s, first reaches target_mbps
+ * (recover; NAN when it never does, or when event_t < 0). */
+void mpl_failure_metrics(const double *t, const double *mbps, int n, double event_t, double target_mbps,
+                         double window_s, double *stall_s, double *recover_s);
+
+#endif

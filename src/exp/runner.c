@@ -1,0 +1,1308 @@
+/*
+ * runner.c — runs scenarios through the mplab CLI and stores the results (see runner.h).
+ *
+ * Per point of the sweep: the topology comes up (generated or from a file), `topo show
+ * --json` gives the addresses, then every run: server (mplab exec HOST -- mplab serve), the
+ * monitor, the client (mplab exec HOST -- mplab get --json), timed link events; then the
+ * topology goes down. A run that changed links (events, failures) gets a fresh topology for
+ * the next one. Children live in their own process groups so that Ctrl-C reaches the runner
+ * only, which stops them in order and removes the topology.
+ */
+#include "exp/runner.h"
+#include "exp/jsonread.h"
+#include "exp/report.h"
+#include "exp/results.h"
+#include "json.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PATHS  MPL_SC_MAX_LINKS
+#define ADDR_LEN   48
+#define MONITOR_HZ 20
+
+static volatile sig_atomic_t g_stop;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+void
+mpl_runner_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int
+mpl_runner_interrupted(void)
+{
+    return g_stop != 0;
+}
+
+/* ---- processes ----------------------------------------------------------------------- */
+
+/* Starts argv with stdout/stderr to files (NULL: /dev/null), in its own process group. */
+static pid_t
+spawn(char *const argv[], const char *out_path, const char *err_path)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    setpgid(0, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    int in = open("/dev/null", O_RDONLY);
+    int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || out < 0 || err < 0)
+        _exit(126);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+/* Waits for pid; returns its exit status (128+sig when killed), -1 when still running
+ * (nohang) and -2 on error. */
+static int
+reap(pid_t pid, int nohang)
+{
+    int st;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, nohang ? WNOHANG : 0);
+        if (r == 0)
+            return -1;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -2;
+        }
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+}
+
+/* Sends sig, waits up to grace seconds, then SIGKILL. Returns the exit status. */
+static int
+stop_child(pid_t pid, int sig, double grace)
+{
+    if (pid <= 0)
+        return -2;
+    kill(pid, sig);
+    double end = mpl_now_s() + grace;
+    for (;;) {
+        int rc = reap(pid, 1);
+        if (rc != -1)
+            return rc;
+        if (mpl_now_s() > end) {
+            kill(pid, SIGKILL);
+            return reap(pid, 0);
+        }
+        usleep(10000);
+    }
+}
+
+/* Runs argv to completion (not interruptible: used for set-up and clean-up steps). */
+static int
+run_cmd(char *const argv[], const char *out_path, const char *err_path)
+{
+    pid_t pid = spawn(argv, out_path, err_path);
+    if (pid < 0)
+        return -2;
+    return reap(pid, 0);
+}
+
+static char *
+read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    if (buf == NULL)
+        return NULL;
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+/* Last non-empty line of a file (for error messages), into buf. */
+static const char *
+last_line(const char *path, char *buf, size_t len)
+{
+    size_t n;
+    char *s = read_file(path, 1 << 16, &n);
+    buf[0] = '\0';
+    if (s == NULL)
+        return buf;
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    char *l = strrchr(s, '\n');
+    snprintf(buf, len, "%s", l ? l + 1 : s);
+    free(s);
+    return buf;
+}
+
+static int
+mkdir_p(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* ---- the experiment ------------------------------------------------------------------ */
+
+typedef struct path_addr {
+    char link[16];
+    char client[ADDR_LEN], server[ADDR_LEN];
+} path_addr_t;
+
+typedef struct plan_item {
+    int point; /* 0-based */
+    int rep;   /* 1-based */
+    mpl_proto_t proto;
+    int path; /* tcp: 1..links */
+    char id[MPL_RUN_ID_LEN];
+} plan_item_t;
+
+typedef struct exp {
+    const mpl_scenario_t *sc;
+    const mpl_runner_opts_t *o;
+    char dir[1024];
+    char topo_name[20];
+    int topo_up;
+    int topo_dirty;
+    int cur_point;
+    path_addr_t paths[MAX_PATHS];
+    int n_paths;
+    mpl_runs_t done;
+    FILE *runs_csv, *ts_csv;
+    int repeat;
+    unsigned long seed;
+    int port;
+    /* progress */
+    int total, todo, finished;
+    double run_time_sum;
+    int n_ok, n_failed, n_unavail;
+    int unavailable[MPL_PROTO_COUNT]; /* learnt: skip quickly after the first 'unavailable' */
+} exp_t;
+
+static void
+topo_down(exp_t *e)
+{
+    if (!e->topo_up)
+        return;
+    char *argv[] = {(char *)e->o->mplab, "topo", "down", e->topo_name, NULL};
+    char log[1200];
+    snprintf(log, sizeof(log), "%s/logs/topo-down.log", e->dir);
+    int rc = run_cmd(argv, NULL, log);
+    if (rc != 0) {
+        char l[256];
+        mpl_warn("topo down %s failed (exit %d): %s", e->topo_name, rc, last_line(log, l, sizeof(l)));
+    }
+    e->topo_up = 0;
+}
+
+static void
+strip_prefix_len(char *addr)
+{
+    char *s = strchr(addr, '/');
+    if (s)
+        *s = '\0';
+}
+
+/* Reads the addresses of the client and server from `topo show NAME --json`. */
+static int
+read_paths(exp_t *e, const char *json_path)
+{
+    mpl_jdoc_t d;
+    char msg[256];
+    if (mpl_jdoc_load(&d, json_path, msg, sizeof(msg)) != 0) {
+        mpl_err("topo show --json: %s", msg);
+        mpl_jdoc_free(&d);
+        return -1;
+    }
+    const mpl_jv_t *topo = mpl_jv_at(&d, mpl_jv_get(&d, mpl_jdoc_root(&d), "topologies"), 0);
+    const mpl_jv_t *client = NULL, *server = NULL;
+    for (const mpl_jv_t *h = mpl_jv_child(&d, mpl_jv_get(&d, topo, "hosts")); h; h = mpl_jv_next(&d, h)) {
+        const char *n = mpl_jv_str(&d, mpl_jv_get(&d, h, "name"), "");
+        if (!strcmp(n, e->sc->client_host))
+            client = h;
+        if (!strcmp(n, e->sc->server_host))
+            server = h;
+    }
+    if (client == NULL || server == NULL) {
+        mpl_err("topology %s has no host '%s' or '%s'", e->topo_name, e->sc->client_host, e->sc->server_host);
+        mpl_jdoc_free(&d);
+        return -1;
+    }
+    e->n_paths = 0;
+    const mpl_jv_t *sif = mpl_jv_get(&d, server, "interfaces");
+    const char *server_first = NULL;
+    for (const mpl_jv_t *i = mpl_jv_child(&d, sif); i; i = mpl_jv_next(&d, i)) {
+        const char *a = mpl_jv_str(&d, mpl_jv_get(&d, i, "addr"), NULL);
+        if (a != NULL && server_first == NULL)
+            server_first = a;
+    }
+    for (const mpl_jv_t *i = mpl_jv_child(&d, mpl_jv_get(&d, client, "interfaces"));
+         i && e->n_paths < MAX_PATHS; i = mpl_jv_next(&d, i)) {
+        const char *a = mpl_jv_str(&d, mpl_jv_get(&d, i, "addr"), NULL);
+        const char *link =
+            mpl_jv_str(&d, mpl_jv_get(&d, i, "link"), mpl_jv_str(&d, mpl_jv_get(&d, i, "name"), ""));
+        if (a == NULL)
+            continue;
+        path_addr_t *p = &e->paths[e->n_paths];
+        snprintf(p->link, sizeof(p->link), "%s", link);
+        snprintf(p->client, sizeof(p->client), "%s", a);
+        const char *sa = server_first;
+        for (const mpl_jv_t *j = mpl_jv_child(&d, sif); j; j = mpl_jv_next(&d, j))
+            if (!strcmp(mpl_jv_str(&d, mpl_jv_get(&d, j, "link"), ""), link))
+                sa = mpl_jv_str(&d, mpl_jv_get(&d, j, "addr"), sa);
+        snprintf(p->server, sizeof(p->server), "%s", sa ? sa : "");
+        strip_prefix_len(p->client);
+        strip_prefix_len(p->server);
+        if (p->server[0] != '\0')
+            e->n_paths++;
+    }
+    mpl_jdoc_free(&d);
+    if (e->n_paths == 0) {
+        mpl_err("topology %s: no client/server addresses found", e->topo_name);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+topo_bring_up(exp_t *e, int point)
+{
+    mpl_sc_point_t pt;
+    char msg[256], file[1200], log[1200], show[1200];
+    if (mpl_sc_point(e->sc, point, &pt, msg, sizeof(msg)) != 0) {
+        mpl_err("%s", msg);
+        return -1;
+    }
+    snprintf(e->topo_name, sizeof(e->topo_name), "x%dp%d", (int)(getpid() % 100000), point + 1);
+    if (e->sc->topology_file[0] != '\0') {
+        snprintf(file, sizeof(file), "%s", e->sc->topology_file);
+    } else {
+        char text[8192];
+        int n = mpl_sc_topology(e->sc, &pt, e->topo_name, text, sizeof(text));
+        snprintf(file, sizeof(file), "%s/topo/p%02d.ini", e->dir, point + 1);
+        FILE *f = fopen(file, "w");
+        if (n < 0 || f == NULL || fwrite(text, 1, (size_t)n, f) != (size_t)n) {
+            if (f)
+                fclose(f);
+            mpl_err("%s: cannot write the topology file", file);
+            return -1;
+        }
+        fclose(f);
+    }
+    snprintf(log, sizeof(log), "%s/logs/topo-up-p%02d.log", e->dir, point + 1);
+    char *up[] = {(char *)e->o->mplab, "topo", "up", file, "--name", e->topo_name, NULL};
+    int rc = run_cmd(up, NULL, log);
+    e->topo_up = 1; /* down is harmless if up failed half-way */
+    if (rc != 0) {
+        char l[256];
+        mpl_err("topo up %s failed (exit %d): %s", file, rc, last_line(log, l, sizeof(l)));
+        return -1;
+    }
+    snprintf(show, sizeof(show), "%s/topo/p%02d.show.json", e->dir, point + 1);
+    char *sh[] = {(char *)e->o->mplab, "topo", "show", e->topo_name, "--json", NULL};
+    if (run_cmd(sh, show, log) != 0 || read_paths(e, show) != 0)
+        return -1;
+    e->cur_point = point;
+    e->topo_dirty = 0;
+    return 0;
+}
+
+/* ---- one run ------------------------------------------------------------------------- */
+
+typedef struct argbuf {
+    char *argv[64];
+    int n;
+    char store[4096];
+    size_t used;
+} argbuf_t;
+
+static void __attribute__((format(printf, 2, 3))) arg(argbuf_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    if (a->n >= (int)MPL_ARRAY_SIZE(a->argv) - 1)
+        return;
+    va_start(ap, fmt);
+    int w = vsnprintf(a->store + a->used, sizeof(a->store) - a->used, fmt, ap);
+    va_end(ap);
+    if (w < 0 || a->used + (size_t)w + 1 > sizeof(a->store))
+        return;
+    a->argv[a->n++] = a->store + a->used;
+    a->argv[a->n] = NULL;
+    a->used += (size_t)w + 1;
+}
+
+/* Waits until file contains at least n occurrences of needle, the process exits, or timeout. */
+static int
+wait_for_text(const char *file, const char *needle, int n, pid_t pid, double timeout, int *exit_rc)
+{
+    double end = mpl_now_s() + timeout;
+    *exit_rc = -1;
+    while (mpl_now_s() < end && !g_stop) {
+        char *s = read_file(file, 1 << 16, NULL);
+        int count = 0;
+        for (char *p = s; p && (p = strstr(p, needle)) != NULL; p++)
+            count++;
+        free(s);
+        if (count >= n)
+            return 0;
+        int rc = reap(pid, 1);
+        if (rc != -1) {
+            *exit_rc = rc;
+            return -1;
+        }
+        usleep(20000);
+    }
+    return -1;
+}
+
+/* Expected surviving capacity after the failure, for the recovery metric: the medians of the
+ * point's tcp references on the links that survive, else the configured rates. */
+static double
+surviving_mbps(exp_t *e, const mpl_sc_point_t *pt)
+{
+    double sum = 0;
+    for (int i = 0; i < e->n_paths; i++) {
+        if (!strcmp(e->paths[i].link, e->sc->fail_link))
+            continue;
+        double v[128];
+        int n = 0;
+        for (int k = 0; k < e->done.n && n < 128; k++) {
+            const mpl_run_t *r = &e->done.v[k];
+            if (r->point == pt->index + 1 && r->proto == MPL_PROTO_TCP && r->path == i + 1 &&
+                !strcmp(r->status, "ok"))
+                v[n++] = r->goodput_mbps;
+        }
+        if (n > 0)
+            sum += mpl_median(v, n);
+        else if (i < pt->links && pt->rate_bps[i] > 0)
+            sum += (double)pt->rate_bps[i] / 1e6 * 0.95;
+    }
+    return sum;
+}
+
+static void
+fill_params(exp_t *e, const mpl_sc_point_t *pt, mpl_run_t *r)
+{
+    const mpl_scenario_t *sc = e->sc;
+    r->point = pt->index + 1;
+    snprintf(r->label, sizeof(r->label), "%s", pt->label);
+    r->links = sc->topology_file[0] ? e->n_paths : pt->links;
+    r->share1_pct = sc->topology_file[0] ? NAN : pt->share_pct[0];
+    snprintf(r->split, sizeof(r->split), "%s", sc->params[MPL_SC_SPLIT].v[pt->value_idx[MPL_SC_SPLIT]]);
+    snprintf(r->rate, sizeof(r->rate), "%s", sc->params[MPL_SC_RATE].v[pt->value_idx[MPL_SC_RATE]]);
+    snprintf(r->delay, sizeof(r->delay), "%s", sc->params[MPL_SC_DELAY].v[pt->value_idx[MPL_SC_DELAY]]);
+    snprintf(r->loss, sizeof(r->loss), "%s", sc->params[MPL_SC_LOSS].v[pt->value_idx[MPL_SC_LOSS]]);
+    snprintf(r->backup, sizeof(r->backup), "%s", sc->params[MPL_SC_BACKUP].v[pt->value_idx[MPL_SC_BACKUP]]);
+    snprintf(r->fail, sizeof(r->fail), "%s", pt->fail);
+    snprintf(r->cc, sizeof(r->cc), "%s", pt->cc);
+    r->size = (double)pt->size;
+    r->cpu_client_s = r->cpu_server_s = r->stall_s = r->recover_s = NAN;
+    r->goodput_mbps = r->seconds = NAN;
+    r->mptcp = -1;
+}
+
+/* Reads get's JSON into r and appends the application intervals to the time series. */
+static void
+read_get_json(exp_t *e, const char *path, mpl_run_t *r, double event_t, double target)
+{
+    mpl_jdoc_t d;
+    char msg[256];
+    if (mpl_jdoc_load(&d, path, msg, sizeof(msg)) != 0) {
+        if (r->error[0] == '\0')
+            snprintf(r->error, sizeof(r->error), "no JSON from get (%.100s)", msg);
+        mpl_jdoc_free(&d);
+        return;
+    }
+    const mpl_jv_t *root = mpl_jdoc_root(&d);
+    r->bytes = mpl_jv_num(mpl_jv_get(&d, root, "bytes"), 0);
+    r->seconds = mpl_jv_num(mpl_jv_get(&d, root, "seconds"), NAN);
+    r->goodput_mbps = mpl_jv_num(mpl_jv_get(&d, root, "goodput_mbps"), NAN);
+    r->verified = mpl_jv_bool(mpl_jv_get(&d, root, "verified"), 0);
+    double cu = mpl_jv_num(mpl_jv_get(&d, root, "cpu_user_s"), NAN);
+    double cs = mpl_jv_num(mpl_jv_get(&d, root, "cpu_sys_s"), NAN);
+    r->cpu_client_s = cu + cs;
+    const char *err = mpl_jv_str(&d, mpl_jv_get(&d, root, "error"), NULL);
+    if (err != NULL)
+        snprintf(r->error, sizeof(r->error), "%s", err);
+    const mpl_jv_t *mp = mpl_jv_get(&d, root, "mptcp");
+    if (mp != NULL && mp->type == MPL_JV_BOOL)
+        r->mptcp = (int)mp->num;
+    r->subflows =
+        (int)(mpl_jv_len(mpl_jv_get(&d, root, "subflows")) + mpl_jv_len(mpl_jv_get(&d, root, "connections")));
+    const mpl_jv_t *iv = mpl_jv_get(&d, root, "intervals");
+    int n = (int)mpl_jv_len(iv);
+    double *t = calloc((size_t)(n + 1), sizeof(double)), *m = calloc((size_t)(n + 1), sizeof(double));
+    int k = 0;
+    for (const mpl_jv_t *x = mpl_jv_child(&d, iv); x && t && m; x = mpl_jv_next(&d, x)) {
+        t[k] = mpl_jv_num(mpl_jv_get(&d, x, "t"), NAN);
+        m[k] = mpl_jv_num(mpl_jv_get(&d, x, "mbps"), NAN);
+        if (isnan(t[k]) || isnan(m[k]))
+            continue;
+        fprintf(e->ts_csv, "%s,app,%s,app,%.3f,%.3f,\n", r->id, e->sc->client_host, t[k], m[k]);
+        k++;
+    }
+    if (t && m && k > 0)
+        mpl_failure_metrics(t, m, k, event_t, target, 0.5, &r->stall_s, &r->recover_s);
+    free(t);
+    free(m);
+    mpl_jdoc_free(&d);
+}
+
+/* Appends the monitor's samples, shifted to the transfer's clock. */
+static void
+read_monitor(exp_t *e, const char *path, const char *id, double shift)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char line[512];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *tok[8], *save = NULL;
+        int k = 0;
+        for (char *s = strtok_r(line, ",\r\n", &save); s && k < 8; s = strtok_r(NULL, ",\r\n", &save))
+            tok[k++] = s;
+        double t;
+        if (k < 7 || mpl_parse_double(tok[0], &t) != 0)
+            continue; /* header or malformed */
+        t -= shift;
+        if (t < -0.5)
+            continue;
+        fprintf(e->ts_csv, "%s,iface,%s,%s,%.3f,%s,%s\n", id, tok[1], tok[2], t, tok[5], tok[6]);
+    }
+    fclose(f);
+}
+
+static void
+print_progress(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt, const mpl_run_t *r)
+{
+    char series[32], eta[32] = "";
+    int left = e->todo - e->finished;
+    if (e->finished > 0 && left > 0) {
+        double s = e->run_time_sum / e->finished * left;
+        snprintf(eta, sizeof(eta), ", ETA %dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    }
+    mpl_run_t tmp = {.proto = it->proto, .path = it->path};
+    mpl_run_series(&tmp, series, sizeof(series));
+    if (r == NULL) {
+        if (mpl_stderr_is_tty())
+            fprintf(stderr, "\r\033[K[run %d/%d] %s  %s  rep %d ...%s",
+                    e->finished + 1 + (e->total - e->todo), e->total, pt->label, series, it->rep, eta);
+        return;
+    }
+    char res[200];
+    if (!strcmp(r->status, "ok"))
+        snprintf(res, sizeof(res), "%.1f Mbit/s in %.2f s", r->goodput_mbps, r->seconds);
+    else if (!strcmp(r->status, "unavailable"))
+        snprintf(res, sizeof(res), "unavailable");
+    else
+        snprintf(res, sizeof(res), "FAILED: %s", r->error);
+    fprintf(stderr, "%s[run %d/%d] %s  %s  rep %d: %s%s\n", mpl_stderr_is_tty() ? "\r\033[K" : "",
+            e->finished + (e->total - e->todo), e->total, pt->label, series, it->rep, res, eta);
+}
+
+/* Runs one transfer. Returns 0 (recorded), 1 (interrupted: not recorded), -1 (set-up broke). */
+static int
+run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
+{
+    const mpl_scenario_t *sc = e->sc;
+    mpl_run_t r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.id, sizeof(r.id), "%s", it->id);
+    r.rep = it->rep;
+    r.proto = it->proto;
+    r.path = it->path;
+    fill_params(e, pt, &r);
+    if (e->unavailable[it->proto]) {
+        snprintf(r.status, sizeof(r.status), "unavailable");
+        snprintf(r.error, sizeof(r.error), "%s is not available in this build", mpl_proto_name(it->proto));
+        goto record;
+    }
+    if (it->proto == MPL_PROTO_TCP && it->path > e->n_paths) {
+        snprintf(r.status, sizeof(r.status), "failed");
+        snprintf(r.error, sizeof(r.error), "no path %d in the topology", it->path);
+        goto record;
+    }
+    double t_start = mpl_now_s();
+    const char *proto = mpl_proto_name(it->proto);
+    int port = 20000 + (e->port++ % 20000);
+    int tls = it->proto == MPL_PROTO_TLS || it->proto == MPL_PROTO_TCPLS;
+    char srv_log[1200], srv_stats[1200], get_out[1200], get_log[1200], mon_csv[1200], mon_log[1200];
+    snprintf(srv_log, sizeof(srv_log), "%s/runs/%s.server.log", e->dir, r.id);
+    snprintf(srv_stats, sizeof(srv_stats), "%s/runs/%s.server.json", e->dir, r.id);
+    snprintf(get_out, sizeof(get_out), "%s/runs/%s.get.json", e->dir, r.id);
+    snprintf(get_log, sizeof(get_log), "%s/runs/%s.get.log", e->dir, r.id);
+    snprintf(mon_csv, sizeof(mon_csv), "%s/runs/%s.monitor.csv", e->dir, r.id);
+    snprintf(mon_log, sizeof(mon_log), "%s/runs/%s.monitor.log", e->dir, r.id);
+    unlink(srv_stats);
+
+    /* server: listens on every server address */
+    argbuf_t sa = {0};
+    arg(&sa, "%s", e->o->mplab);
+    arg(&sa, "exec");
+    arg(&sa, "--topo");
+    arg(&sa, "%s", e->topo_name);
+    arg(&sa, "%s", sc->server_host);
+    arg(&sa, "--");
+    arg(&sa, "%s", e->o->mplab);
+    arg(&sa, "serve");
+    arg(&sa, "--proto");
+    arg(&sa, "%s", proto);
+    int n_listen = 0;
+    for (int i = 0; i < e->n_paths; i++) {
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(e->paths[j].server, e->paths[i].server))
+                dup = 1;
+        if (dup)
+            continue;
+        arg(&sa, "--listen");
+        arg(&sa, "%s:%d", e->paths[i].server, port);
+        n_listen++;
+    }
+    arg(&sa, "--cc");
+    arg(&sa, "%s", pt->cc);
+    arg(&sa, "--stats");
+    arg(&sa, "%s", srv_stats);
+    pid_t srv = spawn(sa.argv, NULL, srv_log);
+    int srv_rc;
+    if (srv < 0 || wait_for_text(srv_log, "listening on", n_listen, srv, 10, &srv_rc) != 0) {
+        if (g_stop) {
+            stop_child(srv, SIGTERM, 3);
+            return 1;
+        }
+        char l[256];
+        if (srv_rc == -1)
+            srv_rc = stop_child(srv, SIGKILL, 1);
+        last_line(srv_log, l, sizeof(l));
+        if (it->proto == MPL_PROTO_TCPLS &&
+            (srv_rc == 2 || strstr(l, "not available") || strstr(l, "unknown"))) {
+            snprintf(r.status, sizeof(r.status), "unavailable");
+            snprintf(r.error, sizeof(r.error), "serve --proto tcpls: %s", last_line(srv_log, l, sizeof(l)));
+            e->unavailable[it->proto] = 1;
+        } else {
+            snprintf(r.status, sizeof(r.status), "failed");
+            snprintf(r.error, sizeof(r.error), "server did not start (exit %d): %s", srv_rc,
+                     last_line(srv_log, l, sizeof(l)));
+        }
+        goto record;
+    }
+
+    /* monitor */
+    argbuf_t ma = {0};
+    arg(&ma, "%s", e->o->mplab);
+    arg(&ma, "monitor");
+    arg(&ma, "--topo");
+    arg(&ma, "%s", e->topo_name);
+    arg(&ma, "--hz");
+    arg(&ma, "%d", MONITOR_HZ);
+    arg(&ma, "--csv");
+    arg(&ma, "%s", mon_csv);
+    arg(&ma, "--quiet");
+    unlink(mon_csv);
+    double t_mon = mpl_now_s();
+    pid_t mon = spawn(ma.argv, NULL, mon_log);
+    int mon_rc;
+    wait_for_text(mon_csv, "\n", 1, mon, 3, &mon_rc); /* header written: sampling has started */
+
+    /* client */
+    argbuf_t ga = {0};
+    int p1 = it->proto == MPL_PROTO_TCP ? it->path - 1 : 0;
+    arg(&ga, "%s", e->o->mplab);
+    arg(&ga, "exec");
+    arg(&ga, "--topo");
+    arg(&ga, "%s", e->topo_name);
+    arg(&ga, "%s", sc->client_host);
+    arg(&ga, "--");
+    arg(&ga, "%s", e->o->mplab);
+    arg(&ga, "get");
+    arg(&ga, "--proto");
+    arg(&ga, "%s", proto);
+    arg(&ga, "%s://%s:%d/bytes/%llu", tls ? "https" : "http", e->paths[p1].server, port,
+        (unsigned long long)pt->size);
+    if (it->proto == MPL_PROTO_TCP) {
+        arg(&ga, "--bind");
+        arg(&ga, "%s", e->paths[p1].client);
+    } else if (it->proto == MPL_PROTO_TCPLS) {
+        for (int i = 0; i < e->n_paths; i++) {
+            arg(&ga, "--bind");
+            arg(&ga, "%s", e->paths[i].client);
+        }
+    }
+    if (tls) {
+        arg(&ga, "--servername");
+        arg(&ga, "mplab-server");
+    }
+    arg(&ga, "--json");
+    arg(&ga, "--interval");
+    arg(&ga, "%g", sc->interval_s);
+    arg(&ga, "--cc");
+    arg(&ga, "%s", pt->cc);
+    arg(&ga, "--timeout");
+    arg(&ga, "%.0f", (double)sc->timeout_ns / 1e9);
+    double t_get = mpl_now_s();
+    pid_t cli = spawn(ga.argv, get_out, get_log);
+
+    /* events, relative to the start of the transfer; none for the single-path references */
+    int n_ev = 0;
+    double ev_at[MPL_SC_MAX_EVENTS + 1];
+    char ev_link[MPL_SC_MAX_EVENTS + 1][16], ev_act[MPL_SC_MAX_EVENTS + 1][MPL_SC_VALUE_LEN];
+    if (it->proto != MPL_PROTO_TCP) {
+        for (int i = 0; i < sc->n_events; i++) {
+            ev_at[n_ev] = (double)sc->events[i].at_ns / 1e9;
+            snprintf(ev_link[n_ev], sizeof(ev_link[0]), "%s", sc->events[i].link);
+            snprintf(ev_act[n_ev], sizeof(ev_act[0]), "%s", sc->events[i].action);
+            n_ev++;
+        }
+        if (strcmp(pt->fail, "none") != 0) {
+            ev_at[n_ev] = (double)sc->fail_at_ns / 1e9;
+            snprintf(ev_link[n_ev], sizeof(ev_link[0]), "%s", sc->fail_link);
+            snprintf(ev_act[n_ev], sizeof(ev_act[0]), "%s", pt->fail);
+            n_ev++;
+        }
+    }
+    int fired[MPL_SC_MAX_EVENTS + 1] = {0};
+    double hard_end = t_get + (double)sc->timeout_ns / 1e9 + 15;
+    int cli_rc = -1, interrupted = 0, killed = 0;
+    while ((cli_rc = reap(cli, 1)) == -1) {
+        if (g_stop) {
+            interrupted = 1;
+            cli_rc = stop_child(cli, SIGTERM, 2);
+            break;
+        }
+        double now = mpl_now_s();
+        if (now > hard_end) {
+            killed = 1;
+            cli_rc = stop_child(cli, SIGTERM, 2);
+            break;
+        }
+        for (int i = 0; i < n_ev; i++) {
+            if (fired[i] || now - t_get < ev_at[i])
+                continue;
+            fired[i] = 1;
+            argbuf_t la = {0};
+            char lk[1200];
+            arg(&la, "%s", e->o->mplab);
+            arg(&la, "link");
+            arg(&la, "--topo");
+            arg(&la, "%s", e->topo_name);
+            arg(&la, "set");
+            arg(&la, "%s", ev_link[i]);
+            char tmp[MPL_SC_VALUE_LEN], *save = NULL;
+            snprintf(tmp, sizeof(tmp), "%s", ev_act[i]);
+            for (char *w = strtok_r(tmp, " ", &save); w; w = strtok_r(NULL, " ", &save))
+                arg(&la, "%s", w);
+            snprintf(lk, sizeof(lk), "%s/runs/%s.events.log", e->dir, r.id);
+            FILE *lf = fopen(lk, "a");
+            int lrc = run_cmd(la.argv, NULL, NULL);
+            if (lf) {
+                fprintf(lf, "%.3f %s %s -> exit %d\n", mpl_now_s() - t_get, ev_link[i], ev_act[i], lrc);
+                fclose(lf);
+            }
+            if (lrc != 0)
+                mpl_warn("%s: 'link set %s %s' failed (exit %d)", r.id, ev_link[i], ev_act[i], lrc);
+            e->topo_dirty = 1;
+        }
+        usleep(5000);
+    }
+    stop_child(mon, SIGINT, 3);
+    int s_rc = stop_child(srv, SIGTERM, 5);
+    if (interrupted || g_stop)
+        return 1;
+
+    double event_t = -1;
+    for (int i = 0; i < n_ev; i++)
+        if (event_t < 0 || ev_at[i] < event_t)
+            event_t = ev_at[i];
+    double target = strcmp(pt->fail, "none") && it->proto != MPL_PROTO_TCP ? 0.9 * surviving_mbps(e, pt) : 0;
+    if (strcmp(pt->fail, "none") && it->proto != MPL_PROTO_TCP)
+        event_t = (double)sc->fail_at_ns / 1e9;
+    read_get_json(e, get_out, &r, event_t, target);
+    read_monitor(e, mon_csv, r.id, t_get - t_mon);
+    fflush(e->ts_csv);
+    mpl_jdoc_t sd;
+    char msg[256];
+    if (mpl_jdoc_load(&sd, srv_stats, msg, sizeof(msg)) == 0) {
+        const mpl_jv_t *root = mpl_jdoc_root(&sd);
+        r.cpu_server_s = mpl_jv_num(mpl_jv_get(&sd, root, "cpu_user_s"), NAN) +
+                         mpl_jv_num(mpl_jv_get(&sd, root, "cpu_sys_s"), NAN);
+    }
+    mpl_jdoc_free(&sd);
+    (void)s_rc;
+    char l[256];
+    last_line(get_log, l, sizeof(l));
+    if (it->proto == MPL_PROTO_TCPLS && cli_rc != 0 &&
+        (cli_rc == 2 || strstr(l, "not available") || strstr(r.error, "not available"))) {
+        snprintf(r.status, sizeof(r.status), "unavailable");
+        snprintf(r.error, sizeof(r.error), "get --proto tcpls: %s", last_line(get_log, l, sizeof(l)));
+        e->unavailable[it->proto] = 1;
+    } else if (cli_rc == 0 && r.verified && r.error[0] == '\0') {
+        snprintf(r.status, sizeof(r.status), "ok");
+    } else {
+        snprintf(r.status, sizeof(r.status), "failed");
+        if (killed)
+            snprintf(r.error, sizeof(r.error), "killed after %.0f s", (double)sc->timeout_ns / 1e9 + 15);
+        else if (r.error[0] == '\0' && cli_rc != 0)
+            snprintf(r.error, sizeof(r.error), "get exit %d: %s", cli_rc, last_line(get_log, l, sizeof(l)));
+        else if (r.error[0] == '\0')
+            snprintf(r.error, sizeof(r.error), "content not verified");
+    }
+    if (it->proto == MPL_PROTO_MPTCP && r.mptcp == 0 && !strcmp(r.status, "ok"))
+        snprintf(r.error, sizeof(r.error), "MPTCP fell back to TCP");
+    e->run_time_sum += mpl_now_s() - t_start;
+record:
+    e->finished++;
+    if (!strcmp(r.status, "ok"))
+        e->n_ok++;
+    else if (!strcmp(r.status, "unavailable"))
+        e->n_unavail++;
+    else
+        e->n_failed++;
+    mpl_runs_csv_row(e->runs_csv, &r);
+    fflush(e->runs_csv);
+    mpl_runs_add(&e->done, &r);
+    print_progress(e, it, pt, &r);
+    return 0;
+}
+
+/* ---- plan, metadata ------------------------------------------------------------------ */
+
+static unsigned long
+xorshift(unsigned long *s)
+{
+    unsigned long x = *s ? *s : 88172645463325252ul;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* The runs of the scenario: per point, per repetition, the protocols (tcp once per link) in
+ * an order shuffled with the experiment's seed (the same plan on --resume). */
+static int
+make_plan(exp_t *e, plan_item_t **out)
+{
+    const mpl_scenario_t *sc = e->sc;
+    int np = mpl_sc_npoints(sc), cap = 64, n = 0;
+    plan_item_t *v = malloc(sizeof(*v) * (size_t)cap);
+    unsigned long rng = e->seed;
+    if (v == NULL)
+        return -1;
+    for (int p = 0; p < np; p++) {
+        mpl_sc_point_t pt;
+        char msg[256];
+        if (mpl_sc_point(sc, p, &pt, msg, sizeof(msg)) != 0) {
+            free(v);
+            return -1;
+        }
+        int links = sc->topology_file[0] ? e->n_paths : pt.links;
+        for (int rep = 1; rep <= e->repeat; rep++) {
+            int first = n;
+            for (int k = 0; k < sc->n_protos; k++) {
+                int npath = sc->protos[k] == MPL_PROTO_TCP ? links : 1;
+                for (int path = 1; path <= npath; path++) {
+                    if (n == cap) {
+                        cap *= 2;
+                        plan_item_t *nv = realloc(v, sizeof(*v) * (size_t)cap);
+                        if (nv == NULL) {
+                            free(v);
+                            return -1;
+                        }
+                        v = nv;
+                    }
+                    plan_item_t *it = &v[n++];
+                    it->point = p;
+                    it->rep = rep;
+                    it->proto = sc->protos[k];
+                    it->path = sc->protos[k] == MPL_PROTO_TCP ? path : 0;
+                    if (it->path)
+                        snprintf(it->id, sizeof(it->id), "p%02d-tcp-l%d-r%d", p + 1, path, rep);
+                    else
+                        snprintf(it->id, sizeof(it->id), "p%02d-%s-r%d", p + 1, mpl_proto_name(it->proto),
+                                 rep);
+                }
+            }
+            /* shuffle the runs of this repetition */
+            for (int i = n - 1; i > first; i--) {
+                int j = first + (int)(xorshift(&rng) % (unsigned long)(i - first + 1));
+                plan_item_t t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+            }
+        }
+    }
+    *out = v;
+    return n;
+}
+
+static void
+read_sysctl(const char *name, char *buf, size_t len)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/proc/sys/%s", name);
+    for (char *p = path + strlen("/proc/sys/"); *p; p++)
+        if (*p == '.')
+            *p = '/';
+    char *s = read_file(path, 1000, NULL);
+    if (s == NULL) {
+        snprintf(buf, len, "unavailable");
+        return;
+    }
+    s[strcspn(s, "\n")] = '\0';
+    for (char *p = s; *p; p++)
+        if (*p == '\t')
+            *p = ' ';
+    snprintf(buf, len, "%s", s);
+    free(s);
+}
+
+static void
+write_meta(exp_t *e, const char *started)
+{
+    const mpl_scenario_t *sc = e->sc;
+    char path[1200], tmp[1200];
+    snprintf(path, sizeof(path), "%s/meta.json", e->dir);
+    snprintf(tmp, sizeof(tmp), "%s/meta.json.tmp", e->dir);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        mpl_warn("%s: %s", tmp, strerror(errno));
+        return;
+    }
+    mpl_json_t j;
+    mpl_json_init(&j, f);
+    mpl_json_obj_begin(&j, NULL);
+    mpl_json_obj_begin(&j, "scenario");
+    mpl_json_str(&j, "name", sc->name);
+    mpl_json_str(&j, "title", sc->title[0] ? sc->title : NULL);
+    mpl_json_str(&j, "file", sc->path);
+    mpl_json_str(&j, "client", sc->client_host);
+    mpl_json_str(&j, "server", sc->server_host);
+    mpl_json_str(&j, "topology_file", sc->topology_file[0] ? sc->topology_file : NULL);
+    mpl_json_obj_end(&j);
+    char now[64];
+    mpl_iso8601_now(now, sizeof(now));
+    mpl_json_str(&j, "date", started);
+    mpl_json_str(&j, "updated", now);
+    struct utsname u;
+    if (uname(&u) == 0) {
+        char k[400];
+        snprintf(k, sizeof(k), "%s %s %s", u.sysname, u.release, u.machine);
+        mpl_json_str(&j, "kernel", k);
+        mpl_json_str(&j, "hostname", u.nodename);
+    }
+#ifdef MPLAB_VERSION
+    mpl_json_str(&j, "mplab_version", MPLAB_VERSION);
+#else
+    mpl_json_str(&j, "mplab_version", "0.1.0");
+#endif
+    mpl_json_str(&j, "backend", sc->backend);
+    mpl_json_u64(&j, "seed", e->seed);
+    mpl_json_u64(&j, "repeat", (uint64_t)e->repeat);
+    mpl_json_obj_begin(&j, "sysctls");
+    static const char *const sysctls[] = {"net.mptcp.enabled",
+                                          "net.mptcp.scheduler",
+                                          "net.mptcp.available_schedulers",
+                                          "net.mptcp.path_manager",
+                                          "net.mptcp.pm_type",
+                                          "net.mptcp.checksum_enabled",
+                                          "net.mptcp.stale_loss_cnt",
+                                          "net.ipv4.tcp_congestion_control",
+                                          "net.ipv4.tcp_available_congestion_control",
+                                          "net.core.rmem_max",
+                                          "net.core.wmem_max",
+                                          "net.ipv4.tcp_rmem",
+                                          "net.ipv4.tcp_wmem"};
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(sysctls); i++) {
+        char v[256];
+        read_sysctl(sysctls[i], v, sizeof(v));
+        mpl_json_str(&j, sysctls[i], v);
+    }
+    mpl_json_obj_end(&j);
+    mpl_json_obj_begin(&j, "parameters");
+    char protos[64] = "";
+    for (int i = 0; i < sc->n_protos; i++) {
+        strcat(protos, i ? " " : "");
+        strcat(protos, mpl_proto_name(sc->protos[i]));
+    }
+    mpl_json_str(&j, "protocols", protos);
+    for (int i = 0; i < MPL_SC_NPARAMS; i++) {
+        char v[MPL_SC_MAX_VALUES * (MPL_SC_VALUE_LEN + 1)] = "";
+        for (int k = 0; k < sc->params[i].n; k++) {
+            strcat(v, k ? " " : "");
+            strcat(v, sc->params[i].v[k]);
+        }
+        mpl_json_str(&j, mpl_sc_param_name((mpl_sc_param_t)i), v[0] ? v : "(default)");
+    }
+    mpl_json_num(&j, "interval_s", sc->interval_s);
+    mpl_json_num(&j, "timeout_s", (double)sc->timeout_ns / 1e9);
+    mpl_json_str(&j, "client_endpoints", sc->client_endpoints);
+    mpl_json_str(&j, "server_endpoints", sc->server_endpoints);
+    mpl_json_obj_end(&j);
+    mpl_json_arr_begin(&j, "swept");
+    for (int i = 0; i < MPL_SC_NPARAMS; i++)
+        if (mpl_sc_swept(sc, (mpl_sc_param_t)i))
+            mpl_json_str(&j, NULL, mpl_sc_param_name((mpl_sc_param_t)i));
+    mpl_json_arr_end(&j);
+    mpl_json_arr_begin(&j, "events");
+    for (int i = 0; i < sc->n_events; i++) {
+        char what[128];
+        snprintf(what, sizeof(what), "%s %s", sc->events[i].link, sc->events[i].action);
+        mpl_json_obj_begin(&j, NULL);
+        mpl_json_num(&j, "at_s", (double)sc->events[i].at_ns / 1e9);
+        mpl_json_str(&j, "link", sc->events[i].link);
+        mpl_json_str(&j, "action", sc->events[i].action);
+        mpl_json_str(&j, "what", what);
+        mpl_json_obj_end(&j);
+    }
+    mpl_json_arr_end(&j);
+    mpl_json_obj_begin(&j, "failure");
+    mpl_json_num(&j, "at_s", (double)sc->fail_at_ns / 1e9);
+    mpl_json_str(&j, "link", sc->fail_link);
+    mpl_json_obj_end(&j);
+    mpl_json_arr_begin(&j, "points");
+    for (int i = 0; i < mpl_sc_npoints(sc); i++) {
+        mpl_sc_point_t pt;
+        char msg[256], file[64];
+        if (mpl_sc_point(sc, i, &pt, msg, sizeof(msg)) != 0)
+            continue;
+        mpl_json_obj_begin(&j, NULL);
+        mpl_json_u64(&j, "point", (uint64_t)i + 1);
+        mpl_json_str(&j, "label", pt.label);
+        snprintf(file, sizeof(file), "topo/p%02d.ini", i + 1);
+        mpl_json_str(&j, "topology", sc->topology_file[0] ? sc->topology_file : file);
+        mpl_json_u64(&j, "links", (uint64_t)pt.links);
+        mpl_json_arr_begin(&j, "rate_mbps");
+        for (int l = 0; l < pt.links; l++)
+            mpl_json_num(&j, NULL, (double)pt.rate_bps[l] / 1e6);
+        mpl_json_arr_end(&j);
+        mpl_json_arr_begin(&j, "delay_ms");
+        for (int l = 0; l < pt.links; l++)
+            mpl_json_num(&j, NULL, (double)pt.delay_ns[l] / 1e6);
+        mpl_json_arr_end(&j);
+        mpl_json_str(&j, "cc", pt.cc);
+        mpl_json_u64(&j, "size", pt.size);
+        mpl_json_str(&j, "fail", pt.fail);
+        mpl_json_obj_end(&j);
+    }
+    mpl_json_arr_end(&j);
+    mpl_json_obj_end(&j);
+    mpl_json_finish(&j);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
+/* The seed and start date of an earlier run of DIR (for --resume). */
+static void
+read_old_meta(exp_t *e, char *started, size_t len)
+{
+    char path[1200], msg[256];
+    mpl_jdoc_t d;
+    snprintf(path, sizeof(path), "%s/meta.json", e->dir);
+    if (mpl_jdoc_load(&d, path, msg, sizeof(msg)) == 0) {
+        const mpl_jv_t *root = mpl_jdoc_root(&d);
+        double s = mpl_jv_num(mpl_jv_get(&d, root, "seed"), -1);
+        if (s >= 0)
+            e->seed = (unsigned long)s;
+        double rep = mpl_jv_num(mpl_jv_get(&d, root, "repeat"), 0);
+        if (rep >= 1 && e->o->repeat == 0)
+            e->repeat = (int)rep;
+        snprintf(started, len, "%s", mpl_jv_str(&d, mpl_jv_get(&d, root, "date"), started));
+    }
+    mpl_jdoc_free(&d);
+}
+
+/* Number of [link] sections of the topology file with the client at one end. */
+static int
+count_client_links(const mpl_scenario_t *sc)
+{
+    FILE *f = fopen(sc->topology_file, "r");
+    if (f == NULL)
+        return 1;
+    char line[512];
+    int in_link = 0, n = 0, counted = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '[') {
+            in_link = strncmp(s, "[link", 5) == 0;
+            counted = 0;
+            continue;
+        }
+        char k[32], v[64];
+        if (!in_link || counted || sscanf(s, " %31[ab] = %63[a-z0-9_]", k, v) != 2)
+            continue;
+        if (strcmp(v, sc->client_host) == 0 && (k[0] == 'a' || k[0] == 'b') && k[1] == '\0') {
+            n++;
+            counted = 1;
+        }
+    }
+    fclose(f);
+    return n > 0 ? (n > MAX_PATHS ? MAX_PATHS : n) : 1;
+}
+
+/* The latest results/DATE-NAME directory (for --resume without --out). */
+static int
+latest_dir(const char *name, char *out, size_t len)
+{
+    DIR *d = opendir("results");
+    if (d == NULL)
+        return -1;
+    char best[512] = "";
+    struct dirent *de;
+    size_t nl = strlen(name);
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > nl + 1 && de->d_name[l - nl - 1] == '-' && !strcmp(de->d_name + l - nl, name) &&
+            strcmp(de->d_name, best) > 0)
+            snprintf(best, sizeof(best), "%s", de->d_name);
+    }
+    closedir(d);
+    if (best[0] == '\0')
+        return -1;
+    snprintf(out, len, "results/%s", best);
+    return 0;
+}
+
+static void
+print_json_summary(exp_t *e, int status)
+{
+    mpl_runs_t all = {0};
+    char path[1200], msg[256];
+    snprintf(path, sizeof(path), "%s/runs.csv", e->dir);
+    mpl_runs_csv_load(path, &all, msg, sizeof(msg));
+    mpl_group_t *g = NULL;
+    int ng = mpl_stats_groups(&all, &g);
+    mpl_json_t j;
+    mpl_json_init(&j, stdout);
+    mpl_json_obj_begin(&j, NULL);
+    mpl_json_str(&j, "scenario", e->sc->name);
+    mpl_json_str(&j, "dir", e->dir);
+    mpl_json_str(&j, "status", status == 0 ? "complete" : status == 130 ? "interrupted" : "failed");
+    mpl_json_i64(&j, "runs", all.n);
+    mpl_json_i64(&j, "planned", e->total);
+    mpl_json_i64(&j, "ok", e->n_ok);
+    mpl_json_i64(&j, "failed", e->n_failed);
+    mpl_json_i64(&j, "unavailable", e->n_unavail);
+    mpl_json_arr_begin(&j, "groups");
+    for (int i = 0; i < ng; i++) {
+        char series[32];
+        mpl_run_t tmp = {.proto = g[i].proto, .path = g[i].path};
+        mpl_json_obj_begin(&j, NULL);
+        mpl_json_i64(&j, "point", g[i].point);
+        mpl_json_str(&j, "label", g[i].label);
+        mpl_json_str(&j, "series", mpl_run_series(&tmp, series, sizeof(series)));
+        mpl_json_i64(&j, "n", g[i].n);
+        mpl_json_i64(&j, "ok", g[i].n_ok);
+        mpl_json_bool(&j, "unavailable", g[i].unavailable);
+        mpl_json_num(&j, "goodput_median_mbps", g[i].median);
+        mpl_json_num(&j, "goodput_min_mbps", g[i].min);
+        mpl_json_num(&j, "goodput_max_mbps", g[i].max);
+        mpl_json_num(&j, "expected_mbps", g[i].expected);
+        mpl_json_num(&j, "ratio", g[i].ratio);
+        mpl_json_bool(&j, "flagged", g[i].flagged);
+        mpl_json_num(&j, "stall_s", g[i].stall_median);
+        mpl_json_num(&j, "recover_s", g[i].recover_median);
+        mpl_json_obj_end(&j);
+    }
+    mpl_json_arr_end(&j);
+    mpl_json_obj_end(&j);
+    mpl_json_finish(&j);
+    free(g);
+    mpl_runs_free(&all);
+}
+
+int
+mpl_runner_run(const mpl_scenario_t *sc, const mpl_runner_opts_t *o)
+{
+    exp_t e;
+    memset(&e, 0, sizeof(e));
+    e.sc = sc;
+    e.o = o;
+    e.cur_point = -1;
+    e.repeat = o->repeat > 0 ? o->repeat : sc->repeat;
+    e.seed = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
+    e.port = (int)(getpid() % 1000) * 17;
+    int status = 1;
+    plan_item_t *plan = NULL;
+    char started[64];
+    mpl_iso8601_now(started, sizeof(started));
+
+    if (o->out_dir != NULL) {
+        snprintf(e.dir, sizeof(e.dir), "%s", o->out_dir);
+    } else if (o->resume) {
+        if (latest_dir(sc->name, e.dir, sizeof(e.dir)) != 0) {
+            mpl_err("--resume: no earlier results/*-%s directory (give it with --out DIR)", sc->name);
+            return 1;
+        }
+    } else {
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+        snprintf(e.dir, sizeof(e.dir), "results/%s-%s", stamp, sc->name);
+    }
+    char path[1200], msg[256];
+    snprintf(path, sizeof(path), "%s/runs.csv", e.dir);
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    if (exists && !o->resume && !o->dry_run) {
+        mpl_err("%s already holds results: add --resume to continue it, or choose another --out", e.dir);
+        return 1;
+    }
+    if (exists) {
+        read_old_meta(&e, started, sizeof(started));
+        if (mpl_runs_csv_load(path, &e.done, msg, sizeof(msg)) != 0) {
+            mpl_err("%s", msg);
+            return 1;
+        }
+    }
+    /* topology-file scenarios: one tcp reference per link of the client */
+    e.n_paths = sc->topology_file[0] ? count_client_links(sc) : MAX_PATHS;
+    int n = make_plan(&e, &plan);
+    if (n < 0) {
+        mpl_err("out of memory");
+        goto out;
+    }
+    e.total = n;
+    for (int i = 0; i < n; i++)
+        if (mpl_runs_find(&e.done, plan[i].id) == NULL)
+            e.todo++;
+    if (o->dry_run) {
+        printf("scenario %s: %d points, %d runs (%d to do), results in %s\n", sc->name, mpl_sc_npoints(sc), n,
+               e.todo, e.dir);
+        for (int i = 0; i < n; i++) {
+            mpl_sc_point_t pt;
+            mpl_sc_point(sc, plan[i].point, &pt, msg, sizeof(msg));
+            printf("  %-22s %s%s\n", plan[i].id, pt.label,
+                   mpl_runs_find(&e.done, plan[i].id) ? "  (done)" : "");
+        }
+        status = 0;
+        goto out;
+    }
+    if (mkdir_p(e.dir) != 0) {
+        mpl_err("%s: %s", e.dir, strerror(errno));
+        goto out;
+    }
+    static const char *const sub[] = {"runs", "topo", "logs", "plots"};
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(sub); i++) {
+        snprintf(path, sizeof(path), "%s/%s", e.dir, sub[i]);
+        mkdir(path, 0755);
+    }
+    write_meta(&e, started);
+    snprintf(path, sizeof(path), "%s/runs.csv", e.dir);
+    e.runs_csv = fopen(path, "a");
+    snprintf(path, sizeof(path), "%s/timeseries.csv", e.dir);
+    int ts_new = stat(path, &sb) != 0;
+    e.ts_csv = fopen(path, "a");
+    if (e.runs_csv == NULL || e.ts_csv == NULL) {
+        mpl_err("%s: cannot write the result files", e.dir);
+        goto out;
+    }
+    if (!exists)
+        mpl_runs_csv_header(e.runs_csv);
+    if (ts_new)
+        fprintf(e.ts_csv, "run_id,source,host,iface,t,rx_mbps,tx_mbps\n");
+    fprintf(stderr, "mplab run: scenario %s: %d points, %d runs%s, results in %s\n", sc->name,
+            mpl_sc_npoints(sc), e.total, e.todo < e.total ? " (resuming)" : "", e.dir);
+
+    /* TLS-based protocols need the project certificates: create them once, up front. */
+    for (int i = 0; i < sc->n_protos; i++)
+        if (sc->protos[i] == MPL_PROTO_TLS || sc->protos[i] == MPL_PROTO_TCPLS) {
+            char *cert[] = {(char *)o->mplab, "cert", NULL};
+            snprintf(path, sizeof(path), "%s/logs/cert.log", e.dir);
+            run_cmd(cert, path, path);
+            break;
+        }
+
+    status = 0;
+    for (int i = 0; i < n && !g_stop; i++) {
+        plan_item_t *it = &plan[i];
+        if (mpl_runs_find(&e.done, it->id) != NULL)
+            continue;
+        mpl_sc_point_t pt;
+        mpl_sc_point(sc, it->point, &pt, msg, sizeof(msg));
+        if (e.cur_point != it->point || !e.topo_up || e.topo_dirty) {
+            topo_down(&e);
+            if (topo_bring_up(&e, it->point) != 0) {
+                topo_down(&e);
+                status = g_stop ? 130 : 1;
+                break;
+            }
+        }
+        print_progress(&e, it, &pt, NULL);
+        int rc = run_one(&e, it, &pt);
+        if (rc == 1)
+            break;
+    }
+    if (mpl_stderr_is_tty())
+        fprintf(stderr, "\r\033[K");
+    topo_down(&e);
+    if (g_stop) {
+        status = 130;
+        mpl_warn("interrupted: %d finished runs kept in %s; continue with: mplab run %s --out %s --resume",
+                 e.done.n, e.dir, sc->path, e.dir);
+    }
+    if (e.runs_csv)
+        fclose(e.runs_csv);
+    if (e.ts_csv)
+        fclose(e.ts_csv);
+    e.runs_csv = e.ts_csv = NULL;
+    write_meta(&e, started);
+    if (mpl_report_build(e.dir, !o->json, msg, sizeof(msg)) != 0)
+        mpl_err("report: %s", msg);
+    else
+        fprintf(stderr, "mplab run: %d ok, %d failed, %d unavailable; report: %s/index.html\n", e.n_ok,
+                e.n_failed, e.n_unavail, e.dir);
+    if (o->json)
+        print_json_summary(&e, status);
+out:
+    if (e.runs_csv)
+        fclose(e.runs_csv);
+    if (e.ts_csv)
+        fclose(e.ts_csv);
+    free(plan);
+    mpl_runs_free(&e.done);
+    return status;
+}

@@ -1,0 +1,704 @@
+/*
+ * scenario.c — the scenario INI parser, the sweep expansion and the topology generator.
+ */
+#include "exp/scenario.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINE_MAX_LEN 1024
+
+static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
+static const char *const param_names[MPL_SC_NPARAMS] = {"links",  "rate", "split", "delay", "loss",
+                                                        "backup", "fail", "cc",    "size"};
+static const char *const param_defaults[MPL_SC_NPARAMS] = {"2",    "100mbit", "",      "10ms", "0",
+                                                           "none", "none",    "cubic", "100M"};
+
+const char *
+mpl_proto_name(mpl_proto_t p)
+{
+    return (unsigned)p < MPL_PROTO_COUNT ? proto_names[p] : "?";
+}
+
+int
+mpl_proto_parse(const char *s, mpl_proto_t *p)
+{
+    for (int i = 0; i < MPL_PROTO_COUNT; i++)
+        if (strcmp(s, proto_names[i]) == 0) {
+            *p = (mpl_proto_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+int
+mpl_proto_multipath(mpl_proto_t p)
+{
+    return p == MPL_PROTO_MPTCP || p == MPL_PROTO_TCPLS;
+}
+
+const char *
+mpl_sc_param_name(mpl_sc_param_t p)
+{
+    return (unsigned)p < MPL_SC_NPARAMS ? param_names[p] : "?";
+}
+
+typedef struct sparser {
+    const char *fname;
+    int line;
+    char *err;
+    size_t errlen;
+    mpl_scenario_t *sc;
+    enum { SEC_NONE, SEC_SCENARIO, SEC_TOPOLOGY, SEC_EVENTS } sec;
+} sparser_t;
+
+static int __attribute__((format(printf, 2, 3))) serr(sparser_t *p, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->line > 0)
+        snprintf(p->err, p->errlen, "%s:%d: %s", p->fname, p->line, msg);
+    else
+        snprintf(p->err, p->errlen, "%s: %s", p->fname, msg);
+    return -1;
+}
+
+static char *
+trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+static int
+valid_word(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!islower(c) && !isdigit(c) && c != '_' && c != '-')
+            return 0;
+    }
+    return 1;
+}
+
+/* Splits s on '/' into at most max parts (copied into parts). Returns the count or -1. */
+static int
+split_parts(const char *s, char parts[][MPL_SC_VALUE_LEN], int max)
+{
+    int n = 0;
+    const char *p = s;
+    for (;;) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (n == max || len == 0 || len >= MPL_SC_VALUE_LEN)
+            return -1;
+        memcpy(parts[n], p, len);
+        parts[n][len] = '\0';
+        n++;
+        if (e == NULL)
+            return n;
+        p = e + 1;
+    }
+}
+
+static int
+link_number(const char *s)
+{
+    if (s[0] != 'l' || !isdigit((unsigned char)s[1]))
+        return -1;
+    uint64_t v;
+    if (mpl_parse_u64(s + 1, &v) != 0 || v < 1 || v > MPL_SC_MAX_LINKS)
+        return -1;
+    return (int)v;
+}
+
+/* Checks one value of a sweepable parameter; returns NULL or a description of the problem. */
+static const char *
+check_value(mpl_sc_param_t param, const char *v)
+{
+    char parts[MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN];
+    int n = split_parts(v, parts, MPL_SC_MAX_LINKS);
+    uint64_t u;
+    double d, sum = 0;
+    if (n < 1)
+        return "bad value (at most 8 '/'-separated parts)";
+    switch (param) {
+    case MPL_SC_LINKS:
+        if (n != 1 || mpl_parse_u64(v, &u) != 0 || u < 1 || u > MPL_SC_MAX_LINKS)
+            return "links must be 1..8";
+        return NULL;
+    case MPL_SC_RATE:
+        for (int i = 0; i < n; i++)
+            if (mpl_parse_rate(parts[i], &u) != 0 || u < 8000)
+                return "invalid rate (e.g. 100mbit, or per link 30mbit/70mbit)";
+        return NULL;
+    case MPL_SC_SPLIT:
+        for (int i = 0; i < n; i++) {
+            if (mpl_parse_double(parts[i], &d) != 0 || !(d > 0) || d > 100)
+                return "invalid split (percent shares, e.g. 30/70)";
+            sum += d;
+        }
+        if (fabs(sum - 100) > 0.5)
+            return "split shares must add up to 100";
+        return NULL;
+    case MPL_SC_DELAY:
+        for (int i = 0; i < n; i++)
+            if (mpl_parse_duration(parts[i], &u) != 0 || u > 10000000000ull)
+                return "invalid delay (one-way, 0..10s, e.g. 10ms or 5ms/25ms)";
+        return NULL;
+    case MPL_SC_LOSS:
+        for (int i = 0; i < n; i++) {
+            size_t l = strlen(parts[i]);
+            if (l > 0 && parts[i][l - 1] == '%')
+                parts[i][l - 1] = '\0';
+            if (mpl_parse_double(parts[i], &d) != 0 || d < 0 || d > 100)
+                return "invalid loss (percent 0..100)";
+        }
+        return NULL;
+    case MPL_SC_BACKUP:
+        if (n == 1 && strcmp(v, "none") == 0)
+            return NULL;
+        for (int i = 0; i < n; i++)
+            if (link_number(parts[i]) < 0)
+                return "backup takes 'none' or link names l1..l8 (l2 or l2/l3)";
+        return NULL;
+    case MPL_SC_FAIL:
+        if (strcmp(v, "none") && strcmp(v, "down") && strcmp(v, "blackhole"))
+            return "fail takes none, down or blackhole";
+        return NULL;
+    case MPL_SC_CC:
+        if (n != 1 || !valid_word(v, 31))
+            return "invalid congestion control name";
+        return NULL;
+    case MPL_SC_SIZE:
+        if (n != 1 || mpl_parse_size(v, &u) != 0 || u == 0 || u > (1ull << 40))
+            return "invalid size (e.g. 100M, 1G)";
+        return NULL;
+    default:
+        return "unknown parameter";
+    }
+}
+
+static int
+set_values(sparser_t *p, mpl_sc_param_t param, char *v)
+{
+    mpl_sc_values_t *pv = &p->sc->params[param];
+    if (pv->given)
+        return serr(p, "'%s' given twice", param_names[param]);
+    pv->n = 0;
+    pv->given = 1;
+    for (char *save = NULL, *tok = strtok_r(v, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+        if (pv->n == MPL_SC_MAX_VALUES)
+            return serr(p, "'%s': at most %d values", param_names[param], MPL_SC_MAX_VALUES);
+        if (strlen(tok) >= MPL_SC_VALUE_LEN)
+            return serr(p, "'%s': value too long", param_names[param]);
+        const char *why = check_value(param, tok);
+        if (why != NULL)
+            return serr(p, "%s: '%s': %s", param_names[param], tok, why);
+        snprintf(pv->v[pv->n++], MPL_SC_VALUE_LEN, "%s", tok);
+    }
+    if (pv->n == 0)
+        return serr(p, "'%s' has no value", param_names[param]);
+    return 0;
+}
+
+static int
+copy_word(sparser_t *p, const char *k, const char *v, char *dst, size_t dlen)
+{
+    if (!valid_word(v, dlen - 1))
+        return serr(p, "%s: invalid value '%s'", k, v);
+    snprintf(dst, dlen, "%s", v);
+    return 0;
+}
+
+static int
+scenario_key(sparser_t *p, const char *k, char *v)
+{
+    mpl_scenario_t *sc = p->sc;
+    uint64_t u;
+    if (!strcmp(k, "name"))
+        return copy_word(p, k, v, sc->name, sizeof(sc->name));
+    if (!strcmp(k, "title")) {
+        snprintf(sc->title, sizeof(sc->title), "%s", v);
+        return 0;
+    }
+    if (!strcmp(k, "protocols")) {
+        sc->n_protos = 0;
+        for (char *save = NULL, *t = strtok_r(v, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+            mpl_proto_t pr;
+            if (mpl_proto_parse(t, &pr) != 0)
+                return serr(p, "protocols: unknown protocol '%s' (tcp, tls, mptcp, tcpls)", t);
+            for (int i = 0; i < sc->n_protos; i++)
+                if (sc->protos[i] == pr)
+                    return serr(p, "protocols: '%s' listed twice", t);
+            sc->protos[sc->n_protos++] = pr;
+        }
+        if (sc->n_protos == 0)
+            return serr(p, "protocols: none given");
+        return 0;
+    }
+    if (!strcmp(k, "repeat")) {
+        if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 100)
+            return serr(p, "repeat: expected 1..100");
+        sc->repeat = (int)u;
+        return 0;
+    }
+    if (!strcmp(k, "interval")) {
+        if (mpl_parse_double(v, &sc->interval_s) != 0 || sc->interval_s < 0.01 || sc->interval_s > 10)
+            return serr(p, "interval: expected 0.01..10 (seconds)");
+        return 0;
+    }
+    if (!strcmp(k, "timeout")) {
+        if (mpl_parse_duration(v, &sc->timeout_ns) != 0 || sc->timeout_ns < 1000000000ull ||
+            sc->timeout_ns > 3600000000000ull)
+            return serr(p, "timeout: expected 1s..1h");
+        return 0;
+    }
+    if (!strcmp(k, "fail_at")) {
+        if (mpl_parse_duration(v, &sc->fail_at_ns) != 0 || sc->fail_at_ns > 3600000000000ull)
+            return serr(p, "fail_at: expected a time such as 3s");
+        return 0;
+    }
+    if (!strcmp(k, "fail_link")) {
+        if (link_number(v) < 0 && !valid_word(v, 11))
+            return serr(p, "fail_link: invalid link name '%s'", v);
+        snprintf(sc->fail_link, sizeof(sc->fail_link), "%s", v);
+        return 0;
+    }
+    for (int i = 0; i < MPL_SC_NPARAMS; i++)
+        if (!strcmp(k, param_names[i]) && (i == MPL_SC_FAIL || i == MPL_SC_CC || i == MPL_SC_SIZE))
+            return set_values(p, (mpl_sc_param_t)i, v);
+    return serr(
+        p,
+        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, cc, "
+        "fail, fail_at, fail_link)",
+        k);
+}
+
+static int
+topology_key(sparser_t *p, const char *k, char *v)
+{
+    mpl_scenario_t *sc = p->sc;
+    if (!strcmp(k, "file")) {
+        if (strlen(v) >= sizeof(sc->topology_file))
+            return serr(p, "file: path too long");
+        snprintf(sc->topology_file, sizeof(sc->topology_file), "%s", v);
+        return 0;
+    }
+    if (!strcmp(k, "client"))
+        return copy_word(p, k, v, sc->client_host, sizeof(sc->client_host));
+    if (!strcmp(k, "server"))
+        return copy_word(p, k, v, sc->server_host, sizeof(sc->server_host));
+    if (!strcmp(k, "backend")) {
+        if (strcmp(v, "auto") && strcmp(v, "forwarder") && strcmp(v, "netem"))
+            return serr(p, "backend: expected auto, forwarder or netem");
+        snprintf(sc->backend, sizeof(sc->backend), "%s", v);
+        return 0;
+    }
+    if (!strcmp(k, "rate_mode")) {
+        if (strcmp(v, "total") && strcmp(v, "per_link"))
+            return serr(p, "rate_mode: expected total or per_link");
+        sc->rate_per_link = v[0] == 'p';
+        return 0;
+    }
+    if (!strcmp(k, "client_endpoints") || !strcmp(k, "server_endpoints")) {
+        char *dst = k[0] == 'c' ? sc->client_endpoints : sc->server_endpoints;
+        for (const char *c = v; *c; c++)
+            if (!islower((unsigned char)*c) && *c != ' ' && *c != ',')
+                return serr(p, "%s: expected flags such as 'subflow fullmesh' or 'signal'", k);
+        if (strlen(v) >= MPL_SC_VALUE_LEN)
+            return serr(p, "%s: too long", k);
+        snprintf(dst, MPL_SC_VALUE_LEN, "%s", v);
+        return 0;
+    }
+    for (int i = 0; i <= MPL_SC_BACKUP; i++)
+        if (!strcmp(k, param_names[i]))
+            return set_values(p, (mpl_sc_param_t)i, v);
+    return serr(
+        p,
+        "unknown key '%s' in [topology] (file, client, server, backend, links, rate, rate_mode, split, "
+        "delay, loss, backup, client_endpoints, server_endpoints)",
+        k);
+}
+
+static int
+event_key(sparser_t *p, const char *k, char *v)
+{
+    mpl_scenario_t *sc = p->sc;
+    if (sc->n_events == MPL_SC_MAX_EVENTS)
+        return serr(p, "too many events (at most %d)", MPL_SC_MAX_EVENTS);
+    mpl_sc_event_t *e = &sc->events[sc->n_events];
+    if (mpl_parse_duration(k, &e->at_ns) != 0 || e->at_ns > 3600000000000ull)
+        return serr(p, "invalid event time '%s' (e.g. 3s, 1500ms)", k);
+    char *save = NULL, *link = strtok_r(v, " \t", &save);
+    char *rest = save ? trim(save) : NULL;
+    if (link == NULL || rest == NULL || *rest == '\0')
+        return serr(p, "event: expected 'TIME = LINK ACTION [VALUE] [dir a2b|b2a]'");
+    if (!valid_word(link, 11))
+        return serr(p, "event: invalid link name '%s'", link);
+    static const char *const actions[] = {"down", "up", "blackhole", "rate", "delay", "loss"};
+    int ok = 0;
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(actions); i++)
+        if (!strncmp(rest, actions[i], strlen(actions[i])) &&
+            (rest[strlen(actions[i])] == '\0' || rest[strlen(actions[i])] == ' '))
+            ok = 1;
+    if (!ok)
+        return serr(p, "event: unknown action in '%s' (down, up, blackhole, rate R, delay D, loss P)", rest);
+    for (const char *c = rest; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr(" ._%/", *c))
+            return serr(p, "event: unexpected character in '%s'", rest);
+    if (strlen(rest) >= sizeof(e->action))
+        return serr(p, "event: action too long");
+    snprintf(e->link, sizeof(e->link), "%s", link);
+    snprintf(e->action, sizeof(e->action), "%s", rest);
+    sc->n_events++;
+    return 0;
+}
+
+static void
+defaults(mpl_scenario_t *sc, const char *fname)
+{
+    memset(sc, 0, sizeof(*sc));
+    const char *base = strrchr(fname, '/');
+    base = base ? base + 1 : fname;
+    size_t n = strcspn(base, ".");
+    if (n >= sizeof(sc->name))
+        n = sizeof(sc->name) - 1;
+    memcpy(sc->name, base, n);
+    sc->name[n] = '\0';
+    if (!valid_word(sc->name, sizeof(sc->name) - 1))
+        snprintf(sc->name, sizeof(sc->name), "scenario");
+    snprintf(sc->path, sizeof(sc->path), "%s", fname);
+    for (int i = 0; i < MPL_PROTO_COUNT; i++)
+        sc->protos[i] = (mpl_proto_t)i;
+    sc->n_protos = MPL_PROTO_COUNT;
+    sc->repeat = 3;
+    sc->interval_s = 0.1;
+    sc->timeout_ns = 120000000000ull;
+    sc->fail_at_ns = 3000000000ull;
+    snprintf(sc->fail_link, sizeof(sc->fail_link), "l1");
+    snprintf(sc->client_endpoints, sizeof(sc->client_endpoints), "none");
+    snprintf(sc->server_endpoints, sizeof(sc->server_endpoints), "signal");
+    snprintf(sc->backend, sizeof(sc->backend), "auto");
+    snprintf(sc->client_host, sizeof(sc->client_host), "client");
+    snprintf(sc->server_host, sizeof(sc->server_host), "server");
+    for (int i = 0; i < MPL_SC_NPARAMS; i++) {
+        sc->params[i].n = 1;
+        snprintf(sc->params[i].v[0], MPL_SC_VALUE_LEN, "%s", param_defaults[i]);
+    }
+}
+
+int
+mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc, char *err, size_t errlen)
+{
+    sparser_t p = {.fname = fname, .err = err, .errlen = errlen, .sc = sc, .sec = SEC_NONE};
+    char line[LINE_MAX_LEN];
+    size_t pos = 0;
+    defaults(sc, fname);
+    while (pos < len) {
+        size_t e = pos;
+        while (e < len && text[e] != '\n')
+            e++;
+        p.line++;
+        if (e - pos >= sizeof(line))
+            return serr(&p, "line too long");
+        memcpy(line, text + pos, e - pos);
+        line[e - pos] = '\0';
+        pos = e + 1;
+        /* strip comments: '#' or ';' at the start or after a blank */
+        for (char *c = line; *c; c++)
+            if ((*c == '#' || *c == ';') && (c == line || c[-1] == ' ' || c[-1] == '\t')) {
+                *c = '\0';
+                break;
+            }
+        char *s = trim(line);
+        if (*s == '\0')
+            continue;
+        if (*s == '[') {
+            char *close = strchr(s, ']');
+            if (close == NULL || close[1] != '\0')
+                return serr(&p, "malformed section header");
+            *close = '\0';
+            char *name = trim(s + 1);
+            if (!strcmp(name, "scenario"))
+                p.sec = SEC_SCENARIO;
+            else if (!strcmp(name, "topology"))
+                p.sec = SEC_TOPOLOGY;
+            else if (!strcmp(name, "events"))
+                p.sec = SEC_EVENTS;
+            else
+                return serr(&p, "unknown section [%s] (scenario, topology, events)", name);
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (eq == NULL)
+            return serr(&p, "expected 'key = value'");
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        if (*k == '\0' || *v == '\0')
+            return serr(&p, "empty key or value");
+        int rc;
+        switch (p.sec) {
+        case SEC_SCENARIO:
+            rc = scenario_key(&p, k, v);
+            break;
+        case SEC_TOPOLOGY:
+            rc = topology_key(&p, k, v);
+            break;
+        case SEC_EVENTS:
+            rc = event_key(&p, k, v);
+            break;
+        default:
+            return serr(&p, "key outside of a section");
+        }
+        if (rc != 0)
+            return -1;
+    }
+    p.line = 0;
+    if (sc->topology_file[0] != '\0')
+        for (int i = 0; i <= MPL_SC_BACKUP; i++)
+            if (sc->params[i].given)
+                return serr(&p, "'%s' cannot be combined with a topology file", param_names[i]);
+    if (sc->params[MPL_SC_RATE].n > 1 && sc->params[MPL_SC_SPLIT].n > 1)
+        return serr(&p, "sweep either 'rate' or 'split', not both");
+    if (mpl_sc_npoints(sc) > MPL_SC_MAX_POINTS)
+        return serr(&p, "the sweep has more than %d points", MPL_SC_MAX_POINTS);
+    /* every point must resolve */
+    char msg[256];
+    mpl_sc_point_t pt;
+    for (int i = 0; i < mpl_sc_npoints(sc); i++)
+        if (mpl_sc_point(sc, i, &pt, msg, sizeof(msg)) != 0)
+            return serr(&p, "%s", msg);
+    return 0;
+}
+
+int
+mpl_sc_load(const char *path, mpl_scenario_t *sc, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = malloc(1 << 20);
+    if (buf == NULL) {
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    int big = !feof(f);
+    fclose(f);
+    int rc;
+    if (big) {
+        snprintf(err, errlen, "%s: file too large", path);
+        rc = -1;
+    } else {
+        rc = mpl_sc_parse(buf, n, path, sc, err, errlen);
+    }
+    free(buf);
+    return rc;
+}
+
+int
+mpl_sc_npoints(const mpl_scenario_t *sc)
+{
+    int n = 1;
+    for (int i = 0; i < MPL_SC_NPARAMS; i++) {
+        n *= sc->params[i].n > 0 ? sc->params[i].n : 1;
+        if (n > 100000)
+            return n;
+    }
+    return n;
+}
+
+int
+mpl_sc_swept(const mpl_scenario_t *sc, mpl_sc_param_t p)
+{
+    return sc->params[p].n > 1;
+}
+
+/* Fills per-link values from "v" (all links) or "v1/v2/.." (one per link). */
+static int
+per_link(const char *v, int links, char parts[][MPL_SC_VALUE_LEN], const char *what, char *err, size_t errlen)
+{
+    char tmp[MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN];
+    int n = split_parts(v, tmp, MPL_SC_MAX_LINKS);
+    if (n == 1) {
+        for (int i = 0; i < links; i++)
+            snprintf(parts[i], MPL_SC_VALUE_LEN, "%s", tmp[0]);
+        return 0;
+    }
+    if (n != links) {
+        snprintf(err, errlen, "%s '%s' has %d per-link values for %d links", what, v, n, links);
+        return -1;
+    }
+    memcpy(parts, tmp, sizeof(tmp[0]) * (size_t)n);
+    return 0;
+}
+
+int
+mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, size_t errlen)
+{
+    memset(pt, 0, sizeof(*pt));
+    pt->index = idx;
+    int rem = idx;
+    for (int i = MPL_SC_NPARAMS - 1; i >= 0; i--) {
+        int n = sc->params[i].n > 0 ? sc->params[i].n : 1;
+        pt->value_idx[i] = rem % n;
+        rem /= n;
+    }
+    const char *val[MPL_SC_NPARAMS];
+    size_t off = 0;
+    pt->label[0] = '\0';
+    for (int i = 0; i < MPL_SC_NPARAMS; i++) {
+        val[i] = sc->params[i].v[pt->value_idx[i]];
+        if (sc->params[i].n > 1 && off < sizeof(pt->label))
+            off += (size_t)snprintf(pt->label + off, sizeof(pt->label) - off, "%s%s=%s", off ? " " : "",
+                                    param_names[i], val[i]);
+    }
+    if (pt->label[0] == '\0')
+        snprintf(pt->label, sizeof(pt->label), "base");
+
+    uint64_t u;
+    char parts[MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN];
+    if (mpl_parse_u64(val[MPL_SC_LINKS], &u) != 0 || u < 1 || u > MPL_SC_MAX_LINKS) {
+        snprintf(err, errlen, "invalid links '%s'", val[MPL_SC_LINKS]);
+        return -1;
+    }
+    int links = pt->links = (int)u;
+
+    /* shares */
+    if (val[MPL_SC_SPLIT][0] != '\0') {
+        int n = split_parts(val[MPL_SC_SPLIT], parts, MPL_SC_MAX_LINKS);
+        if (n != links) {
+            snprintf(err, errlen, "split '%s' has %d shares for %d links", val[MPL_SC_SPLIT], n, links);
+            return -1;
+        }
+        for (int i = 0; i < links; i++)
+            mpl_parse_double(parts[i], &pt->share_pct[i]);
+    } else {
+        for (int i = 0; i < links; i++)
+            pt->share_pct[i] = 100.0 / links;
+    }
+    /* rates: one total (split by shares) or one per link */
+    int nr = split_parts(val[MPL_SC_RATE], parts, MPL_SC_MAX_LINKS);
+    if (nr == 1 && sc->rate_per_link) {
+        mpl_parse_rate(parts[0], &u);
+        for (int i = 0; i < links; i++)
+            pt->rate_bps[i] = u;
+    } else if (nr == 1) {
+        mpl_parse_rate(parts[0], &u);
+        for (int i = 0; i < links; i++)
+            pt->rate_bps[i] = (uint64_t)llround((double)u * pt->share_pct[i] / 100.0);
+    } else if (nr == links && val[MPL_SC_SPLIT][0] == '\0') {
+        uint64_t total = 0;
+        for (int i = 0; i < links; i++) {
+            mpl_parse_rate(parts[i], &pt->rate_bps[i]);
+            total += pt->rate_bps[i];
+        }
+        for (int i = 0; i < links; i++)
+            pt->share_pct[i] = total ? 100.0 * (double)pt->rate_bps[i] / (double)total : 0;
+    } else {
+        snprintf(err, errlen, "rate '%s': give one total rate (with split) or one rate per link (%d)",
+                 val[MPL_SC_RATE], links);
+        return -1;
+    }
+    if (per_link(val[MPL_SC_DELAY], links, parts, "delay", err, errlen) != 0)
+        return -1;
+    for (int i = 0; i < links; i++)
+        mpl_parse_duration(parts[i], &pt->delay_ns[i]);
+    if (per_link(val[MPL_SC_LOSS], links, parts, "loss", err, errlen) != 0)
+        return -1;
+    for (int i = 0; i < links; i++) {
+        size_t l = strlen(parts[i]);
+        if (l > 0 && parts[i][l - 1] == '%')
+            parts[i][l - 1] = '\0';
+        mpl_parse_double(parts[i], &pt->loss_pct[i]);
+    }
+    if (strcmp(val[MPL_SC_BACKUP], "none") != 0) {
+        int n = split_parts(val[MPL_SC_BACKUP], parts, MPL_SC_MAX_LINKS);
+        for (int i = 0; i < n; i++) {
+            int l = link_number(parts[i]);
+            if (l < 1 || l > links) {
+                snprintf(err, errlen, "backup link '%s' does not exist with %d links", parts[i], links);
+                return -1;
+            }
+            pt->backup[l - 1] = 1;
+        }
+    }
+    snprintf(pt->fail, sizeof(pt->fail), "%s", val[MPL_SC_FAIL]);
+    if (strcmp(pt->fail, "none") != 0 && sc->topology_file[0] == '\0') {
+        int l = link_number(sc->fail_link);
+        if (l < 1 || l > links) {
+            snprintf(err, errlen, "fail_link '%s' does not exist with %d links", sc->fail_link, links);
+            return -1;
+        }
+    }
+    if (sc->topology_file[0] == '\0')
+        for (int i = 0; i < sc->n_events; i++) {
+            int l = link_number(sc->events[i].link);
+            if (l < 1 || l > links) {
+                snprintf(err, errlen, "event link '%s' does not exist with %d links", sc->events[i].link,
+                         links);
+                return -1;
+            }
+        }
+    snprintf(pt->cc, sizeof(pt->cc), "%s", val[MPL_SC_CC]);
+    mpl_parse_size(val[MPL_SC_SIZE], &pt->size);
+    return 0;
+}
+
+int
+mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *topo_name, char *buf,
+                size_t len)
+{
+    size_t off = 0;
+#define OUT(...)                                                                                             \
+    do {                                                                                                     \
+        int w_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);                                \
+        if (w_ < 0 || off + (size_t)w_ >= len)                                                               \
+            return -1;                                                                                       \
+        off += (size_t)w_;                                                                                   \
+    } while (0)
+    int extra = pt->links > 1 ? pt->links - 1 : 0;
+    if (extra < 1)
+        extra = 1;
+    OUT("# generated by mplab run: scenario %s, point %d (%s)\n", sc->name, pt->index + 1, pt->label);
+    OUT("[topology]\nname = %s\nmptcp = yes\nbackend = %s\n\n", topo_name, sc->backend);
+    OUT("[host %s]\nmptcp_endpoints = %s\nmptcp_subflows = %d\nmptcp_add_addr_accepted = %d\ndefault = "
+        "l1\n\n",
+        sc->client_host, sc->client_endpoints, extra, extra);
+    OUT("[host %s]\nmptcp_endpoints = %s\nmptcp_subflows = %d\nmptcp_add_addr_accepted = %d\ndefault = "
+        "l1\n\n",
+        sc->server_host, sc->server_endpoints, extra, extra);
+    for (int i = 0; i < pt->links; i++) {
+        OUT("[link l%d]\na = %s\nb = %s\n", i + 1, sc->client_host, sc->server_host);
+        if (pt->rate_bps[i] > 0)
+            OUT("rate = %llukbit\n", (unsigned long long)(pt->rate_bps[i] / 1000));
+        OUT("delay = %lluus\n", (unsigned long long)(pt->delay_ns[i] / 1000));
+        if (pt->loss_pct[i] > 0)
+            OUT("loss = %g%%\n", pt->loss_pct[i]);
+        if (pt->backup[i])
+            OUT("b_endpoint = %s backup\n", sc->server_endpoints);
+        OUT("\n");
+    }
+#undef OUT
+    return (int)off;
+}

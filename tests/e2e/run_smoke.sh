@@ -1,0 +1,71 @@
+#!/bin/sh
+# Experiments end to end: 'mplab run scenarios/smoke.ini' (two 20 Mbit/s links, 10 MB, tcp on
+# each link, mptcp and tcpls with link l1 down at 1 s) produces the data files, plots and the
+# report, with plausible numbers; 'mplab report' rebuilds it; nothing is left behind.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd ip tc gnuplot
+for c in topo get serve; do
+    $MPLAB $c --help 2>&1 | grep -q "not implemented" && skip "mplab $c is not on this branch yet"
+done
+need_mptcp
+export MPLAB_PREFIX="mr$$"
+export MPLAB_RUNDIR="$T_TMP/run"
+at_exit "$MPLAB topo down --all"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+OUT="$T_TMP/out"
+
+timeout -k 5 110 $MPLAB run "$ROOT/scenarios/smoke.ini" --out "$OUT" --json >"$T_TMP/summary.json" 2>"$T_TMP/run.log"
+rc=$?
+cat "$T_TMP/run.log"
+[ $rc -eq 0 ] || fail "mplab run exited $rc"
+
+# --- files
+for f in runs.csv timeseries.csv meta.json index.html summary.txt topo/p01.ini; do
+    [ -s "$OUT/$f" ] || fail "missing or empty $f"
+done
+grep -q '"kernel"' "$OUT/meta.json" || fail "meta.json has no kernel"
+grep -q '"net.mptcp.scheduler"' "$OUT/meta.json" || fail "meta.json has no MPTCP sysctls"
+grep -q '"status":"complete"' "$T_TMP/summary.json" || fail "--json: $(cat "$T_TMP/summary.json")"
+[ "$(wc -l <"$OUT/runs.csv")" -eq 5 ] || fail "runs.csv should have a header and 4 runs: $(cat "$OUT/runs.csv")"
+
+# --- numbers: column of a run by name
+col() { # RUN_ID COLUMN
+    awk -F, -v id="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
+                                 $1 == id { print $(k[c]) }' "$OUT/runs.csv"
+}
+for id in p01-tcp-l1-r1 p01-tcp-l2-r1 p01-mptcp-r1; do
+    st=$(col $id status) g=$(col $id goodput_mbps) v=$(col $id verified)
+    echo "$id: $st $g Mbit/s verified=$v stall=$(col $id stall_s) recover=$(col $id recover_s)"
+    [ "$st" = ok ] || fail "$id: $st ($(col $id error))"
+    [ "$v" = 1 ] || fail "$id: content not verified"
+    # 20 Mbit/s links: a single path gets 12..21, mptcp with one link failing 5..40
+    case $id in
+    *tcp-l*) lo=12 hi=21 ;;
+    *) lo=5 hi=40 ;;
+    esac
+    awk -v g="$g" -v lo=$lo -v hi=$hi 'BEGIN { exit !(g >= lo && g <= hi) }' || fail "$id: goodput $g not in $lo..$hi"
+    awk -v c="$(col $id cpu_client_s)" 'BEGIN { exit !(c > 0 && c < 30) }' || fail "$id: client CPU"
+done
+s=$(col p01-mptcp-r1 stall_s)
+awk -v s="$s" 'BEGIN { exit !(s >= 0 && s < 15) }' || fail "mptcp stall '$s'"
+st=$(col p01-tcpls-r1 status)
+case "$st" in ok|unavailable|failed) ;; *) fail "tcpls status '$st'" ;; esac
+grep -q '^p01-mptcp-r1,app,' "$OUT/timeseries.csv" || fail "no application time series"
+
+# --- plots and report
+for p in goodput_by_point failover_p01 ts_p01-mptcp-r1; do
+    [ "$(head -c 4 "$OUT/plots/$p.png" | od -An -c | tr -d ' ')" = "211PNG" ] || fail "$p.png is not a PNG"
+    [ "$(wc -c <"$OUT/plots/$p.png")" -gt 2000 ] || fail "$p.png is too small"
+    grep -q '<svg' "$OUT/plots/$p.svg" || fail "$p.svg"
+done
+grep -q 'data:image/png;base64,iVBOR' "$OUT/index.html" || fail "index.html has no embedded plot"
+grep -q 'mptcp' "$OUT/index.html" || fail "index.html has no mptcp row"
+rm -rf "$OUT/plots" "$OUT/index.html"
+$MPLAB report "$OUT" >"$T_TMP/report.out" || fail "mplab report"
+grep -q "tcp@l1" "$T_TMP/report.out" || fail "report summary: $(cat "$T_TMP/report.out")"
+[ -s "$OUT/index.html" ] && [ -s "$OUT/plots/goodput_by_point.png" ] || fail "report did not rebuild"
+
+# --- nothing left
+ls /run/netns 2>/dev/null | grep -q "^$MPLAB_PREFIX-" && fail "namespaces left: $(ls /run/netns | grep "^$MPLAB_PREFIX-")"
+echo "ok"

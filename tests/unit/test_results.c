@@ -1,0 +1,185 @@
+/* Unit tests: src/exp/results.c (runs.csv, statistics, failure metrics). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "exp/results.h"
+
+static mpl_run_t
+mk(int point, mpl_proto_t proto, int path, int rep, double goodput, const char *status)
+{
+    mpl_run_t r;
+    memset(&r, 0, sizeof(r));
+    r.point = point;
+    r.proto = proto;
+    r.path = path;
+    r.rep = rep;
+    r.links = 2;
+    r.goodput_mbps = goodput;
+    r.seconds = 8;
+    r.cpu_client_s = r.cpu_server_s = 0.5;
+    r.stall_s = r.recover_s = NAN;
+    r.share1_pct = 30;
+    snprintf(r.status, sizeof(r.status), "%s", status);
+    snprintf(r.label, sizeof(r.label), "split=30/70");
+    snprintf(r.fail, sizeof(r.fail), "none");
+    char s[32];
+    snprintf(r.id, sizeof(r.id), "p%02d-%s-r%d", point, mpl_run_series(&r, s, sizeof(s)), rep);
+    return r;
+}
+
+static void
+test_median(void **state)
+{
+    double a[] = {3, 1, 2};
+    assert_true(mpl_median(a, 3) == 2);
+    double b[] = {4, 1, 3, 2};
+    assert_true(mpl_median(b, 4) == 2.5);
+    assert_true(isnan(mpl_median(b, 0)));
+}
+
+static void
+test_groups_and_ratio(void **state)
+{
+    mpl_runs_t rs = {0};
+    for (int rep = 1; rep <= 3; rep++) {
+        mpl_run_t r = mk(1, MPL_PROTO_TCP, 1, rep, 28 + rep, "ok"); /* median 30 */
+        mpl_runs_add(&rs, &r);
+        r = mk(1, MPL_PROTO_TCP, 2, rep, 64 + rep, "ok"); /* median 66 */
+        mpl_runs_add(&rs, &r);
+        r = mk(1, MPL_PROTO_MPTCP, 0, rep, rep == 2 ? 0 : 90 + rep, rep == 2 ? "failed" : "ok");
+        mpl_runs_add(&rs, &r); /* ok: 91, 93 -> median 92 */
+        r = mk(1, MPL_PROTO_TCPLS, 0, rep, NAN, "unavailable");
+        mpl_runs_add(&rs, &r);
+        r = mk(1, MPL_PROTO_TLS, 0, rep, 29, "ok");
+        mpl_runs_add(&rs, &r);
+    }
+    mpl_run_t slow = mk(2, MPL_PROTO_TCP, 1, 1, 30, "ok");
+    mpl_runs_add(&rs, &slow);
+    slow = mk(2, MPL_PROTO_TCP, 2, 1, 70, "ok");
+    mpl_runs_add(&rs, &slow);
+    slow = mk(2, MPL_PROTO_MPTCP, 0, 1, 50, "ok");
+    mpl_runs_add(&rs, &slow);
+
+    mpl_group_t *g;
+    int n = mpl_stats_groups(&rs, &g);
+    assert_int_equal(n, 8);
+    const mpl_group_t *mptcp = NULL, *tcpls = NULL, *tls = NULL, *mptcp2 = NULL;
+    for (int i = 0; i < n; i++) {
+        if (g[i].point == 1 && g[i].proto == MPL_PROTO_MPTCP)
+            mptcp = &g[i];
+        if (g[i].point == 1 && g[i].proto == MPL_PROTO_TCPLS)
+            tcpls = &g[i];
+        if (g[i].point == 1 && g[i].proto == MPL_PROTO_TLS)
+            tls = &g[i];
+        if (g[i].point == 2 && g[i].proto == MPL_PROTO_MPTCP)
+            mptcp2 = &g[i];
+    }
+    assert_non_null(mptcp);
+    assert_int_equal(mptcp->n, 3);
+    assert_int_equal(mptcp->n_ok, 2);
+    assert_true(mptcp->median == 92);
+    assert_true(mptcp->min == 91 && mptcp->max == 93);
+    assert_true(mptcp->expected == 96);
+    assert_true(fabs(mptcp->ratio - 92.0 / 96) < 1e-9);
+    assert_false(mptcp->flagged);
+    assert_true(tcpls->unavailable);
+    assert_true(isnan(tcpls->median));
+    assert_true(isnan(tls->expected)); /* single path: no ratio */
+    assert_true(mptcp2->flagged);      /* 50 / 100 */
+
+    FILE *f = fopen("/dev/null", "w");
+    mpl_stats_print(f, g, n);
+    fclose(f);
+    free(g);
+    mpl_runs_free(&rs);
+}
+
+static void
+test_csv_roundtrip(void **state)
+{
+    char path[] = "/tmp/mplab-test-runs-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    mpl_runs_csv_header(f);
+    mpl_run_t r = mk(3, MPL_PROTO_TCP, 2, 1, 47.5, "ok");
+    snprintf(r.error, sizeof(r.error), "a, \"b\"\nc");
+    snprintf(r.split, sizeof(r.split), "30/70");
+    r.size = 1e8;
+    r.bytes = 1e8;
+    r.verified = 1;
+    r.mptcp = -1;
+    mpl_runs_csv_row(f, &r);
+    mpl_run_t u = mk(3, MPL_PROTO_TCPLS, 0, 1, NAN, "unavailable");
+    mpl_runs_csv_row(f, &u);
+    fclose(f);
+
+    mpl_runs_t rs = {0};
+    char err[256];
+    assert_int_equal(mpl_runs_csv_load(path, &rs, err, sizeof(err)), 0);
+    unlink(path);
+    assert_int_equal(rs.n, 2);
+    const mpl_run_t *x = mpl_runs_find(&rs, r.id);
+    assert_non_null(x);
+    assert_int_equal(x->point, 3);
+    assert_int_equal(x->proto, MPL_PROTO_TCP);
+    assert_int_equal(x->path, 2);
+    assert_true(x->goodput_mbps == 47.5);
+    assert_true(x->bytes == 1e8);
+    assert_true(isnan(x->stall_s));
+    assert_string_equal(x->split, "30/70");
+    assert_string_equal(x->error, "a; ;b;;c");
+    assert_int_equal(x->mptcp, -1);
+    assert_string_equal(rs.v[1].status, "unavailable");
+    assert_true(isnan(rs.v[1].goodput_mbps));
+    mpl_runs_free(&rs);
+    /* a missing file is no runs */
+    assert_int_equal(mpl_runs_csv_load("/nonexistent/runs.csv", &rs, err, sizeof(err)), 0);
+    assert_int_equal(rs.n, 0);
+}
+
+static void
+test_failure_metrics(void **state)
+{
+    /* 0.1 s intervals: 40 Mbit/s for 1 s, failure at 1.0, nothing until 1.5, then 20 Mbit/s */
+    double t[40], m[40], stall, rec;
+    for (int i = 0; i < 40; i++) {
+        t[i] = (i + 1) * 0.1;
+        m[i] = t[i] <= 1.0 + 1e-9 ? 40 : t[i] <= 1.5 + 1e-9 ? 0 : 20;
+    }
+    mpl_failure_metrics(t, m, 40, 1.0, 18, 0.5, &stall, &rec);
+    assert_true(fabs(stall - 0.5) < 1e-6);
+    /* the 0.5 s window after the failure is all 20 Mbit/s from t = 2.0 */
+    assert_true(fabs(rec - 1.0) < 1e-6);
+    /* a target above what survives: never */
+    mpl_failure_metrics(t, m, 40, 1.0, 30, 0.5, &stall, &rec);
+    assert_true(isnan(rec));
+    /* no event: stall only */
+    mpl_failure_metrics(t, m, 40, -1, 18, 0.5, &stall, &rec);
+    assert_true(isnan(rec));
+    assert_true(fabs(stall - 0.5) < 1e-6);
+    /* leading silence (connection set-up) is not a stall */
+    double t2[] = {0.1, 0.2, 0.3, 0.4}, m2[] = {0, 0, 5, 5};
+    mpl_failure_metrics(t2, m2, 4, -1, 0, 0.5, &stall, &rec);
+    assert_true(stall == 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_median),
+        cmocka_unit_test(test_groups_and_ratio),
+        cmocka_unit_test(test_csv_roundtrip),
+        cmocka_unit_test(test_failure_metrics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

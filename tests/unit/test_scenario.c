@@ -1,0 +1,192 @@
+/* Unit tests: src/exp/scenario.c (scenario files, sweep expansion, topology generation). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "exp/scenario.h"
+
+static int
+parse(const char *text, mpl_scenario_t *sc, char *err, size_t len)
+{
+    return mpl_sc_parse(text, strlen(text), "scenarios/t.ini", sc, err, len);
+}
+
+static void
+test_defaults(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256];
+    assert_int_equal(parse("", &sc, err, sizeof(err)), 0);
+    assert_string_equal(sc.name, "t");
+    assert_int_equal(sc.n_protos, 4);
+    assert_int_equal(sc.repeat, 3);
+    assert_int_equal(mpl_sc_npoints(&sc), 1);
+    mpl_sc_point_t pt;
+    assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
+    assert_int_equal(pt.links, 2);
+    assert_int_equal(pt.rate_bps[0], 50000000);
+    assert_int_equal(pt.rate_bps[1], 50000000);
+    assert_int_equal(pt.delay_ns[0], 10000000);
+    assert_int_equal(pt.size, 100000000);
+    assert_string_equal(pt.cc, "cubic");
+    assert_string_equal(pt.fail, "none");
+    assert_string_equal(pt.label, "base");
+}
+
+static void
+test_split_sweep(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256];
+    const char *t = "[scenario]\nname = split\nprotocols = tcp mptcp\nrepeat = 2\n"
+                    "[topology]\nrate = 100mbit\nsplit = 30/70 50/50 70/30  # shares\ndelay = 5ms/25ms\n";
+    assert_int_equal(parse(t, &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.n_protos, 2);
+    assert_int_equal(sc.protos[1], MPL_PROTO_MPTCP);
+    assert_int_equal(mpl_sc_npoints(&sc), 3);
+    assert_true(mpl_sc_swept(&sc, MPL_SC_SPLIT));
+    assert_false(mpl_sc_swept(&sc, MPL_SC_RATE));
+    mpl_sc_point_t pt;
+    assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
+    assert_int_equal(pt.rate_bps[0], 30000000);
+    assert_int_equal(pt.rate_bps[1], 70000000);
+    assert_int_equal(pt.delay_ns[0], 5000000);
+    assert_int_equal(pt.delay_ns[1], 25000000);
+    assert_string_equal(pt.label, "split=30/70");
+    assert_int_equal(mpl_sc_point(&sc, 2, &pt, err, sizeof(err)), 0);
+    assert_int_equal(pt.rate_bps[0], 70000000);
+    assert_true(pt.share_pct[0] > 69.9 && pt.share_pct[0] < 70.1);
+}
+
+static void
+test_cartesian(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256];
+    const char *t = "[scenario]\nfail = down blackhole\ncc = cubic bbr\n[topology]\nrate = 50mbit/50mbit\n"
+                    "backup = none l2\n";
+    assert_int_equal(parse(t, &sc, err, sizeof(err)), 0);
+    assert_int_equal(mpl_sc_npoints(&sc), 8);
+    mpl_sc_point_t pt;
+    /* backup varies slowest, then fail, then cc */
+    assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
+    assert_string_equal(pt.label, "backup=none fail=down cc=cubic");
+    assert_int_equal(mpl_sc_point(&sc, 1, &pt, err, sizeof(err)), 0);
+    assert_string_equal(pt.label, "backup=none fail=down cc=bbr");
+    assert_int_equal(mpl_sc_point(&sc, 7, &pt, err, sizeof(err)), 0);
+    assert_string_equal(pt.label, "backup=l2 fail=blackhole cc=bbr");
+    assert_int_equal(pt.backup[0], 0);
+    assert_int_equal(pt.backup[1], 1);
+    assert_string_equal(pt.fail, "blackhole");
+}
+
+static void
+test_links_sweep_and_topology(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256], buf[8192];
+    const char *t =
+        "[topology]\nlinks = 2 8\nrate = 25mbit\nloss = 1%\n[events]\n2s = l2 rate 10mbit dir b2a\n";
+    assert_int_equal(parse(t, &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.n_events, 1);
+    assert_string_equal(sc.events[0].link, "l2");
+    assert_string_equal(sc.events[0].action, "rate 10mbit dir b2a");
+    mpl_sc_point_t pt;
+    assert_int_equal(mpl_sc_point(&sc, 1, &pt, err, sizeof(err)), 0);
+    assert_int_equal(pt.links, 8);
+    /* a total of 25 Mbit/s split in 8 */
+    assert_int_equal(pt.rate_bps[7], 3125000);
+    assert_true(pt.loss_pct[3] > 0.99 && pt.loss_pct[3] < 1.01);
+    int n = mpl_sc_topology(&sc, &pt, "x1p2", buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "name = x1p2"));
+    assert_non_null(strstr(buf, "[link l8]"));
+    assert_non_null(strstr(buf, "rate = 3125kbit"));
+    assert_non_null(strstr(buf, "mptcp_add_addr_accepted = 7"));
+    assert_non_null(strstr(buf, "loss = 1%"));
+    assert_int_equal(mpl_sc_topology(&sc, &pt, "x1p2", buf, 100), -1);
+    /* rate_mode = per_link: every link gets the rate */
+    assert_int_equal(
+        parse("[topology]\nlinks = 4\nrate = 25mbit\nrate_mode = per_link\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
+    assert_int_equal(pt.rate_bps[3], 25000000);
+    assert_true(pt.share_pct[0] > 24.9 && pt.share_pct[0] < 25.1);
+}
+
+static void
+test_backup_topology(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256], buf[4096];
+    assert_int_equal(parse("[topology]\nbackup = l2\n", &sc, err, sizeof(err)), 0);
+    mpl_sc_point_t pt;
+    assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
+    assert_true(mpl_sc_topology(&sc, &pt, "t", buf, sizeof(buf)) > 0);
+    assert_non_null(strstr(buf, "[link l2]\na = client\nb = server\nrate = 50000kbit\ndelay = 10000us\n"
+                                "b_endpoint = signal backup\n"));
+}
+
+static void
+expect_error(const char *text, const char *needle)
+{
+    mpl_scenario_t sc;
+    char err[256] = "";
+    assert_int_equal(parse(text, &sc, err, sizeof(err)), -1);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error '%s' does not contain '%s'", err, needle);
+}
+
+static void
+test_errors(void **state)
+{
+    expect_error("[scenario]\nprotocols = tcp quic\n", "t.ini:2: protocols: unknown protocol 'quic'");
+    expect_error("[scenario]\nprotocols = tcp tcp\n", "listed twice");
+    expect_error("[topology]\nsplit = 30/60\n", "add up to 100");
+    expect_error("[topology]\nsplit = 30/30/40\n", "3 shares for 2 links");
+    expect_error("[topology]\nlinks = 9\n", "links must be 1..8");
+    expect_error("[topology]\ndelay = 5ms/5ms/5ms\n", "3 per-link values for 2 links");
+    expect_error("[topology]\nbackup = l3\n", "backup link 'l3' does not exist");
+    expect_error("[topology]\nrate = 10\n", "invalid rate");
+    expect_error("[scenario]\nfail = crash\n", "fail takes none, down or blackhole");
+    expect_error("[scenario]\nsize = 0\n", "invalid size");
+    expect_error("[scenario]\nrepeat = 0\n", "repeat");
+    expect_error("[scenario]\nbogus = 1\n", "unknown key 'bogus'");
+    expect_error("[nope]\n", "unknown section [nope]");
+    expect_error("name = x\n", "key outside of a section");
+    expect_error("[scenario]\nname\n", "expected 'key = value'");
+    expect_error("[events]\n2s = l1 explode\n", "unknown action");
+    expect_error("[events]\nsoon = l1 down\n", "invalid event time");
+    expect_error("[events]\n1s = l3 down\n", "event link 'l3' does not exist");
+    expect_error("[topology]\nfile = topologies/dual.ini\nlinks = 3\n",
+                 "cannot be combined with a topology file");
+    expect_error("[topology]\nrate = 10mbit 20mbit\nsplit = 50/50 40/60\n", "not both");
+    expect_error("[scenario]\ncc = cubic\ncc = bbr\n", "given twice");
+}
+
+static void
+test_protocols(void **state)
+{
+    mpl_proto_t p;
+    assert_int_equal(mpl_proto_parse("tcpls", &p), 0);
+    assert_int_equal(p, MPL_PROTO_TCPLS);
+    assert_int_equal(mpl_proto_parse("udp", &p), -1);
+    assert_true(mpl_proto_multipath(MPL_PROTO_MPTCP));
+    assert_false(mpl_proto_multipath(MPL_PROTO_TLS));
+    assert_string_equal(mpl_proto_name(MPL_PROTO_TLS), "tls");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_split_sweep),
+        cmocka_unit_test(test_cartesian),       cmocka_unit_test(test_links_sweep_and_topology),
+        cmocka_unit_test(test_backup_topology), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_protocols),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
