@@ -882,14 +882,21 @@ handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
             return id < s->next_stream_id ? 0 : TCPLS_ERR_PROTOCOL;
         if (id < s->peer_next_stream_id)
             return 0; /* a stream that already finished: a late copy after a resend */
-        if (s->nstreams >= s->ctx->max_streams)
+        /* Streams open in sequence: a frame for id opens every lower id not yet seen (frames
+         * of one record are read back to front, and connections reorder). */
+        uint64_t count = (id - s->peer_next_stream_id) / 2 + 1;
+        if (s->nstreams + count > s->ctx->max_streams)
             return TCPLS_ERR_STREAM_LIMIT;
-        if ((st = stream_add(s, id)) == NULL)
-            return TCPLS_ERR_NOMEM;
-        s->peer_next_stream_id = id + 2;
-        if (s->ops.stream_opened)
-            s->ops.stream_opened(s, id, s->user_data);
-        if (s->closed)
+        for (uint64_t nid = s->peer_next_stream_id; nid <= id; nid += 2) {
+            if (stream_add(s, (uint32_t)nid) == NULL)
+                return TCPLS_ERR_NOMEM;
+            s->peer_next_stream_id = (uint32_t)(nid + 2);
+            if (s->ops.stream_opened)
+                s->ops.stream_opened(s, (uint32_t)nid, s->user_data);
+            if (s->closed)
+                return 0;
+        }
+        if ((st = stream_find(s, id)) == NULL)
             return 0;
     }
     /* The reorder bound holds per stream and, at 4 times that, per session. */
