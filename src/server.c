@@ -153,8 +153,19 @@ conn_run(server_t *s, sconn_t *c)
                 conn_fail(s, c, "internal error producing the response");
                 return;
             }
-            if (r == 0)
+            if (r == 0) {
+                /* everything produced was accepted; TLS may still hold queued records */
+                int f = mpl_conn_flush(&c->io);
+                if (f == MPL_IO_WANT_WRITE)
+                    want |= EPOLLOUT;
+                else if (f == MPL_IO_ERROR) {
+                    c->error = 1;
+                    mpl_warn("%s: %s (response not completed)", c->peer, c->io.err);
+                    conn_close(s, c);
+                    return;
+                }
                 break;
+            }
             if (budget == 0) {
                 want |= EPOLLOUT; /* more to send: come back after the others had a turn */
                 break;
@@ -181,7 +192,7 @@ conn_run(server_t *s, sconn_t *c)
             conn_close(s, c);
             return;
         }
-        if (mpl_http_sconn_done(c->http)) {
+        if (mpl_http_sconn_done(c->http) && mpl_conn_pending(&c->io) == 0) {
             conn_close(s, c);
             return;
         }
