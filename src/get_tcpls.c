@@ -216,9 +216,8 @@ make_ctx(const mpl_client_cfg_t *cfg, char *err, size_t errlen)
 }
 
 static void
-fill_connections(getter_t *g, int fd)
+fill_addresses(mpl_client_result_t *res, int fd)
 {
-    mpl_client_result_t *res = g->res;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
 
@@ -227,6 +226,12 @@ fill_connections(getter_t *g, int fd)
     sl = sizeof(ss);
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
         mpl_fmt_addr((struct sockaddr *)&ss, 1, res->remote, sizeof(res->remote));
+}
+
+static void
+fill_connections(getter_t *g)
+{
+    mpl_client_result_t *res = g->res;
     res->tcpls = tcpls_session_is_tcpls(g->s);
     snprintf(res->tcpls_cipher, sizeof(res->tcpls_cipher), "%s",
              tcpls_session_cipher(g->s) ? tcpls_session_cipher(g->s) : "");
@@ -318,6 +323,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     }
     if ((fd = connect_to(&g, &g.streams[0].u, port)) < 0)
         goto exit;
+    fill_addresses(res, fd);
     g.s = tcpls_session_new(ctx, &client_ops, &g, cfg->servername ? cfg->servername : g.streams[0].u.host);
     if (g.s == NULL) {
         fail(&g, "cannot create a TCPLS session");
@@ -377,7 +383,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     }
     if (!g.failed && g.n_done < g.n)
         fail(&g, "the session ended before every response arrived");
-    fill_connections(&g, fd);
+    fill_connections(&g);
     rc = g.failed ? -1 : 0;
     res->completed = rc == 0;
 exit:
