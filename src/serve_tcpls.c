@@ -359,7 +359,8 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
             last_sweep = now;
             for (sess_t *se = sv.sessions, *next; se; se = next) {
                 next = se->next;
-                if (now - se->last_ns > (uint64_t)(idle * 1e9))
+                /* last_ns may be later than now (accepted during this round) */
+                if (se->last_ns < now && now - se->last_ns > (uint64_t)(idle * 1e9))
                     sess_free(se);
             }
         }

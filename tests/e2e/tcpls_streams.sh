@@ -31,7 +31,7 @@ if command -v curl >/dev/null 2>&1; then
     n=$(curl -sS --cacert "$MPLAB_CERT_DIR/ca.pem" "https://localhost:$port/bytes/2M" | wc -c)
     [ "$n" = 2000000 ] || fail "curl got $n bytes"
 fi
-out=$("$MPLAB" get --proto tls --json "$base/bytes/3M") || fail "tls fallback: $out"
+out=$("$MPLAB" get --proto tls --json "$base/bytes/3M") || fail "tls fallback: $out; server: $(tail -n 30 "$T_TMP/srv.log")"
 echo "$out" | grep -q '"verified":true' || fail "tls fallback not verified"
 
 # faults in other sessions while a long download runs
