@@ -141,6 +141,7 @@ test_errors(void **state)
     expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\na_addr = 10.0.0.1\n", "give both");
     expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nqueue = 1\n", "invalid queue");
     expect_error("[topology]\nname = Has-Dash\n", "invalid topology name");
+    expect_error(TWO_HOSTS "[link lo]\na = c\nb = s\n", "t.ini:3: link name 'lo' is reserved");
 }
 
 static void
