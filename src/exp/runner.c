@@ -850,8 +850,20 @@ xorshift(unsigned long *s)
     return *s = x;
 }
 
+static void
+shuffle(plan_item_t *v, int n, unsigned long *rng)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(xorshift(rng) % (unsigned long)(i + 1));
+        plan_item_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
 /* The runs of the scenario: per point, per repetition, the protocols (tcp once per link) in
- * an order shuffled with the experiment's seed (the same plan on --resume). */
+ * an order shuffled with the experiment's seed (the same plan on --resume), the single-path
+ * references before the others. */
 static int
 make_plan(exp_t *e, plan_item_t **out)
 {
@@ -895,13 +907,17 @@ make_plan(exp_t *e, plan_item_t **out)
                                  rep);
                 }
             }
-            /* shuffle the runs of this repetition */
-            for (int i = n - 1; i > first; i--) {
-                int j = first + (int)(xorshift(&rng) % (unsigned long)(i - first + 1));
-                plan_item_t t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-            }
+            /* the tcp references first (the recovery metric of the multipath runs uses
+             * them), then the others; each group shuffled */
+            int refs = first;
+            for (int i = first; i < n; i++)
+                if (v[i].proto == MPL_PROTO_TCP) {
+                    plan_item_t t = v[i];
+                    v[i] = v[refs];
+                    v[refs++] = t;
+                }
+            shuffle(v + first, refs - first, &rng);
+            shuffle(v + refs, n - refs, &rng);
         }
     }
     *out = v;
