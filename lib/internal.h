@@ -227,4 +227,11 @@ int tcpls__stream_send_done(const tcpls_stream_t *st);
 int tcpls__stream_receive(tcpls_stream_t *st, uint64_t off, const uint8_t *data, size_t len, int fin,
                           size_t reorder_limit, tcpls_deliver_fn fn, void *arg);
 
+/* ---- sessions (lib/session.c) ------------------------------------------------------------ */
+
+/* Tests and fuzzing only: treats p as the decrypted content of a record received on conn_id
+ * (switching a session still in its handshake to TCPLS with fixed keys), then builds output.
+ * Returns 0 or the error that ended the session. */
+int tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *p, size_t len);
+
 #endif

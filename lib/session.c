@@ -93,6 +93,7 @@ struct tcpls_session {
     uint32_t next_stream_id, peer_next_stream_id;
     tcpls_stream_t *sendq_head, *sendq_tail;
     size_t send_buffered;
+    size_t reorder_total; /* out-of-order bytes held over all streams */
     int any_blocked;
     token_t tokens[MAX_TOKENS]; /* client: tokens received; server: tokens issued */
     size_t ntokens;
@@ -201,6 +202,7 @@ stream_remove(tcpls_session_t *s, tcpls_stream_t *st)
             s->sendq_tail = prev;
     }
     s->send_buffered -= st->slen;
+    s->reorder_total -= st->reorder_bytes;
     s->nstreams--;
     tcpls__stream_free(st);
 }
@@ -880,18 +882,31 @@ handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
             return id < s->next_stream_id ? 0 : TCPLS_ERR_PROTOCOL;
         if (id < s->peer_next_stream_id)
             return 0; /* a stream that already finished: a late copy after a resend */
-        if (s->nstreams >= s->ctx->max_streams)
+        /* Streams open in sequence: a frame for id opens every lower id not yet seen (frames
+         * of one record are read back to front, and connections reorder). */
+        uint64_t count = (id - s->peer_next_stream_id) / 2 + 1;
+        if (s->nstreams + count > s->ctx->max_streams)
             return TCPLS_ERR_STREAM_LIMIT;
-        if ((st = stream_add(s, id)) == NULL)
-            return TCPLS_ERR_NOMEM;
-        s->peer_next_stream_id = id + 2;
-        if (s->ops.stream_opened)
-            s->ops.stream_opened(s, id, s->user_data);
-        if (s->closed)
+        for (uint64_t nid = s->peer_next_stream_id; nid <= id; nid += 2) {
+            if (stream_add(s, (uint32_t)nid) == NULL)
+                return TCPLS_ERR_NOMEM;
+            s->peer_next_stream_id = (uint32_t)(nid + 2);
+            if (s->ops.stream_opened)
+                s->ops.stream_opened(s, (uint32_t)nid, s->user_data);
+            if (s->closed)
+                return 0;
+        }
+        if ((st = stream_find(s, id)) == NULL)
             return 0;
     }
+    /* The reorder bound holds per stream and, at 4 times that, per session. */
+    size_t before = st->reorder_bytes, limit = s->ctx->reorder_limit, session_cap = 4 * s->ctx->reorder_limit;
+    size_t session_room = s->reorder_total < session_cap ? session_cap - s->reorder_total : 0;
+    if (limit > before + session_room)
+        limit = before + session_room;
     r = tcpls__stream_receive(st, f->u.stream.offset, f->u.stream.data, f->u.stream.len, f->u.stream.fin,
-                              s->ctx->reorder_limit, tcpls_deliver, s);
+                              limit, tcpls_deliver, s);
+    s->reorder_total = s->reorder_total - before + st->reorder_bytes;
     if (r == 0)
         stream_maybe_finish(s, st);
     return r;
@@ -1167,7 +1182,7 @@ tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, si
         session_end(s, r);
     else if (s->mode == MODE_PLAIN)
         drain_wbio(s, c);
-    *data = c->out.base + c->out.off;
+    *data = c->out.len > 0 ? c->out.base + c->out.off : NULL;
     *len = c->out.len;
     return 0;
 }
@@ -1359,4 +1374,34 @@ tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info)
     info->records_received = c->records_received;
     info->unacked_records = c->ring_len;
     return 0;
+}
+
+/* ---- test and fuzzing hook ------------------------------------------------------------------ */
+
+int
+tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *p, size_t len)
+{
+    static const uint8_t secret[32] = {7};
+    conn_t *c;
+    int eliciting = 0, r;
+
+    if (s == NULL || (c = conn_find(s, conn_id)) == NULL)
+        return TCPLS_ERR_NO_CONN;
+    if (s->closed)
+        return TCPLS_ERR_CLOSED;
+    if (s->mode == MODE_HANDSHAKE) {
+        if ((r = tcpls__aead_init(&s->tx, TCPLS_SUITE_AES_128_GCM_SHA256, secret, sizeof(secret), 1)) != 0 ||
+            (r = tcpls__aead_init(&s->rx, TCPLS_SUITE_AES_128_GCM_SHA256, secret, sizeof(secret), 0)) != 0)
+            return r;
+        s->mode = MODE_TCPLS;
+        c->state = 1;
+    }
+    r = handle_frames(s, c, p, len, &eliciting);
+    if (r == 0 && eliciting)
+        c->ack_due = 1;
+    if (r == 0)
+        r = fill_output(s, c);
+    if (r != 0)
+        session_end(s, r);
+    return r;
 }

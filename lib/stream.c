@@ -260,6 +260,9 @@ tcpls__stream_receive(tcpls_stream_t *st, uint64_t off, const uint8_t *data, siz
             return TCPLS_ERR_PROTOCOL;
         if (end < st->recv_next)
             return TCPLS_ERR_PROTOCOL;
+        for (const tcpls_chunk_t *c = st->reorder; c != NULL; c = c->next)
+            if (c->off + c->len > end)
+                return TCPLS_ERR_PROTOCOL; /* bytes already held lie past the FIN */
         st->fin_received = 1;
         st->fin_offset = end;
     }

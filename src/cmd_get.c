@@ -25,7 +25,8 @@ usage(FILE *f)
                "                 [--interval S] [--json] [--cacert F] [--insecure] [--servername NAME]\n"
                "                 [--cc ALGO] [--timeout S] [--upload N]\n"
                "\n"
-               "Downloads each URL in turn (one connection while host and port stay the same) and\n"
+               "Downloads each URL in turn (one connection while host and port stay the same; tcpls:\n"
+               "all at once, one stream each, in one session) and\n"
                "reports bytes, seconds and goodput. /bytes/N bodies are checked byte for byte.\n"
                "URL: [http[s]://]HOST[:PORT]/PATH, e.g. http://127.0.0.1:8080/bytes/100M\n"
                "\n"
@@ -37,7 +38,8 @@ usage(FILE *f)
                "  -i, --interval S     print the throughput of every S seconds (iperf3 style)\n"
                "  -j, --json           one JSON object on stdout: proto, url, bytes, seconds,\n"
                "                       goodput_mbps, sha256, verified, intervals [{t,bytes,mbps}],\n"
-               "                       cpu_user_s, cpu_sys_s, error; mptcp: mptcp, subflows\n"
+               "                       cpu_user_s, cpu_sys_s, error; mptcp: mptcp, subflows;\n"
+               "                       tcpls: tcpls, cipher, connections\n"
                "      --cacert F       CA to verify the server with (default: the project CA)\n"
                "  -k, --insecure       do not verify the server certificate\n"
                "      --servername N   TLS SNI and verification name (default: the URL's host)\n"
@@ -345,6 +347,19 @@ cmd_get(int argc, char **argv)
                 secs > 0 ? (double)res.bytes * 8 / secs / 1e6 : 0, (unsigned long long)res.bytes, secs);
         if (scfg.hash && sha[0])
             fprintf(hout, "sha256 %s\n", sha);
+        if (cfg.tp->proto == MPL_PROTO_TCPLS) {
+            fprintf(hout, "tcpls: %s%s%s\n", res.tcpls ? "yes" : "no (plain TLS)",
+                    res.tcpls_cipher[0] ? ", " : "", res.tcpls_cipher);
+            for (int i = 0; i < res.n_tcpls_conns; i++)
+                fprintf(
+                    hout,
+                    "  connection %u %s -> %s: sent %llu, received %llu bytes, %llu records (%llu acked)\n",
+                    res.tcpls_conns[i].id, res.tcpls_conns[i].local, res.tcpls_conns[i].remote,
+                    (unsigned long long)res.tcpls_conns[i].bytes_sent,
+                    (unsigned long long)res.tcpls_conns[i].bytes_received,
+                    (unsigned long long)res.tcpls_conns[i].records_sent,
+                    (unsigned long long)res.tcpls_conns[i].records_acked);
+        }
         if (cfg.tp->proto == MPL_PROTO_MPTCP) {
             if (res.mptcp.is_mptcp == 1)
                 fprintf(hout, "mptcp: yes, %d subflow%s\n", res.mptcp.n_subflows,

@@ -184,6 +184,25 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
             mpl_json_obj_end(j);
         }
         mpl_json_arr_end(j);
+        /* the endpoints as the kernel has them (root only: needs the namespace) */
+        mpl_tb_endpoint_t eps[MPL_TB_MAX_LINKS];
+        char err[256], flags[64];
+        int n = -1;
+        if (geteuid() == 0 && mpl_tb_netns_enter(ns) == 0) {
+            n = mpl_tb_mptcp_dump(eps, MPL_TB_MAX_LINKS, err, sizeof(err));
+            mpl_tb_netns_enter(NULL);
+        }
+        if (n >= 0) {
+            mpl_json_arr_begin(j, "mptcp_endpoints");
+            for (int k = 0; k < n; k++) {
+                mpl_json_obj_begin(j, NULL);
+                mpl_json_str(j, "addr", mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)));
+                mpl_json_u64(j, "id", (uint64_t)eps[k].id);
+                mpl_json_str(j, "flags", mpl_tb_ep_flags_fmt(eps[k].flags & 15, flags, sizeof(flags)));
+                mpl_json_obj_end(j);
+            }
+            mpl_json_arr_end(j);
+        }
         mpl_json_obj_end(j);
     }
     mpl_json_arr_end(j);

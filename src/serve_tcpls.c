@@ -141,8 +141,11 @@ on_closed(tcpls_session_t *s, int err, void *ud)
 static const tcpls_ops_t server_ops = {NULL, on_opened, on_data, NULL, on_stream_closed, on_closed};
 
 static void
-free_stream(sstream_t *ss)
+free_stream(srv_t *sv, sstream_t *ss)
 {
+    sv->st->requests += mpl_http_sconn_requests(ss->http);
+    if (mpl_http_sconn_had_error(ss->http))
+        sv->st->errors++;
     mpl_http_sconn_free(ss->http);
     free(ss->pending);
     free(ss);
@@ -193,16 +196,13 @@ pump(sess_t *se)
         if (!ss->fin_sent && !se->dead && (mpl_http_sconn_done(ss->http) || se->http_error)) {
             size_t acc;
             ss->fin_sent = 1;
-            sv->st->requests += mpl_http_sconn_requests(ss->http);
-            if (mpl_http_sconn_had_error(ss->http))
-                sv->st->errors++;
             tcpls_stream_write(se->s, ss->id, NULL, 0, 1, &acc);
         }
         if (!ss->fin_sent)
             all_done = 0;
         if (ss->closed || (plain && ss->fin_sent && se->dead)) {
             *pp = ss->next;
-            free_stream(ss);
+            free_stream(sv, ss);
             continue;
         }
         pp = &ss->next;
@@ -242,7 +242,7 @@ sess_free(sess_t *se)
     while (se->streams) {
         sstream_t *ss = se->streams;
         se->streams = ss->next;
-        free_stream(ss);
+        free_stream(sv, ss);
     }
     tcpls_session_free(se->s);
     free(se);
@@ -359,7 +359,8 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
             last_sweep = now;
             for (sess_t *se = sv.sessions, *next; se; se = next) {
                 next = se->next;
-                if (now - se->last_ns > (uint64_t)(idle * 1e9))
+                /* last_ns may be later than now (accepted during this round) */
+                if (se->last_ns < now && now - se->last_ns > (uint64_t)(idle * 1e9))
                     sess_free(se);
             }
         }

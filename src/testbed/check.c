@@ -101,7 +101,9 @@ tcp_receiver(const char *ns, uint32_t addr, int port, int fd, double warmup)
     int s = accept(ls, NULL, NULL);
     if (s >= 0) {
         static char buf[1 << 16];
-        uint64_t start = 0, mark = 0, bytes = 0, last = 0;
+        /* bytes read during a fixed window of TCP_SECONDS after the warm-up */
+        uint64_t start = 0, mark = 0, bytes = 0, window = (uint64_t)(TCP_SECONDS * 1e9);
+        int complete = 0;
         for (;;) {
             ssize_t n = read(s, buf, sizeof(buf));
             if (n <= 0)
@@ -111,13 +113,13 @@ tcp_receiver(const char *ns, uint32_t addr, int port, int fd, double warmup)
                 start = now;
             if (!mark && (double)(now - start) / 1e9 >= warmup)
                 mark = now;
-            if (mark) {
+            if (mark && now - mark <= window)
                 bytes += (uint64_t)n;
-                last = now;
-            }
+            else if (mark)
+                complete = 1;
         }
-        if (mark && last > mark)
-            result = (double)bytes * 8 / ((double)(last - mark) / 1e9) / 1e6;
+        if (complete)
+            result = (double)bytes * 8 / TCP_SECONDS / 1e6;
         close(s);
     }
     (void)!write(fd, &result, sizeof(result));
@@ -155,7 +157,9 @@ tcp_goodput(const mpl_topology_t *t, int l, int dir)
     mpl_tb_host_ns(t, from ? lk->b : lk->a, nsa, sizeof(nsa));
     mpl_tb_host_ns(t, from ? lk->a : lk->b, nsb, sizeof(nsb));
     double rtt = (double)(lk->dir[0].delay_ns + lk->dir[1].delay_ns) / 1e9;
-    double warmup = 0.5 + 10 * rtt;
+    double warmup = 0.5 + 20 * rtt; /* slow start and its first loss recovery */
+    if (warmup > 3.0)
+        warmup = 3.0;
     int pfd[2];
     if (pipe(pfd) != 0)
         return -1;
@@ -171,7 +175,7 @@ tcp_goodput(const mpl_topology_t *t, int l, int dir)
     if (rx > 0 && read(pfd[0], &ready, 1) == 1 && ready) {
         pid_t tx = fork();
         if (tx == 0)
-            tcp_sender(nsa, lk->addr[from], lk->addr[1 - from], CHECK_PORT, warmup + TCP_SECONDS);
+            tcp_sender(nsa, lk->addr[from], lk->addr[1 - from], CHECK_PORT, warmup + TCP_SECONDS + 0.5);
         if (tx > 0) {
             if (read(pfd[0], &mbps, sizeof(mbps)) != sizeof(mbps))
                 mbps = -1;

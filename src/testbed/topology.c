@@ -336,6 +336,9 @@ begin_section(parser_t *p, char *hdr)
                     kind, name, MPL_TB_NAME_MAX);
     if (mpl_topo_host(t, name) >= 0 || mpl_topo_link(t, name) >= 0)
         return perr(p, "duplicate name '%s'", name);
+    /* link names become interface names inside the hosts */
+    if (kind[0] == 'l' && (!strcmp(name, "lo") || !strcmp(name, "all") || !strcmp(name, "default")))
+        return perr(p, "link name '%s' is reserved (it names an interface in the hosts)", name);
     if (kind[0] == 'l') {
         if (t->n_links >= MPL_TB_MAX_LINKS)
             return perr(p, "too many links (at most %d)", MPL_TB_MAX_LINKS);

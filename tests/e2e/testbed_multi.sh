@@ -74,6 +74,20 @@ $MPLAB topo down crs || fail "down crs"
 [ -z "$(mine crs-)" ] || fail "down crs left $(mine crs-)"
 [ -n "$(mine evt-)" ] || fail "down crs removed evt"
 $MPLAB exec --topo evt c -- ping -c 1 -W 2 -q 10.0.1.2 >/dev/null || fail "evt broken by down crs"
+# Ctrl-C during 'up': either it finished (then it is complete) or nothing is left
+$MPLAB topo up "$TOPODIR/triple.ini" 2>/dev/null &
+uppid=$!
+sleep 0.3
+kill -INT $uppid 2>/dev/null
+wait $uppid
+if [ -f "$MPLAB_RUNDIR/$MPLAB_PREFIX-triple/ready" ]; then
+    echo "up finished before the interrupt"
+    [ "$(mine triple- | wc -l)" = 5 ] || fail "complete topology without its 5 namespaces"
+else
+    [ -z "$(mine triple-)" ] || fail "interrupted up left $(mine triple-)"
+    [ ! -e "$MPLAB_RUNDIR/$MPLAB_PREFIX-triple" ] || fail "interrupted up left its state"
+    echo "interrupted up left nothing"
+fi
 $MPLAB topo down --all || fail "down --all"
 [ -z "$(mine)" ] || fail "down --all left $(mine)"
 [ -z "$(ls "$MPLAB_RUNDIR")" ] || fail "down --all left state: $(ls "$MPLAB_RUNDIR")"

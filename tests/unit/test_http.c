@@ -274,6 +274,32 @@ test_build_request(void **state)
     assert_int_equal(mpl_http_build_request(buf, 10, "GET", "h", "/x", 0, 1), -1);
 }
 
+/* bytesgen's fast paths (AVX2, unrolled) give the reference splitmix64 stream. */
+static uint64_t
+ref_splitmix(uint64_t x)
+{
+    uint64_t z = x + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void
+test_bytesgen_reference(void **state)
+{
+    uint8_t buf[3000];
+    for (uint64_t off = 0; off < 40; off += 3) {
+        for (size_t len = 1; len <= sizeof(buf); len = len * 3 + 1) {
+            mpl_bytes_fill(off, buf, len);
+            for (size_t i = 0; i < len; i++) {
+                uint64_t k = off + i;
+                assert_int_equal(buf[i], (uint8_t)(ref_splitmix(MPL_BYTES_SEED + k / 8) >> (8 * (k % 8))));
+            }
+            assert_int_equal(mpl_bytes_check(off, buf, len), -1);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -289,6 +315,7 @@ main(void)
         cmocka_unit_test(test_cresp_mismatch_and_eof),
         cmocka_unit_test(test_url_parse),
         cmocka_unit_test(test_build_request),
+        cmocka_unit_test(test_bytesgen_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "testbed/testbed.h"
 #include "testbed/topology.h"
 
 static mpl_topology_t topo;
@@ -140,6 +141,7 @@ test_errors(void **state)
     expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\na_addr = 10.0.0.1\n", "give both");
     expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nqueue = 1\n", "invalid queue");
     expect_error("[topology]\nname = Has-Dash\n", "invalid topology name");
+    expect_error(TWO_HOSTS "[link lo]\na = c\nb = s\n", "t.ini:3: link name 'lo' is reserved");
 }
 
 static void
@@ -216,6 +218,35 @@ test_queue_default(void **state)
     assert_int_equal(mpl_tb_queue_bytes(&d), 5000);
 }
 
+static void
+expect_line(const char *text, const char *line)
+{
+    if (strstr(text, line) == NULL)
+        fail_msg("commands lack '%s'", line);
+}
+
+static void
+test_commands(void **state)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(mpl_topo_load("topologies/crs.ini", &topo, err, sizeof(err)), 0);
+    FILE *f = open_memstream(&buf, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    /* the client reaches the server's subnet through the router; per-source tables */
+    expect_line(buf, "ip route add 10.0.3.0/24 via 10.0.1.2 dev c1\n");
+    expect_line(buf, "ip route add default via 10.0.2.2 dev c2 table 101\n");
+    expect_line(buf, "ip rule add from 10.0.2.1 table 101 pref 101\n");
+    expect_line(buf, "ip mptcp endpoint add 10.0.2.1 dev c2 id 2 subflow\n");
+    expect_line(buf, "ip mptcp limits set subflows 2 add_addr_accepted 0\n");
+    /* the server routes back through the router; the router forwards */
+    expect_line(buf, "ip route add 10.0.2.0/24 via 10.0.3.1 dev s1\n");
+    expect_line(buf, "sysctl -w net.ipv4.ip_forward=1\n");
+    expect_line(buf, "tc qdisc replace dev s1 root netem delay 2000us");
+    free(buf);
+}
+
 int
 main(void)
 {
@@ -228,6 +259,7 @@ main(void)
         cmocka_unit_test(test_ep_flags),
         cmocka_unit_test(test_shipped_topologies),
         cmocka_unit_test(test_queue_default),
+        cmocka_unit_test(test_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
