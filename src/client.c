@@ -263,6 +263,8 @@ do_connect(client_t *cl, const char *host, int port)
     }
     snprintf(cl->host, sizeof(cl->host), "%s", host);
     cl->port = port;
+    if (cl->res->connect_s == 0 && cfg->sink != NULL)
+        cl->res->connect_s = (double)(mpl_now_ns() - cfg->sink->start_ns) / 1e9;
     return 0;
 }
 
@@ -286,7 +288,15 @@ send_all(client_t *cl, const uint8_t *p, size_t len, int feed_sink)
         if (wait_io(cl, n == MPL_IO_WANT_READ ? POLLIN : POLLOUT) != 0)
             return fail(cl, "sending timed out after %.1f s", cl->cfg->timeout_s);
     }
-    return 0;
+    for (;;) { /* TLS: records still queued */
+        int f = mpl_conn_flush(&cl->conn);
+        if (f == 0)
+            return 0;
+        if (f == MPL_IO_ERROR)
+            return fail(cl, "%s", cl->conn.err);
+        if (wait_io(cl, POLLOUT) != 0)
+            return fail(cl, "sending timed out after %.1f s", cl->cfg->timeout_s);
+    }
 }
 
 static int

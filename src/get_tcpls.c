@@ -58,43 +58,44 @@ fail(getter_t *g, const char *fmt, ...)
     return -1;
 }
 
+/* The stream's response in progress: with TCPLS one per stream; over the plain TLS fallback
+ * the responses follow each other on stream 0. */
 static cstream_t *
 find(getter_t *g, uint32_t id)
 {
     for (size_t i = 0; i < g->n; i++)
-        if (g->streams[i].started && g->streams[i].id == id)
+        if (g->streams[i].started && !g->streams[i].done && g->streams[i].id == id)
             return &g->streams[i];
     return NULL;
 }
 
-static void
-on_data(tcpls_session_t *s, uint32_t id, const uint8_t *data, size_t len, int fin, void *ud)
-{
-    getter_t *g = ud;
-    cstream_t *cs = find(g, id);
-    mpl_body_sink_t *sink = g->cfg->sink;
+static int send_request(getter_t *g, cstream_t *cs, int keep_alive);
 
-    if (cs == NULL || cs->done)
-        return;
+/* Feeds one response; returns the bytes of data it took. */
+static size_t
+feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int fin)
+{
+    mpl_body_sink_t *sink = g->cfg->sink;
+    size_t taken = 0;
+
     sink->bytes_n = cs->sink_bytes_n;
     sink->cur = cs->sink_cur;
     sink->expected = cs->sink_expected;
-    while (len > 0 && !cs->done) {
+    while (taken < len && !cs->done) {
         size_t used = 0;
-        int r = mpl_http_cresp_input(cs->resp, data, len, &used, sink);
+        int r = mpl_http_cresp_input(cs->resp, data + taken, len - taken, &used, sink);
         if (r < 0) {
             fail(g, "%s: %s", cs->url, mpl_http_cresp_error(cs->resp));
             cs->done = 1;
             break;
         }
-        data += used;
-        len -= used;
+        taken += used;
         if (r == 1)
             cs->done = 1;
         else if (used == 0)
             break;
     }
-    if (fin && !cs->done) {
+    if (fin && !cs->done && taken == len) {
         if (!mpl_http_cresp_eof(cs->resp))
             fail(g, "%s: stream ended before a complete response", cs->url);
         cs->done = 1;
@@ -115,6 +116,31 @@ on_data(tcpls_session_t *s, uint32_t id, const uint8_t *data, size_t len, int fi
                 fail(g, "%s: HTTP status %d", cs->url, st);
         }
     }
+    return taken;
+}
+
+static void
+on_data(tcpls_session_t *s, uint32_t id, const uint8_t *data, size_t len, int fin, void *ud)
+{
+    getter_t *g = ud;
+    cstream_t *cs;
+
+    while ((cs = find(g, id)) != NULL && !g->failed) {
+        size_t taken = feed_response(g, cs, data, len, fin);
+        data += taken;
+        len -= taken;
+        if (!cs->done)
+            break;
+        /* plain TLS: the next request goes out once this response is complete */
+        size_t next = (size_t)(cs - g->streams) + 1;
+        if (!tcpls_session_is_tcpls(s) && next < g->n && !g->streams[next].started) {
+            g->streams[next].id = cs->id;
+            g->streams[next].started = 1;
+            send_request(g, &g->streams[next], next + 1 < g->n);
+        }
+        if (len == 0 && !fin)
+            break;
+    }
 }
 
 static void
@@ -128,21 +154,32 @@ on_closed(tcpls_session_t *s, int err, void *ud)
 static const tcpls_ops_t client_ops = {NULL, NULL, on_data, NULL, NULL, on_closed};
 
 static int
-start_streams(getter_t *g)
+send_request(getter_t *g, cstream_t *cs, int keep_alive)
 {
     char req[4096];
-    for (size_t i = 0; i < g->n; i++) {
+    size_t acc = 0;
+    int len = mpl_http_build_request(req, sizeof(req), g->cfg->head ? "HEAD" : "GET", cs->u.host, cs->u.path,
+                                     0, keep_alive);
+    if (len < 0)
+        return fail(g, "%s: request too long", cs->url);
+    /* TCPLS: the request ends the stream's sending side; plain TLS: the connection goes on */
+    if (tcpls_stream_write(g->s, cs->id, req, (size_t)len, tcpls_session_is_tcpls(g->s), &acc) != 0 ||
+        acc != (size_t)len)
+        return fail(g, "cannot send the request for %s", cs->url);
+    return 0;
+}
+
+static int
+start_streams(getter_t *g)
+{
+    int tcpls = tcpls_session_is_tcpls(g->s);
+    for (size_t i = 0; i < (tcpls ? g->n : 1); i++) {
         cstream_t *cs = &g->streams[i];
-        size_t acc = 0;
-        int len = mpl_http_build_request(req, sizeof(req), g->cfg->head ? "HEAD" : "GET", cs->u.host,
-                                         cs->u.path, 0, 0);
-        if (len < 0)
-            return fail(g, "%s: request too long", cs->url);
         if (tcpls_stream_open(g->s, &cs->id) != 0)
-            return fail(g, "cannot open a stream for %s (plain TLS server?)", cs->url);
+            return fail(g, "cannot open a stream for %s", cs->url);
         cs->started = 1;
-        if (tcpls_stream_write(g->s, cs->id, req, (size_t)len, 1, &acc) != 0 || acc != (size_t)len)
-            return fail(g, "cannot send the request for %s", cs->url);
+        if (send_request(g, cs, !tcpls && g->n > 1) != 0)
+            return -1;
     }
     return 0;
 }

@@ -37,6 +37,7 @@ typedef struct server {
     mpl_server_stats_t *st;
     int ep;
     int lfd[MPL_SERVER_MAX_LISTEN];
+    uint64_t paused_until[MPL_SERVER_MAX_LISTEN]; /* listener out of epoll (no fds left) */
     sconn_t *conns;
     uint8_t rbuf[READ_BUF];
 } server_t;
@@ -152,8 +153,19 @@ conn_run(server_t *s, sconn_t *c)
                 conn_fail(s, c, "internal error producing the response");
                 return;
             }
-            if (r == 0)
+            if (r == 0) {
+                /* everything produced was accepted; TLS may still hold queued records */
+                int f = mpl_conn_flush(&c->io);
+                if (f == MPL_IO_WANT_WRITE)
+                    want |= EPOLLOUT;
+                else if (f == MPL_IO_ERROR) {
+                    c->error = 1;
+                    mpl_warn("%s: %s (response not completed)", c->peer, c->io.err);
+                    conn_close(s, c);
+                    return;
+                }
                 break;
+            }
             if (budget == 0) {
                 want |= EPOLLOUT; /* more to send: come back after the others had a turn */
                 break;
@@ -180,7 +192,7 @@ conn_run(server_t *s, sconn_t *c)
             conn_close(s, c);
             return;
         }
-        if (mpl_http_sconn_done(c->http)) {
+        if (mpl_http_sconn_done(c->http) && mpl_conn_pending(&c->io) == 0) {
             conn_close(s, c);
             return;
         }
@@ -203,8 +215,15 @@ accept_all(server_t *s, int li)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: stop polling this listener for a moment instead of
+                 * spinning on it; established connections carry on. */
+                mpl_warn("accept: %s (pausing new connections for 100 ms)", strerror(errno));
+                epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd[li], NULL);
+                s->paused_until[li] = mpl_now_ns() + 100000000ull;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 mpl_warn("accept: %s", strerror(errno));
+            }
             return;
         }
         int one = 1;
@@ -300,7 +319,7 @@ mpl_server_run(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err
     uint64_t last_sweep = mpl_now_ns();
     while (!*cfg->stop) {
         struct epoll_event ev[64];
-        int n = epoll_wait(s->ep, ev, 64, 500);
+        int n = epoll_wait(s->ep, ev, 64, 100);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -317,6 +336,13 @@ mpl_server_run(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err
             /* c may have been closed by an earlier event in this batch only if it is the
              * same connection; each fd appears once per epoll_wait, so c is valid. */
             conn_run(s, c);
+        }
+        for (size_t i = 0; i < cfg->n_listen; i++) {
+            if (s->paused_until[i] != 0 && mpl_now_ns() >= s->paused_until[i]) {
+                struct epoll_event e = {.events = EPOLLIN, .data.ptr = tag_listener((int)i)};
+                epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd[i], &e);
+                s->paused_until[i] = 0;
+            }
         }
         if (mpl_now_ns() - last_sweep > 1000000000ull) {
             sweep(s, idle);

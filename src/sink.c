@@ -34,6 +34,7 @@ mpl_sink_start(mpl_body_sink_t *s)
     s->start_ns = mpl_now_ns();
     s->interval_start_ns = s->start_ns;
     s->last_tick_ns = s->start_ns;
+    s->last_progress_ns = s->start_ns; /* first progress line after 200 ms */
 }
 
 void

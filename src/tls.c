@@ -41,11 +41,17 @@ common_ctx(const SSL_METHOD *m)
     if (ctx == NULL)
         return NULL;
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    /* AES-128-GCM first: the cheapest suite with AES-NI, so bulk transfers measure the
+     * transport more than the cipher. */
+    SSL_CTX_set_ciphersuites(ctx,
+                             "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    /* Read many records per recv() instead of a header and a body per record: halves the
-     * system calls of a bulk download. */
+    /* Read ahead: one recv() per record instead of one for its header and one for its body.
+     * The buffer stays small on purpose: OpenSSL 3.0 moves the unread rest of its read buffer
+     * to the front before each record, so a large buffer costs more copying than it saves (64 KiB measured
+     * best). */
     SSL_CTX_set_read_ahead(ctx, 1);
-    SSL_CTX_set_default_read_buffer_len(ctx, 256 * 1024);
+    SSL_CTX_set_default_read_buffer_len(ctx, 65536);
     return ctx;
 }
 
@@ -71,6 +77,7 @@ mpl_tls_server_ctx(const char *cert_file, const char *key_file, char *err, size_
     }
     /* No session tickets: one fewer round of writes after the handshake; resumption unused. */
     SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
     return ctx;
 fail:

@@ -110,6 +110,11 @@ ssl_reason(mpl_conn_t *c, const char *what)
     ERR_clear_error();
 }
 
+/* TLS runs over a BIO pair: OpenSSL reads and writes memory, and we move bytes between the
+ * pair and the socket with large recv()/send() calls (up to the pair's buffer) instead of one
+ * or two system calls per 16 KiB record. */
+#define TLS_PAIR_BUF (512 * 1024)
+
 int
 mpl_conn_init(mpl_conn_t *c, const mpl_transport_t *tp, int fd, SSL_CTX *ctx, int is_server,
               const char *servername)
@@ -120,11 +125,13 @@ mpl_conn_init(mpl_conn_t *c, const mpl_transport_t *tp, int fd, SSL_CTX *ctx, in
         c->handshake_done = 1;
         return 0;
     }
+    BIO *inner = NULL;
     c->ssl = SSL_new(ctx);
-    if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+    if (c->ssl == NULL || BIO_new_bio_pair(&inner, TLS_PAIR_BUF, &c->netbio, TLS_PAIR_BUF) != 1) {
         ssl_reason(c, "TLS setup");
         return -1;
     }
+    SSL_set_bio(c->ssl, inner, inner);
     if (is_server) {
         SSL_set_accept_state(c->ssl);
     } else {
@@ -138,6 +145,72 @@ mpl_conn_init(mpl_conn_t *c, const mpl_transport_t *tp, int fd, SSL_CTX *ctx, in
         }
     }
     return 0;
+}
+
+size_t
+mpl_conn_pending(const mpl_conn_t *c)
+{
+    return c->netbio != NULL ? BIO_ctrl_pending(c->netbio) : 0;
+}
+
+int
+mpl_conn_flush(mpl_conn_t *c)
+{
+    if (c->netbio == NULL)
+        return 0;
+    for (;;) {
+        char *p;
+        int n = BIO_nread0(c->netbio, &p);
+        if (n <= 0)
+            return 0;
+        ssize_t k = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
+        if (k > 0) {
+            BIO_nread(c->netbio, &p, (int)k);
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return MPL_IO_WANT_WRITE;
+        snprintf(c->err, sizeof(c->err), "send: %s", strerror(errno));
+        return MPL_IO_ERROR;
+    }
+}
+
+/* Moves received bytes from the socket into the pair. Returns 1 (got some), 0 (the pair is
+ * full), MPL_IO_WANT_READ, or MPL_IO_ERROR; at EOF sets net_eof and returns 1 (OpenSSL then
+ * sees the end of the stream). */
+static int
+fill_in(mpl_conn_t *c)
+{
+    if (c->net_eof)
+        return 0;
+    int total = 0;
+    for (;;) {
+        char *p;
+        int space = BIO_nwrite0(c->netbio, &p);
+        if (space <= 0)
+            return total > 0 ? 1 : 0;
+        ssize_t k = recv(c->fd, p, (size_t)space, 0);
+        if (k > 0) {
+            BIO_nwrite(c->netbio, &p, (int)k);
+            total += (int)k;
+            if (k < space)
+                return 1;
+            continue; /* the ring wrapped: there may be more space and more data */
+        }
+        if (k == 0) {
+            c->net_eof = 1;
+            BIO_shutdown_wr(c->netbio);
+            return 1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return total > 0 ? 1 : MPL_IO_WANT_READ;
+        snprintf(c->err, sizeof(c->err), "receive: %s", strerror(errno));
+        return MPL_IO_ERROR;
+    }
 }
 
 static int
@@ -162,19 +235,38 @@ mpl_conn_handshake(mpl_conn_t *c)
 {
     if (c->handshake_done)
         return 0;
-    ERR_clear_error();
-    errno = 0;
-    int r = SSL_do_handshake(c->ssl);
-    if (r == 1) {
-        c->handshake_done = 1;
-        return 0;
-    }
-    r = ssl_result(c, r, "TLS handshake");
-    if (r == 0) {
-        snprintf(c->err, sizeof(c->err), "TLS handshake: connection closed by peer");
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int r = SSL_do_handshake(c->ssl);
+        int f = mpl_conn_flush(c);
+        if (f == MPL_IO_ERROR)
+            return MPL_IO_ERROR;
+        if (r == 1) {
+            c->handshake_done = 1;
+            return 0;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ) {
+            int g = fill_in(c);
+            if (g == 1)
+                continue;
+            if (g == MPL_IO_ERROR)
+                return MPL_IO_ERROR;
+            if (f == MPL_IO_WANT_WRITE)
+                return MPL_IO_WANT_WRITE;
+            if (c->net_eof) {
+                snprintf(c->err, sizeof(c->err), "TLS handshake: connection closed by peer");
+                return MPL_IO_ERROR;
+            }
+            return MPL_IO_WANT_READ;
+        }
+        if (e == SSL_ERROR_WANT_WRITE)
+            return MPL_IO_WANT_WRITE;
+        if (ssl_result(c, r, "TLS handshake") == 0)
+            snprintf(c->err, sizeof(c->err), "TLS handshake: connection closed by peer");
         return MPL_IO_ERROR;
     }
-    return r;
 }
 
 ssize_t
@@ -193,18 +285,39 @@ mpl_conn_read(mpl_conn_t *c, void *buf, size_t len)
             return MPL_IO_ERROR;
         }
     }
-    size_t got = 0;
-    ERR_clear_error();
-    errno = 0;
-    int r = SSL_read_ex(c->ssl, buf, len, &got);
-    if (r == 1)
-        return (ssize_t)got;
-    int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0) {
-        snprintf(c->err, sizeof(c->err), "TLS: connection closed without close_notify");
-        return MPL_IO_ERROR;
+    for (;;) {
+        size_t got = 0;
+        ERR_clear_error();
+        errno = 0;
+        int r = SSL_read_ex(c->ssl, buf, len, &got);
+        if (r == 1) {
+            if (mpl_conn_pending(c) > 0 && mpl_conn_flush(c) == MPL_IO_ERROR)
+                return MPL_IO_ERROR;
+            return (ssize_t)got;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ) {
+            if (mpl_conn_pending(c) > 0 && mpl_conn_flush(c) == MPL_IO_ERROR)
+                return MPL_IO_ERROR;
+            int g = fill_in(c);
+            if (g == 1)
+                continue;
+            if (g == MPL_IO_ERROR)
+                return MPL_IO_ERROR;
+            if (g == 0 && !c->net_eof)
+                return MPL_IO_WANT_READ; /* cannot happen: OpenSSL drains the pair */
+            if (c->net_eof) {
+                snprintf(c->err, sizeof(c->err), "TLS: connection closed without close_notify");
+                return MPL_IO_ERROR;
+            }
+            return MPL_IO_WANT_READ;
+        }
+        if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+            snprintf(c->err, sizeof(c->err), "TLS: connection closed without close_notify");
+            return MPL_IO_ERROR;
+        }
+        return ssl_result(c, r, "TLS receive");
     }
-    return ssl_result(c, r, "TLS receive");
 }
 
 ssize_t
@@ -223,12 +336,29 @@ mpl_conn_write(mpl_conn_t *c, const void *buf, size_t len)
             return MPL_IO_ERROR;
         }
     }
+    /* Keep at most about one pair buffer of records queued: send what is queued first. */
+    int f = mpl_conn_flush(c);
+    if (f == MPL_IO_ERROR)
+        return MPL_IO_ERROR;
+    if (f == MPL_IO_WANT_WRITE && mpl_conn_pending(c) >= TLS_PAIR_BUF / 2)
+        return MPL_IO_WANT_WRITE;
     size_t done = 0;
     ERR_clear_error();
     errno = 0;
     int r = SSL_write_ex(c->ssl, buf, len, &done);
-    if (r == 1)
+    if (r == 1) {
+        if (mpl_conn_flush(c) == MPL_IO_ERROR)
+            return MPL_IO_ERROR;
         return (ssize_t)done;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_WRITE) {
+        /* the pair is full: push it out, the caller retries with the same bytes */
+        f = mpl_conn_flush(c);
+        return f == MPL_IO_ERROR ? MPL_IO_ERROR : MPL_IO_WANT_WRITE;
+    }
+    if (e == SSL_ERROR_WANT_READ)
+        return MPL_IO_WANT_READ;
     r = ssl_result(c, r, "TLS send");
     return r == 0 ? MPL_IO_ERROR : r;
 }
@@ -237,10 +367,16 @@ void
 mpl_conn_close(mpl_conn_t *c)
 {
     if (c->ssl != NULL) {
-        if (c->handshake_done)
+        if (c->handshake_done) {
             SSL_shutdown(c->ssl);
-        SSL_free(c->ssl);
+            mpl_conn_flush(c); /* best effort: close_notify and anything still queued */
+        }
+        SSL_free(c->ssl); /* frees the inner BIO */
         c->ssl = NULL;
+    }
+    if (c->netbio != NULL) {
+        BIO_free(c->netbio);
+        c->netbio = NULL;
     }
     if (c->fd >= 0)
         close(c->fd);

@@ -37,7 +37,9 @@ typedef enum mpl_proto {
 
 typedef struct mpl_conn {
     int fd;
-    SSL *ssl; /* TLS only */
+    SSL *ssl;    /* TLS only */
+    BIO *netbio; /* TLS: our end of the BIO pair between OpenSSL and the socket */
+    int net_eof; /* TLS: the socket reached EOF */
     int handshake_done;
     char err[256];
 } mpl_conn_t;
@@ -75,6 +77,12 @@ ssize_t mpl_conn_read(mpl_conn_t *c, void *buf, size_t len);
 /* Writes up to len bytes: > 0 bytes written, MPL_IO_WANT_*, MPL_IO_ERROR. With TLS, after a
  * MPL_IO_WANT_* the same bytes must be offered again (the pointer may move). */
 ssize_t mpl_conn_write(mpl_conn_t *c, const void *buf, size_t len);
+/* Sends bytes already accepted by mpl_conn_write but still queued (TLS queues encrypted
+ * records and sends them in large writes): 0 when nothing is left, MPL_IO_WANT_WRITE, or
+ * MPL_IO_ERROR. Call it before closing a connection, and when the socket is writable. */
+int mpl_conn_flush(mpl_conn_t *c);
+/* Bytes queued for sending (see mpl_conn_flush). */
+size_t mpl_conn_pending(const mpl_conn_t *c);
 /* Sends close_notify (TLS, best effort) and closes the socket; frees the SSL. */
 void mpl_conn_close(mpl_conn_t *c);
 

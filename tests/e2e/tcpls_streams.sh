@@ -34,6 +34,16 @@ fi
 out=$("$MPLAB" get --proto tls --json "$base/bytes/3M") || fail "tls fallback: $out; server: $(tail -n 30 "$T_TMP/srv.log")"
 echo "$out" | grep -q '"verified":true' || fail "tls fallback not verified"
 
+# and the other way round: our TCPLS client against a plain TLS server (requests in turn)
+tport=$(free_port)
+"$MPLAB" serve --proto tls --quiet --listen "127.0.0.1:$tport" 2>"$T_TMP/tls.log" &
+at_exit "kill -9 $!"
+wait_for 20 "grep -q 'listening on 127.0.0.1:$tport' $T_TMP/tls.log" || fail "tls server did not start"
+out=$("$MPLAB" get --proto tcpls --json "https://127.0.0.1:$tport/bytes/1M" "https://127.0.0.1:$tport/bytes/10") ||
+    fail "tcpls client vs tls server: $out"
+echo "$out" | grep -q '"tcpls":false' || fail "tcpls client vs tls server: not a fallback: $out"
+echo "$out" | grep -q '"verified":true' || fail "tcpls client vs tls server: not verified: $out"
+
 # faults in other sessions while a long download runs
 "$MPLAB" get --proto tcpls --json --timeout 60 "$base/bytes/300M" >"$T_TMP/long.json" 2>&1 &
 long=$!
