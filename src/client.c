@@ -263,6 +263,8 @@ do_connect(client_t *cl, const char *host, int port)
     }
     snprintf(cl->host, sizeof(cl->host), "%s", host);
     cl->port = port;
+    if (cl->res->connect_s == 0 && cfg->sink != NULL)
+        cl->res->connect_s = (double)(mpl_now_ns() - cfg->sink->start_ns) / 1e9;
     return 0;
 }
 

@@ -61,6 +61,7 @@ typedef struct mpl_client_result {
     char error[512]; /* "" or the first error */
     char local[80], remote[80];
     mpl_mptcp_state_t mptcp; /* mptcp only: queried before the connection is closed */
+    double connect_s;        /* start to first connection ready (TCP + TLS handshake), 0 unknown */
     int tcpls;               /* tcpls only: 1 TCPLS negotiated, 0 the server fell back to plain TLS */
     char tcpls_cipher[64];
     mpl_tcpls_conn_stat_t tcpls_conns[MPL_TCPLS_MAX_CONNS];

@@ -96,6 +96,10 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
         mpl_json_obj_end(&j);
     }
     mpl_json_arr_end(&j);
+    if (res->connect_s > 0)
+        mpl_json_num(&j, "connect_s", res->connect_s);
+    else
+        mpl_json_null(&j, "connect_s");
     mpl_json_num(&j, "cpu_user_s", tv_s(ru.ru_utime));
     mpl_json_num(&j, "cpu_sys_s", tv_s(ru.ru_stime));
     if (strcmp(proto, "mptcp") == 0) {

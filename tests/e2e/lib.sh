@@ -18,6 +18,8 @@ _run_cleanup() {
     rc=$?
     set +e
     printf '%s\n' "$_cleanup_cmds" | while IFS= read -r c; do [ -n "$c" ] && eval "$c" >/dev/null 2>&1; done
+    # mk_netns usually runs in $(...), a subshell: names are also recorded in a file.
+    [ -f "$T_TMP/.netns" ] && _netns="$_netns $(cat "$T_TMP/.netns")"
     for n in $_netns; do
         ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$n" 2>/dev/null
@@ -40,6 +42,7 @@ mk_netns() {
     ip netns add "$n" || fail "ip netns add $n"
     ip -n "$n" link set lo up
     _netns="$_netns $n"
+    echo "$n" >>"$T_TMP/.netns"
     echo "$n"
 }
 
