@@ -101,7 +101,7 @@ gp_begin(FILE *f, const char *name, const char *title, const char *xlabel, const
 {
     fprintf(f, "set terminal pngcairo size 960,540 font 'sans,10' noenhanced\nset output '%s.png'\n", name);
     fprintf(f, "set title \"%s\" noenhanced\nset xlabel \"%s\"\nset ylabel \"%s\"\n", title, xlabel, ylabel);
-    fprintf(f, "set grid\nset key outside right top\nset datafile missing '?'\n");
+    fprintf(f, "set grid\nset key below\nset datafile missing '?'\n");
 }
 
 static void
@@ -579,13 +579,21 @@ write_html(report_t *r, FILE *f)
             html_esc(f, mpl_jv_str(&r->meta, v, ""));
         fprintf(f, "</td></tr>\n");
     }
-    const mpl_jv_t *sys = mpl_jv_get(&r->meta, r->root, "sysctls");
-    for (const mpl_jv_t *c = mpl_jv_child(&r->meta, sys); c != NULL; c = mpl_jv_next(&r->meta, c)) {
-        fprintf(f, "<tr><th>");
-        html_esc(f, mpl_jv_key(&r->meta, c));
-        fprintf(f, "</th><td class=l>");
-        html_esc(f, mpl_jv_str(&r->meta, c, "?"));
-        fprintf(f, "</td></tr>\n");
+    static const char *const sys_sets[] = {"sysctls_client", "sysctls_server", "sysctls"};
+    static const char *const sys_where[] = {"client", "server", "host"};
+    for (size_t k = 0; k < MPL_ARRAY_SIZE(sys_sets); k++) {
+        const mpl_jv_t *sys = mpl_jv_get(&r->meta, r->root, sys_sets[k]);
+        for (const mpl_jv_t *c = mpl_jv_child(&r->meta, sys); c != NULL; c = mpl_jv_next(&r->meta, c)) {
+            /* the per-namespace sets are what the transfers saw: the host's only when different */
+            if (k == 2 && mpl_jv_get(&r->meta, mpl_jv_get(&r->meta, r->root, "sysctls_client"),
+                                     mpl_jv_key(&r->meta, c)))
+                continue;
+            fprintf(f, "<tr><th>%s: ", sys_where[k]);
+            html_esc(f, mpl_jv_key(&r->meta, c));
+            fprintf(f, "</th><td class=l>");
+            html_esc(f, mpl_jv_str(&r->meta, c, "?"));
+            fprintf(f, "</td></tr>\n");
+        }
     }
     const mpl_jv_t *params = mpl_jv_get(&r->meta, r->root, "parameters");
     for (const mpl_jv_t *c = mpl_jv_child(&r->meta, params); c != NULL; c = mpl_jv_next(&r->meta, c)) {
