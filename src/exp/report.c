@@ -193,7 +193,7 @@ plot_sweep(report_t *r, int which)
     fprintf(gp, "plot ");
     for (int i = 0; i < ns; i++)
         fprintf(gp, "%s'%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2 %stitle \"%s\"",
-                i ? ", \\\n  " : "", name, i, i == ns - 1 ? "dt 2 " : "", series_names[i]);
+                i ? ", \\\n  " : "", name, i, i == ns - 1 ? "dt 2 lc rgb '#444444' " : "", series_names[i]);
     fprintf(gp, "\n");
     gp_finish(gp, name);
     fclose(gp);
