@@ -98,6 +98,21 @@ topo_down(int argc, char **argv)
     return mpl_tb_down(argv[1]) == 0 ? 0 : 1;
 }
 
+/* 1 when the running topology uses the netem backend (no forwarders). */
+static int
+t_netem(const mpl_topology_t *t)
+{
+    char path[512], buf[16] = "";
+    mpl_tb_state_path(t->name, "ready", path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(buf, sizeof(buf), f))
+        buf[0] = '\0';
+    fclose(f);
+    return strncmp(buf, "netem", 5) == 0;
+}
+
 static double
 mbps(uint64_t bps)
 {
@@ -125,8 +140,9 @@ show_text(const mpl_topology_t *t)
     for (int l = 0; l < t->n_links; l++) {
         const mpl_tb_link_t *lk = &t->links[l];
         mpl_tb_shared_t *sh = mpl_tb_shared_map(t, l, 0);
-        printf("  link %-11s %s <-> %s%s\n", lk->name, t->hosts[lk->a].name, t->hosts[lk->b].name,
-               sh && sh->down ? "  [down]" : "");
+        printf("  link %-11s %s <-> %s%s%s\n", lk->name, t->hosts[lk->a].name, t->hosts[lk->b].name,
+               sh && sh->down ? "  [down]" : "",
+               !t_netem(t) && !mpl_tb_forwarder_alive(t, l) ? "  [forwarder dead]" : "");
         for (int d = 0; d < 2; d++) {
             uint64_t rate = sh ? sh->rate_bps[d] : lk->dir[d].rate_bps;
             uint64_t delay = sh ? sh->delay_ns[d] : lk->dir[d].delay_ns;
@@ -242,6 +258,8 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
             }
         }
         mpl_json_bool(j, "down", sh ? (int)sh->down : 0);
+        mpl_json_str(j, "emulator", t_netem(t) ? "netem" : "forwarder");
+        mpl_json_bool(j, "emulator_alive", t_netem(t) || mpl_tb_forwarder_alive(t, l));
         mpl_json_obj_end(j);
         mpl_tb_shared_unmap(sh);
     }
