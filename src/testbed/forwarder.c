@@ -238,10 +238,13 @@ receive(int in_fd, int out_fd, line_t *l, mpl_tb_shared_t *sh, int dir)
 static uint32_t
 line_capacity(const mpl_tb_shared_t *sh, int dir)
 {
-    /* frames in flight at the configured rate and delay, with room for changes; unlimited
-     * rate: assume 10 Gbit/s */
-    double rate = sh->rate_bps[dir] ? (double)sh->rate_bps[dir] : 10e9;
+    /* frames in flight at the configured rate and delay (at least 50 ms, so that run-time
+     * delay changes fit), with room to spare; an unlimited rate counts as 1 Gbit/s, about
+     * what one forwarder moves. Frames beyond are dropped and counted (drop_queue). */
+    double rate = sh->rate_bps[dir] ? (double)sh->rate_bps[dir] : 1e9;
     double delay = (double)sh->delay_ns[dir] / 1e9;
+    if (delay < 0.05)
+        delay = 0.05;
     double frames = rate / 8.0 / 1514.0 * delay * 1.5 + 1024;
     if (frames > 65536)
         frames = 65536;
