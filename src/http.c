@@ -122,6 +122,7 @@ typedef struct head_fields {
     int te_chunked;
     int conn_close;
     int conn_keep_alive;
+    int expect_continue;
 } head_fields_t;
 
 /* Parses header lines up to the empty line. Returns 0 or -1 (malformed). */
@@ -175,6 +176,9 @@ parse_headers(const uint8_t **src, const uint8_t *end, head_fields_t *hf)
                 hf->conn_close = 1;
             if (value_has_token(v, vlen, "keep-alive"))
                 hf->conn_keep_alive = 1;
+        } else if (token_ieq(name, nlen, "expect")) {
+            if (token_ieq(v, vlen, "100-continue"))
+                hf->expect_continue = 1;
         }
     }
 }
@@ -286,6 +290,7 @@ mpl_http_parse_request(const uint8_t **src, const uint8_t *end, mpl_http_request
         req->keep_alive = !hf.conn_close;
     else
         req->keep_alive = hf.conn_keep_alive && !hf.conn_close;
+    req->expect_continue = hf.expect_continue && req->version_minor == 1;
     req->status = 0;
     *src = cur;
     return 0;
@@ -335,6 +340,7 @@ struct mpl_http_sconn {
     int file_fd;
     uint8_t *buf; /* MPL_HTTP_CHUNK bytes, allocated on first use */
     size_t out_off, out_len;
+    int send_continue; /* "100 Continue" to send before reading a request body */
     int close_after;
     int closing; /* no more requests will be parsed */
     uint64_t requests;
@@ -564,6 +570,7 @@ process(mpl_http_sconn_t *c)
             if (c->body_left > 0)
                 return;
             c->in_body = 0;
+            c->send_continue = 0;
             respond(c);
             continue;
         }
@@ -592,6 +599,7 @@ process(mpl_http_sconn_t *c)
         c->in_len -= used;
         if (c->req.has_content_length && c->req.content_length > 0) {
             c->in_body = 1;
+            c->send_continue = c->req.expect_continue;
             c->body_left = c->req.content_length;
             c->body_total = c->req.content_length;
         } else {
@@ -624,6 +632,7 @@ mpl_http_sconn_input(mpl_http_sconn_t *c, const uint8_t *data, size_t len)
             len -= take;
             if (c->body_left == 0) {
                 c->in_body = 0;
+                c->send_continue = 0;
                 respond(c);
             }
             continue;
@@ -662,6 +671,18 @@ mpl_http_sconn_output(mpl_http_sconn_t *c, const uint8_t **data, size_t *len)
     if (c->out_off < c->out_len) {
         *data = c->buf + c->out_off;
         *len = c->out_len - c->out_off;
+        return 1;
+    }
+    if (c->send_continue) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (c->buf == NULL && (c->buf = malloc(MPL_HTTP_CHUNK)) == NULL)
+            return -1;
+        c->send_continue = 0;
+        memcpy(c->buf, cont, sizeof(cont) - 1);
+        c->out_off = 0;
+        c->out_len = sizeof(cont) - 1;
+        *data = c->buf;
+        *len = c->out_len;
         return 1;
     }
     if (!c->responding)

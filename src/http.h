@@ -50,6 +50,7 @@ typedef struct mpl_http_request {
     char path[MPL_HTTP_MAX_PATH]; /* the target, percent-decoded, query string removed */
     int version_minor;            /* 0 or 1 (HTTP/1.x) */
     int keep_alive;               /* 1 unless "Connection: close" or HTTP/1.0 without keep-alive */
+    int expect_continue;          /* "Expect: 100-continue" */
     int has_content_length;
     uint64_t content_length;
     int status; /* on a parse error: the HTTP status to answer (400, 431, 501...) */

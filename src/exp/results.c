@@ -278,6 +278,18 @@ field_median(const mpl_runs_t *rs, const mpl_group_t *g, size_t offset)
     return m;
 }
 
+/* Table order: point, then tcp references by link, tls, mptcp, tcpls. */
+static int
+cmp_group(const void *a, const void *b)
+{
+    const mpl_group_t *x = a, *y = b;
+    if (x->point != y->point)
+        return x->point < y->point ? -1 : 1;
+    if (x->proto != y->proto)
+        return x->proto < y->proto ? -1 : 1;
+    return x->path < y->path ? -1 : x->path > y->path;
+}
+
 int
 mpl_stats_groups(const mpl_runs_t *rs, mpl_group_t **out)
 {
@@ -339,6 +351,7 @@ mpl_stats_groups(const mpl_runs_t *rs, mpl_group_t **out)
         x->recover_median = field_median(rs, x, offsetof(mpl_run_t, recover_s));
         x->expected = x->ratio = NAN;
     }
+    qsort(g, (size_t)ng, sizeof(*g), cmp_group);
     /* expected aggregate: the sum of the point's single-path references, all links present */
     for (int k = 0; k < ng; k++) {
         mpl_group_t *x = &g[k];

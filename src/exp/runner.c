@@ -218,6 +218,7 @@ typedef struct exp {
     double run_time_sum;
     int n_ok, n_failed, n_unavail;
     int unavailable[MPL_PROTO_COUNT]; /* learnt: skip quickly after the first 'unavailable' */
+    char host_sysctls[2][4096];       /* "key = value" lines read inside the client / server */
 } exp_t;
 
 static void
@@ -305,6 +306,37 @@ read_paths(exp_t *e, const char *json_path)
     return 0;
 }
 
+/* The MPTCP and TCP sysctls as seen inside the client and server namespaces (net.mptcp.* is
+ * per namespace), once per experiment. */
+static void
+read_host_sysctls(exp_t *e)
+{
+    for (int h = 0; h < 2; h++) {
+        if (e->host_sysctls[h][0] != '\0')
+            continue;
+        char out[1200];
+        snprintf(out, sizeof(out), "%s/logs/sysctl-%s.txt", e->dir, h ? "server" : "client");
+        char *argv[] = {(char *)e->o->mplab,
+                        "exec",
+                        "--topo",
+                        e->topo_name,
+                        h ? (char *)e->sc->server_host : (char *)e->sc->client_host,
+                        "--",
+                        "sysctl",
+                        "net.mptcp",
+                        "net.ipv4.tcp_congestion_control",
+                        "net.ipv4.tcp_available_congestion_control",
+                        NULL};
+        if (run_cmd(argv, out, NULL) != 0)
+            continue;
+        char *s = read_file(out, sizeof(e->host_sysctls[h]) - 1, NULL);
+        if (s != NULL) {
+            snprintf(e->host_sysctls[h], sizeof(e->host_sysctls[h]), "%s", s);
+            free(s);
+        }
+    }
+}
+
 static int
 topo_bring_up(exp_t *e, int point)
 {
@@ -345,6 +377,7 @@ topo_bring_up(exp_t *e, int point)
         return -1;
     e->cur_point = point;
     e->topo_dirty = 0;
+    read_host_sysctls(e);
     return 0;
 }
 
@@ -817,8 +850,20 @@ xorshift(unsigned long *s)
     return *s = x;
 }
 
+static void
+shuffle(plan_item_t *v, int n, unsigned long *rng)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(xorshift(rng) % (unsigned long)(i + 1));
+        plan_item_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
 /* The runs of the scenario: per point, per repetition, the protocols (tcp once per link) in
- * an order shuffled with the experiment's seed (the same plan on --resume). */
+ * an order shuffled with the experiment's seed (the same plan on --resume), the single-path
+ * references before the others. */
 static int
 make_plan(exp_t *e, plan_item_t **out)
 {
@@ -862,13 +907,17 @@ make_plan(exp_t *e, plan_item_t **out)
                                  rep);
                 }
             }
-            /* shuffle the runs of this repetition */
-            for (int i = n - 1; i > first; i--) {
-                int j = first + (int)(xorshift(&rng) % (unsigned long)(i - first + 1));
-                plan_item_t t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-            }
+            /* the tcp references first (the recovery metric of the multipath runs uses
+             * them), then the others; each group shuffled */
+            int refs = first;
+            for (int i = first; i < n; i++)
+                if (v[i].proto == MPL_PROTO_TCP) {
+                    plan_item_t t = v[i];
+                    v[i] = v[refs];
+                    v[refs++] = t;
+                }
+            shuffle(v + first, refs - first, &rng);
+            shuffle(v + refs, n - refs, &rng);
         }
     }
     *out = v;
@@ -958,6 +1007,19 @@ write_meta(exp_t *e, const char *started)
         mpl_json_str(&j, sysctls[i], v);
     }
     mpl_json_obj_end(&j);
+    for (int h = 0; h < 2; h++) {
+        mpl_json_obj_begin(&j, h ? "sysctls_server" : "sysctls_client");
+        char copy[4096];
+        snprintf(copy, sizeof(copy), "%s", e->host_sysctls[h]);
+        for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            char *eq = strstr(l, " = ");
+            if (eq == NULL)
+                continue;
+            *eq = '\0';
+            mpl_json_str(&j, l, eq + 3);
+        }
+        mpl_json_obj_end(&j);
+    }
     mpl_json_obj_begin(&j, "parameters");
     char protos[64] = "";
     for (int i = 0; i < sc->n_protos; i++) {

@@ -42,6 +42,12 @@ echo "$out" | grep -q '"direction":"upload"' || fail "upload direction: $out"
 echo "$out" | grep -q '"bytes":20000000' || fail "upload bytes: $out"
 out=$("$MPLAB" get --json --upload 1M "https://127.0.0.1:$tport/upload") || fail "tls upload: $out"
 "$MPLAB" get --upload 10 "http://127.0.0.1:$port/elsewhere" 2>/dev/null && fail "upload to a wrong path succeeded"
+# curl sends "Expect: 100-continue" for large bodies: answered at once (no 1 s wait)
+head -c 3000000 /dev/zero >"$T_TMP/up.bin"
+out=$(curl -sS -m 10 -w ' %{time_total}' --data-binary @"$T_TMP/up.bin" "http://127.0.0.1:$port/upload") ||
+    fail "curl upload"
+echo "curl upload: $out"
+case "$out" in '{"bytes":3000000}'*) ;; *) fail "curl upload answer: $out" ;; esac
 
 kill -TERM $srv
 wait $srv || fail "serve exit code"

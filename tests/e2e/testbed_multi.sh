@@ -4,7 +4,7 @@
 # the next 'up', 'down NAME' touches only its own topology, 'down --all' removes the rest.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd ip tc ethtool ping
+need_cmd ip tc ethtool ping tcpdump
 export MPLAB_PREFIX="mt$$"
 export MPLAB_RUNDIR="$T_TMP/run"
 at_exit "$MPLAB topo down --all"
@@ -33,7 +33,7 @@ INI
 # a crashed earlier run left a namespace and a state directory behind
 ip netns add "$MPLAB_PREFIX-evt-c" || fail "ip netns add"
 mkdir -p "$MPLAB_RUNDIR/$MPLAB_PREFIX-evt"
-$MPLAB topo up "$T_TMP/evt.ini" || fail "up over leftovers"
+$MPLAB topo up "$T_TMP/evt.ini" --capture "$T_TMP/cap" || fail "up over leftovers"
 $MPLAB topo up "$TOPODIR/crs.ini" || fail "up crs next to evt"
 [ "$($MPLAB topo show --json | grep -o '"name":"crs"\|"name":"evt"' | sort -u | wc -l)" = 2 ] ||
     fail "show does not list both topologies"
@@ -90,5 +90,9 @@ else
 fi
 $MPLAB topo down --all || fail "down --all"
 [ -z "$(mine)" ] || fail "down --all left $(mine)"
+# the whole-run capture of evt holds the pings of link l1
+n=$(tcpdump -n -r "$T_TMP/cap/l1.pcap" icmp 2>/dev/null | wc -l)
+echo "capture of l1: $n ICMP frames"
+[ "$n" -ge 4 ] || fail "capture of l1 has $n ICMP frames"
 [ -z "$(ls "$MPLAB_RUNDIR")" ] || fail "down --all left state: $(ls "$MPLAB_RUNDIR")"
 echo ok

@@ -293,14 +293,76 @@ test_plain_tls_fallback(void **state)
     tst_pair_free(&p);
 }
 
+static void
+test_close_after_pending_data(void **state)
+{
+    tst_pair_t p;
+    uint32_t id;
+    size_t acc;
+    uint8_t *big = calloc(1, 1 << 20);
+
+    handshake(&p, NULL);
+    assert_int_equal(tcpls_stream_open(p.client.s, &id), 0);
+    assert_int_equal(tcpls_stream_write(p.client.s, id, big, 1 << 20, 1, &acc), 0);
+    assert_int_equal(acc, 1 << 20);
+    assert_int_equal(tcpls_session_close(p.client.s), 0);
+    /* no new stream once closing */
+    assert_int_equal(tcpls_stream_open(p.client.s, &id), TCPLS_ERR_CLOSED);
+    p.max_chunk = 50000;
+    tst_pair_pump(&p, 1000);
+    assert_int_equal(p.server.bytes_by_stream[0], 1 << 20);
+    assert_int_equal(p.server.fin_by_stream[0], 1);
+    assert_int_equal(p.client.close_err, 0);
+    assert_int_equal(p.server.close_err, 0);
+    assert_int_equal(p.client.closed, 1);
+    assert_int_equal(p.server.closed, 1);
+    free(big);
+    tst_pair_free(&p);
+}
+
+static void
+test_streams_share_the_connection(void **state)
+{
+    tst_pair_t p;
+    uint32_t a, b;
+    size_t acc;
+    uint8_t *big = calloc(1, 2 << 20);
+
+    handshake(&p, NULL);
+    assert_int_equal(tcpls_stream_open(p.server.s, &a), 0);
+    assert_int_equal(tcpls_stream_open(p.server.s, &b), 0);
+    assert_int_equal(a, 1);
+    assert_int_equal(b, 3);
+    assert_int_equal(tcpls_stream_write(p.server.s, a, big, 2 << 20, 1, &acc), 0);
+    assert_int_equal(tcpls_stream_write(p.server.s, b, big, 2 << 20, 1, &acc), 0);
+    p.max_chunk = 100000;
+    /* round-robin between streams: half-way, both have made progress */
+    for (int i = 0; i < 1000 && p.client.bytes_by_stream[1] + p.client.bytes_by_stream[3] < (2u << 20); i++)
+        tst_pair_pump(&p, 1);
+    assert_true(p.client.bytes_by_stream[1] > (1u << 19));
+    assert_true(p.client.bytes_by_stream[3] > (1u << 19));
+    tst_pair_pump(&p, 1000);
+    assert_int_equal(p.client.bytes_by_stream[1], 2 << 20);
+    assert_int_equal(p.client.bytes_by_stream[3], 2 << 20);
+    assert_int_equal(p.client.nopened, 2);
+    free(big);
+    tst_pair_free(&p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_suites), cmocka_unit_test(test_streams_both_ways),
-        cmocka_unit_test(test_acks_free_memory), cmocka_unit_test(test_back_pressure),
-        cmocka_unit_test(test_close_notify),     cmocka_unit_test(test_tampered_record),
-        cmocka_unit_test(test_garbage),          cmocka_unit_test(test_plain_tls_fallback),
+        cmocka_unit_test(test_handshake_suites),
+        cmocka_unit_test(test_streams_both_ways),
+        cmocka_unit_test(test_acks_free_memory),
+        cmocka_unit_test(test_back_pressure),
+        cmocka_unit_test(test_close_notify),
+        cmocka_unit_test(test_tampered_record),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_plain_tls_fallback),
+        cmocka_unit_test(test_close_after_pending_data),
+        cmocka_unit_test(test_streams_share_the_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,7 +159,24 @@ test_sconn_errors_and_upload(void **state)
               out, sizeof(out) - 1);
     out[n] = 0;
     assert_non_null(strstr((char *)out, "{\"bytes\":10}"));
+    assert_null(strstr((char *)out, "100 Continue")); /* the body came with the head */
     assert_non_null(strstr((char *)out, "404 Not Found"));
+    mpl_http_sconn_free(c);
+}
+
+static void
+test_sconn_expect_continue(void **state)
+{
+    mpl_http_server_cfg_t cfg = {.root = NULL, .quiet = 1};
+    uint8_t out[4096];
+    mpl_http_sconn_t *c = mpl_http_sconn_new(&cfg);
+    size_t n = drive(c, "POST /upload HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n", out,
+                     sizeof(out) - 1);
+    out[n] = 0;
+    assert_string_equal((char *)out, "HTTP/1.1 100 Continue\r\n\r\n");
+    n = drive(c, "abcd", out, sizeof(out) - 1);
+    out[n] = 0;
+    assert_non_null(strstr((char *)out, "{\"bytes\":4}"));
     mpl_http_sconn_free(c);
 }
 
@@ -310,6 +327,7 @@ main(void)
         cmocka_unit_test(test_bytes_path),
         cmocka_unit_test(test_sconn_bytes_pipelined),
         cmocka_unit_test(test_sconn_errors_and_upload),
+        cmocka_unit_test(test_sconn_expect_continue),
         cmocka_unit_test(test_sconn_root),
         cmocka_unit_test(test_response_parse),
         cmocka_unit_test(test_cresp_mismatch_and_eof),
