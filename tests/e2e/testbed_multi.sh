@@ -68,6 +68,9 @@ r=$($MPLAB exec --topo evt c -- ping -c 5 -i 0.05 -q 10.0.1.2 | awk -F/ '/^rtt/ 
 echo "evt: rtt on l1 after the delay event: $r ms"
 awk -v r="$r" 'BEGIN { exit !(r >= 79.5 && r < 95) }' || fail "event 'l1 delay 40ms': rtt $r"
 grep -q "link l2 down" "$MPLAB_RUNDIR/$MPLAB_PREFIX-evt/events.log" || fail "events.log"
+$MPLAB link --topo evt schedule '0.2s l2 up' '0.1s l1 delay 5ms' 2>"$T_TMP/sched.log" || fail "link schedule"
+cat "$T_TMP/sched.log"
+$MPLAB exec --topo evt c -- ip link show l2 | grep -q NO-CARRIER && fail "schedule 'l2 up' did not act"
 
 # --- down one, the other stays
 $MPLAB topo down crs || fail "down crs"
