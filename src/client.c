@@ -257,7 +257,7 @@ do_connect(client_t *cl, const char *host, int port)
         if (r == 0)
             break;
         if (r == MPL_IO_ERROR)
-            return fail(cl, "%s with %s", cl->conn.err, hp);
+            return fail(cl, "%s (server %s)", cl->conn.err, hp);
         if (wait_io(cl, r == MPL_IO_WANT_READ ? POLLIN : POLLOUT) != 0)
             return fail(cl, "TLS handshake with %s timed out after %.1f s", hp, cfg->timeout_s);
     }
