@@ -16,7 +16,7 @@ int mpl_tb_check(const char *name, int json); /* src/testbed/check.c */
 static void
 usage(FILE *f)
 {
-    fprintf(f, "Usage: mplab topo up FILE [--name NAME] [-v]\n"
+    fprintf(f, "Usage: mplab topo up FILE [--name NAME] [--capture DIR] [-v]\n"
                "       mplab topo down NAME | --all\n"
                "       mplab topo show [NAME] [--json]\n"
                "       mplab topo check [NAME] [--json]\n"
@@ -39,11 +39,13 @@ need_root(void)
 static int
 topo_up(int argc, char **argv)
 {
-    const char *file = NULL, *name = NULL;
+    const char *file = NULL, *name = NULL, *capture = NULL;
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--name") && i + 1 < argc)
             name = argv[++i];
+        else if (!strcmp(argv[i], "--capture") && i + 1 < argc)
+            capture = argv[++i];
         else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
             verbose = 1;
         else if (argv[i][0] != '-' && !file)
@@ -74,6 +76,13 @@ topo_up(int argc, char **argv)
             return 2;
         }
         snprintf(t.name, sizeof(t.name), "%s", name);
+    }
+    if (capture) {
+        if (strlen(capture) >= sizeof(t.capture_dir) || strchr(capture, ' ')) {
+            mpl_err("--capture: directory name too long or with blanks");
+            return 2;
+        }
+        snprintf(t.capture_dir, sizeof(t.capture_dir), "%s", capture);
     }
     if (need_root() != 0)
         return 1;
