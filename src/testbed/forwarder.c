@@ -16,6 +16,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ on_term(int sig)
     stop = 1;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static __thread uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 /* xorshift64*: uniform in [0, 1e9) */
 static uint64_t
@@ -153,14 +154,28 @@ release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
 
 /* Reads what is pending on in_fd (direction dir) into line l; with no delay and nothing
  * queued, frames go straight out. */
+typedef union ctlbuf {
+    char buf[CMSG_SPACE(sizeof(struct timespec))];
+    struct cmsghdr align;
+} ctlbuf_t;
+
+/* One direction of the link, run by its own thread: frames read on in_fd leave on out_fd. */
+typedef struct direction {
+    mpl_tb_shared_t *sh;
+    int dir, in_fd, out_fd;
+    line_t line;
+    uint8_t rx[BATCH][FRAME_MAX];
+    ctlbuf_t ctl[BATCH];
+} direction_t;
+
 static void
-receive(int in_fd, int out_fd, line_t *l, mpl_tb_shared_t *sh, int dir)
+receive(direction_t *x)
 {
-    static uint8_t rx[BATCH][FRAME_MAX];
-    static union {
-        char buf[CMSG_SPACE(sizeof(struct timespec))];
-        struct cmsghdr align;
-    } ctl[BATCH];
+    int in_fd = x->in_fd, out_fd = x->out_fd, dir = x->dir;
+    line_t *l = &x->line;
+    mpl_tb_shared_t *sh = x->sh;
+    uint8_t(*rx)[FRAME_MAX] = x->rx;
+    ctlbuf_t *ctl = x->ctl;
     struct mmsghdr m[BATCH], out[BATCH];
     struct iovec iov[BATCH], oiov[BATCH];
 
@@ -251,6 +266,74 @@ line_capacity(const mpl_tb_shared_t *sh, int dir)
     return (uint32_t)frames;
 }
 
+/* The loop of one thread over one or both directions: release what is due, sleep until the
+ * next release or a frame arrives. Timer wake-ups come late by some tens of microseconds:
+ * the loop learns by how much (moving average) and sleeps that much less, releasing frames
+ * due within half of it. */
+typedef struct worker {
+    direction_t *x[2];
+    int n;
+} worker_t;
+
+static void *
+worker_loop(void *arg)
+{
+    worker_t *w = arg;
+    rng_state ^= mpl_now_ns() ^ ((uint64_t)w->x[0]->dir << 32) ^ 1;
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    /* A link runs in the kernel's softirq on real machines: give the forwarder real-time
+     * priority so that compiling neighbours do not add milliseconds of jitter. It sleeps
+     * whenever no frame is due, and the kernel's RT throttling bounds the worst case.
+     * MPLAB_FWD_RT=0 keeps the normal scheduler. (Per thread on Linux.) */
+    const char *rt = getenv("MPLAB_FWD_RT");
+    if (!rt || strcmp(rt, "0") != 0) {
+        struct sched_param sp = {.sched_priority = 1};
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+            mpl_warn("forwarder: no real-time priority: %s", strerror(errno));
+    }
+    uint64_t late_avg = 0, loops = 0;
+    struct pollfd pfd[2];
+    for (int k = 0; k < w->n; k++)
+        pfd[k] = (struct pollfd){.fd = w->x[k]->in_fd, .events = POLLIN};
+    while (!stop) {
+        uint64_t now = mpl_now_ns(), next = now + IDLE_CHECK;
+        int timed = 0;
+        for (int k = 0; k < w->n; k++) {
+            line_t *l = &w->x[k]->line;
+            release(l, w->x[k]->out_fd, w->x[k]->sh, w->x[k]->dir, now + late_avg / 2);
+            if (l->count > 0 && l->slots[l->head].release_ns < next) {
+                next = l->slots[l->head].release_ns;
+                timed = 1;
+            }
+        }
+        uint64_t target = next > now + late_avg ? next - late_avg : now;
+        uint64_t wait = target - now;
+        struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+        int r = ppoll(pfd, (nfds_t)w->n, &ts, NULL);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r == 0 && timed && wait > 0) {
+            uint64_t woke = mpl_now_ns(), late = woke > target ? woke - target : 0;
+            if (late > MAX_EARLY)
+                late = MAX_EARLY;
+            late_avg = (late_avg * 7 + late) / 8;
+        }
+        if (++loops % 256 == 0 || r == 0)
+            for (int k = 0; k < w->n; k++) {
+                struct tpacket_stats st;
+                socklen_t sl = sizeof(st);
+                if (getsockopt(w->x[k]->in_fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops)
+                    __atomic_fetch_add(&w->x[k]->sh->drop_rcvbuf[w->x[k]->dir], st.tp_drops,
+                                       __ATOMIC_RELAXED);
+            }
+        if (r > 0)
+            for (int k = 0; k < w->n; k++)
+                if (pfd[k].revents)
+                    receive(w->x[k]);
+    }
+    return NULL;
+}
+
 int
 mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
 {
@@ -266,82 +349,51 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
         mpl_err("forwarder: cannot open packet sockets: %s", strerror(errno));
         return -1;
     }
-    line_t line[2];
+    direction_t *x[2];
     for (int d = 0; d < 2; d++) {
-        line[d].cap = line_capacity(sh, d);
-        line[d].head = line[d].count = 0;
-        line[d].slots = malloc((size_t)line[d].cap * sizeof(slot_t));
-        if (!line[d].slots) {
+        x[d] = calloc(1, sizeof(direction_t));
+        if (!x[d]) {
             mpl_err("forwarder: out of memory");
             return -1;
         }
-    }
-    rng_state ^= mpl_now_ns() | 1;
-    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    /* A link runs in the kernel's softirq on real machines: give the forwarder real-time
-     * priority so that compiling neighbours do not add milliseconds of jitter. It sleeps
-     * whenever no frame is due, and the kernel's RT throttling bounds the worst case.
-     * MPLAB_FWD_RT=0 keeps the normal scheduler. */
-    const char *rt = getenv("MPLAB_FWD_RT");
-    if (!rt || strcmp(rt, "0") != 0) {
-        struct sched_param sp = {.sched_priority = 1};
-        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
-            mpl_warn("forwarder: no real-time priority: %s", strerror(errno));
+        x[d]->sh = sh;
+        x[d]->dir = d;
+        /* direction a2b: read on a, write on b */
+        x[d]->in_fd = fd[d];
+        x[d]->out_fd = fd[1 - d];
+        x[d]->line.cap = line_capacity(sh, d);
+        x[d]->line.slots = malloc((size_t)x[d]->line.cap * sizeof(slot_t));
+        if (!x[d]->line.slots) {
+            mpl_err("forwarder: out of memory");
+            return -1;
+        }
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* One thread for both directions (default: one wake-up serves both, least CPU), or with
+     * MPLAB_FWD_THREADS=2 one per direction (ACKs never wait behind a batch of data). */
+    const char *nt = getenv("MPLAB_FWD_THREADS");
+    int two = nt && !strcmp(nt, "2");
+    static worker_t w[2];
+    w[0] = (worker_t){{x[0], x[1]}, two ? 1 : 2};
+    w[1] = (worker_t){{x[1], NULL}, 1};
+    pthread_t th;
+    if (two && pthread_create(&th, NULL, worker_loop, &w[1]) != 0) {
+        mpl_err("forwarder: cannot start a thread");
+        return -1;
+    }
     if (ready_fd >= 0) {
         char c = 1;
         if (write(ready_fd, &c, 1) != 1)
             return -1;
         close(ready_fd);
     }
-
-    /* Timer wake-ups come late by some tens of microseconds: the loop learns by how much
-     * (moving average) and sleeps that much less, releasing frames due within half of it. */
-    uint64_t late_avg = 0, loops = 0;
-    struct pollfd pfd[2] = {{.fd = fd[0], .events = POLLIN}, {.fd = fd[1], .events = POLLIN}};
-    while (!stop) {
-        uint64_t now = mpl_now_ns(), early = late_avg / 2;
-        /* direction a2b: read on a, write on b */
-        release(&line[MPL_TB_A2B], fd[1], sh, MPL_TB_A2B, now + early);
-        release(&line[MPL_TB_B2A], fd[0], sh, MPL_TB_B2A, now + early);
-        uint64_t next = now + IDLE_CHECK;
-        int timed = 0;
-        for (int d = 0; d < 2; d++)
-            if (line[d].count > 0 && line[d].slots[line[d].head].release_ns < next) {
-                next = line[d].slots[line[d].head].release_ns;
-                timed = 1;
-            }
-        uint64_t target = next > now + late_avg ? next - late_avg : now;
-        uint64_t wait = target - now;
-        struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
-        int r = ppoll(pfd, 2, &ts, NULL);
-        if (r < 0 && errno != EINTR)
-            break;
-        if (r == 0 && timed && wait > 0) {
-            uint64_t woke = mpl_now_ns(), late = woke > target ? woke - target : 0;
-            if (late > MAX_EARLY)
-                late = MAX_EARLY;
-            late_avg = (late_avg * 7 + late) / 8;
-        }
-        if (++loops % 256 == 0 || r == 0) {
-            for (int d = 0; d < 2; d++) {
-                struct tpacket_stats st;
-                socklen_t sl = sizeof(st);
-                if (getsockopt(fd[d], SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops)
-                    __atomic_fetch_add(&sh->drop_rcvbuf[d], st.tp_drops, __ATOMIC_RELAXED);
-            }
-        }
-        if (r <= 0)
-            continue;
-        if (pfd[0].revents)
-            receive(fd[0], fd[1], &line[MPL_TB_A2B], sh, MPL_TB_A2B);
-        if (pfd[1].revents)
-            receive(fd[1], fd[0], &line[MPL_TB_B2A], sh, MPL_TB_B2A);
-    }
+    worker_loop(&w[0]);
+    stop = 1;
+    if (two)
+        pthread_join(th, NULL);
     exit(0);
 }
