@@ -29,8 +29,11 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-#define FRAME_MAX  1536 /* MTU 1500 + Ethernet header (offloads are off: no larger frames) */
-#define RCVBUF     (256 * 1024)
+#define FRAME_MAX 1536 /* MTU 1500 + Ethernet header (offloads are off: no larger frames) */
+/* receive buffer: the slack for bursts that arrive while the forwarder is not running; the
+ * kernel counts ~2-4 KiB per frame. Small, so that it never becomes a queue of its own. */
+#define RCVBUF_MIN (256 * 1024)
+#define RCVBUF_MAX (1024 * 1024)
 #define SNDBUF     (4 * 1024 * 1024)
 #define BATCH      64
 #define IDLE_CHECK 100000000ull /* wake up at least every 100 ms */
@@ -69,7 +72,7 @@ rand_ppb(void)
 }
 
 static int
-open_end(const char *ifname)
+open_end(const char *ifname, int rcv)
 {
     int ifindex = (int)if_nametoindex(ifname);
     if (ifindex == 0)
@@ -77,7 +80,7 @@ open_end(const char *ifname)
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
     if (fd < 0)
         return -1;
-    int one = 1, rcv = RCVBUF, snd = SNDBUF;
+    int one = 1, snd = SNDBUF;
     setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
     /* arrival times from the kernel: the delay counts from there, not from our wake-up */
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
@@ -248,7 +251,14 @@ line_capacity(const mpl_tb_shared_t *sh, int dir)
 int
 mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
 {
-    int fd[2] = {open_end("a"), open_end("b")};
+    /* about 2 ms of frames at the link's rate */
+    int rcv[2];
+    for (int d = 0; d < 2; d++) {
+        double r = sh->rate_bps[d] ? (double)sh->rate_bps[d] : 10e9;
+        double bytes = r / 8 * 0.002 * 2.5; /* truesize is ~2.5 x the frame */
+        rcv[d] = bytes < RCVBUF_MIN ? RCVBUF_MIN : bytes > RCVBUF_MAX ? RCVBUF_MAX : (int)bytes;
+    }
+    int fd[2] = {open_end("a", rcv[MPL_TB_A2B]), open_end("b", rcv[MPL_TB_B2A])};
     if (fd[0] < 0 || fd[1] < 0) {
         mpl_err("forwarder: cannot open packet sockets: %s", strerror(errno));
         return -1;
