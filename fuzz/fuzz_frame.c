@@ -19,7 +19,7 @@ on_data(tcpls_session_t *s, uint32_t id, const uint8_t *data, size_t len, int fi
     tcpls_stream_write(s, id, data, len, fin, &acc);
 }
 
-static const tcpls_ops_t ops = {NULL, NULL, on_data, NULL, NULL, NULL};
+static const tcpls_ops_t ops = {NULL, NULL, on_data, NULL, NULL, NULL, NULL};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -50,6 +50,9 @@ enum tcpls_error {
     TCPLS_ERR_STREAM_LIMIT = -15, /* too many open streams */
     TCPLS_ERR_NO_CONN = -16,      /* unknown connection id */
     TCPLS_ERR_UNSUPPORTED = -17,  /* not implemented (yet) */
+    TCPLS_ERR_TOKEN = -18,        /* join refused: forged, reused or exhausted token (illegal_parameter) */
+    TCPLS_ERR_NO_TOKEN = -19,     /* client: no token left to join another connection */
+    TCPLS_ERR_CONN_FAILED = -20,  /* a connection failed (reset, timeout, no acknowledgment progress) */
 };
 
 /* Returns a static, human-readable name for a TCPLS_ERR_* code ("record authentication failed"). */
@@ -75,7 +78,12 @@ typedef struct tcpls_ctx_config {
     /* An ACK is due after ack_every ack-eliciting records (0 = 32) or at the end of each
      * tcpls_receive() call, whichever comes first; it leaves with the next tcpls_conn_output(). */
     unsigned ack_every;
+    unsigned tokens;       /* server: tokens (= extra connections) per session, 1..15 (0 = 4) */
+    const char *scheduler; /* "default", "minrtt" or "rr" (NULL = "default"); see tcpls_scheduler_valid */
 } tcpls_ctx_config_t;
+
+/* 1 if name is a scheduler this library has ("default", "minrtt", "rr"). */
+int tcpls_scheduler_valid(const char *name);
 
 /* Creates a context from cfg ([in], copied). On failure returns NULL and, when err is not
  * NULL, writes a one-line reason into err (errlen bytes). */
@@ -104,6 +112,10 @@ typedef struct tcpls_ops {
     void (*stream_closed)(tcpls_session_t *s, uint32_t stream_id, void *user_data);
     /* The session ended: err = 0 after close_notify, otherwise a TCPLS_ERR_* code. Called once. */
     void (*closed)(tcpls_session_t *s, int err, void *user_data);
+    /* A connection changed state: state 1 = established (a join completed), 2 = closed (err = 0
+     * for an orderly close, else why: TCPLS_ERR_TOKEN, TCPLS_ERR_CONN_FAILED, ...). The session
+     * goes on while another connection works; the application closes that connection's socket. */
+    void (*conn_state)(tcpls_session_t *s, uint32_t conn_id, int state, int err, void *user_data);
 } tcpls_ops_t;
 
 /* Creates a session and its first connection (connection id 0). A client session immediately
@@ -175,15 +187,62 @@ typedef struct tcpls_conn_info {
     uint64_t records_sent;   /* protected records sent (after the handshake) */
     uint64_t records_acked;  /* of those, records acknowledged by the peer */
     uint64_t records_received;
-    uint64_t unacked_records; /* records whose frames are kept for a resend */
+    uint64_t unacked_records;       /* records whose frames are kept for a resend */
+    uint64_t stream_bytes_sent;     /* stream payload bytes sent on this connection (resends included) */
+    uint64_t stream_bytes_received; /* stream payload bytes received on this connection */
+    int backup, migrated;           /* flags set by tcpls_conn_set_backup / tcpls_conn_migrate */
+    int error;                      /* why it closed (state 2), 0 if orderly */
+    uint32_t srtt_us;               /* last value given to tcpls_conn_set_metrics */
 } tcpls_conn_info_t;
 
-/* Number of connections of the session (1 until joining is implemented, issue 5). */
+/* Number of connections of the session, closed ones included (their statistics stay). */
 size_t tcpls_conn_count(tcpls_session_t *s);
 /* Fills *info for the index-th connection. Returns 0 or TCPLS_ERR_NO_CONN. */
 int tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info);
-/* Tokens received from the server (client) for joining connections: the count held. */
+/* Tokens received from the server (client) for joining connections: the count held.
+ * Server: tokens handed out and not used yet. */
 size_t tcpls_session_token_count(tcpls_session_t *s);
+
+/* ---- multipath (issue 5; docs/PROTOCOL.md "Multipath") ------------------------------------ */
+
+/* Client: starts joining a new connection with one of the server's tokens. Writes the new
+ * connection id (= the token's sequence number) to *conn_id; its ClientHello (with tcpls_join)
+ * then waits in tcpls_conn_output(). The application connects a socket to any address of the
+ * server and moves bytes as for connection 0; conn_state reports 1 when it is usable, or 2 with
+ * TCPLS_ERR_TOKEN when the server refused. Returns 0, TCPLS_ERR_NO_TOKEN or TCPLS_ERR_STATE. */
+int tcpls_join(tcpls_session_t *s, uint32_t *conn_id);
+/* Server: after a handshake on a fresh session completed as a join of another session (the
+ * handshake_done callback ran, tcpls_session_is_established() is 1), returns 1 and writes the
+ * session that the connection joined and its id. The application then feeds that connection's
+ * bytes to *target / *conn_id and frees s. (Until then s forwards to the target itself.) */
+int tcpls_session_joined(tcpls_session_t *s, tcpls_session_t **target, uint32_t *conn_id);
+/* The application saw connection conn_id fail (socket error, TCP_USER_TIMEOUT, no
+ * acknowledgment progress): its unacknowledged records are sent again on the other
+ * connections and the peer is told (Connection Reset frame). Returns 0 while the session goes
+ * on, else the error that ended it (no connection left). err = 0 closes it in an orderly way. */
+int tcpls_conn_failed(tcpls_session_t *s, uint32_t conn_id, int err);
+/* Marks a connection as a backup (1): it carries stream data only while no non-backup
+ * connection works. Can change at any time. Returns 0 or TCPLS_ERR_NO_CONN. */
+int tcpls_conn_set_backup(tcpls_session_t *s, uint32_t conn_id, int backup);
+/* Migration: moves new stream data off from_id (it only carries acknowledgments and finishes
+ * what is in flight); to_id, when not UINT32_MAX, becomes a non-backup connection. When
+ * tcpls_conn_info() shows no unacknowledged record left, from_id can be closed without loss
+ * (tcpls_conn_failed(s, id, 0)). Returns 0 or TCPLS_ERR_NO_CONN. */
+int tcpls_conn_migrate(tcpls_session_t *s, uint32_t from_id, uint32_t to_id);
+/* Path metrics from the application (tcp_info): smoothed RTT in microseconds and bytes queued
+ * in the kernel but not sent yet. The schedulers use them. */
+void tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_us, uint32_t notsent_bytes);
+/* The session's clock for what tcpls_receive() does not see (output timing): call it once per
+ * event-loop round with a monotonic time in nanoseconds. */
+void tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns);
+/* Since when conn_id waits for acknowledgment progress (session clock, ns): the time its
+ * oldest unacknowledged record went out or the last ACK that advanced, 0 when nothing is
+ * unacknowledged. The application declares a blackhole when now - this > its timeout. */
+uint64_t tcpls_conn_stalled_since(tcpls_session_t *s, uint32_t conn_id);
+/* Connections that are established and not closed. */
+size_t tcpls_conn_live_count(tcpls_session_t *s);
+/* Selects the scheduler of this session (see tcpls_ctx_config_t.scheduler). Returns 0 or TCPLS_ERR_ARG. */
+int tcpls_session_set_scheduler(tcpls_session_t *s, const char *name);
 
 /* ---- socket glue (lib/io_socket.c): optional helpers for non-blocking sockets ----------- */
 

@@ -43,6 +43,12 @@ tcpls_strerror(int err)
         return "unknown connection";
     case TCPLS_ERR_UNSUPPORTED:
         return "not supported";
+    case TCPLS_ERR_TOKEN:
+        return "join refused: forged, reused or exhausted token";
+    case TCPLS_ERR_NO_TOKEN:
+        return "no token left to join a connection";
+    case TCPLS_ERR_CONN_FAILED:
+        return "connection failed";
     default:
         return "unknown error";
     }

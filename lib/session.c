@@ -26,11 +26,14 @@
 #define EXT_TCPLS_JOIN  0xff5e
 
 #define OUT_TARGET        (256 * 1024) /* stop building records when this much output waits */
+#define MP_OUT_TARGET     (48 * 1024)  /* the same with several connections (short queues) */
 #define HANDSHAKE_REC_MAX (16384 + 2048 + 5)
 #define MAX_TOKENS        16
 #define STREAM_BUCKETS    256
 
-enum { MODE_HANDSHAKE = 0, MODE_TCPLS = 1, MODE_PLAIN = 2 };
+enum { MODE_HANDSHAKE = 0, MODE_TCPLS = 1, MODE_PLAIN = 2, MODE_JOINED = 3 };
+enum { TSCHED_DEFAULT = 0, TSCHED_MINRTT = 1, TSCHED_RR = 2 };
+#define MAX_RESETS 16
 
 struct tcpls_ctx {
     SSL_CTX *ssl_ctx;
@@ -39,6 +42,10 @@ struct tcpls_ctx {
     size_t stream_send_buffer, session_send_buffer, reorder_limit;
     unsigned max_streams, ack_every;
     int ext_index;
+    unsigned tokens;
+    int sched;
+    tcpls_session_t *registry; /* server sessions, for finding the target of a join */
+    uint64_t next_serial;
 };
 
 typedef struct buf {
@@ -65,10 +72,19 @@ typedef struct conn {
     sent_record_t *ring; /* unacknowledged records that carried stream frames */
     size_t ring_head, ring_len, ring_cap;
     uint64_t bytes_sent, bytes_received, records_sent, records_received;
+    /* multipath */
+    SSL *ssl; /* client: the join handshake of this connection */
+    int backup, migrated, error;
+    uint32_t srtt_us, notsent;
+    uint64_t data_records; /* records with stream data (round-robin scheduler) */
+    uint64_t stalled_since;
+    uint64_t stream_bytes_sent, stream_bytes_received;
+    uint8_t join_ext[TCPLS_TOKEN_LEN + 1]; /* client: the tcpls_join extension's content */
 } conn_t;
 
 typedef struct token {
     uint8_t seq;
+    uint8_t sent; /* server: its New Token frame went out (or it came in the handshake) */
     uint8_t value[TCPLS_TOKEN_LEN];
 } token_t;
 
@@ -98,6 +114,20 @@ struct tcpls_session {
     token_t tokens[MAX_TOKENS]; /* client: tokens received; server: tokens issued */
     size_t ntokens;
     uint8_t token_ext[TCPLS_TOKEN_LEN + 1];
+    /* multipath */
+    uint64_t serial;             /* server: identifies the session in the context's registry */
+    tcpls_session_t *reg_next;   /* server: registry link */
+    int registered, ever_joined; /* ever_joined: had two connections at some point */
+    unsigned next_token_seq;     /* server: sequence of the next token issued */
+    int join_pending;            /* server: this fresh session's ClientHello carried a valid join */
+    uint64_t join_serial;        /* ... for the session with this serial */
+    uint32_t join_conn_id;       /* ... as this connection id */
+    tcpls_session_t *joined_to;  /* MODE_JOINED: the target (cleared if it is freed) */
+    int sched, join_refused;
+    unsigned joins_in_progress; /* server: tokens consumed by handshakes not finished yet */
+    uint64_t now_ns;
+    uint32_t resets[MAX_RESETS]; /* Connection Reset frames to send */
+    size_t nresets;
     uint8_t plain[TCPLS_MAX_CIPHERTEXT];
 };
 
@@ -160,6 +190,7 @@ conn_free(conn_t *c)
     free(c->in.base);
     free(c->out.base);
     free(c->ring);
+    SSL_free(c->ssl);
     free(c);
 }
 
@@ -269,6 +300,8 @@ alert_for(int err)
 static int seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts,
                      size_t nparts);
 
+static void join_settle(tcpls_session_t *s);
+
 static void
 session_end(tcpls_session_t *s, int err)
 {
@@ -276,6 +309,7 @@ session_end(tcpls_session_t *s, int err)
         return;
     s->closed = 1;
     s->error = err;
+    join_settle(s);
     if (err != 0 && err != TCPLS_ERR_TRUNCATED && err != TCPLS_ERR_PEER_ALERT && s->mode == MODE_TCPLS &&
         s->nconns > 0) {
         uint8_t alert[2] = {2, alert_for(err)};
@@ -291,15 +325,174 @@ session_end(tcpls_session_t *s, int err)
 static void
 drain_wbio(tcpls_session_t *s, conn_t *c)
 {
+    BIO *wbio = c->ssl ? SSL_get_wbio(c->ssl) : s->wbio;
     size_t n;
-    while ((n = BIO_ctrl_pending(s->wbio)) > 0) {
+    while ((n = BIO_ctrl_pending(wbio)) > 0) {
         if (buf_reserve(&c->out, n) != 0)
             return;
-        int r = BIO_read(s->wbio, c->out.base + c->out.off + c->out.len, (int)n);
+        int r = BIO_read(wbio, c->out.base + c->out.off + c->out.len, (int)n);
         if (r <= 0)
             return;
         c->out.len += (size_t)r;
     }
+}
+
+/* ---- multipath helpers: tokens, the join registry, connection failure --------------------- */
+
+/* Client: the connection whose join handshake runs on ssl, or NULL. */
+static conn_t *
+join_conn_of(tcpls_session_t *s, const SSL *ssl)
+{
+    if (ssl == s->ssl)
+        return NULL;
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i]->ssl == ssl)
+            return s->conns[i];
+    return NULL;
+}
+
+/* Server: makes a new token (not sent yet). NULL when the sequence space or the table is full. */
+static token_t *
+issue_token(tcpls_session_t *s)
+{
+    token_t *t;
+    if (s->ntokens >= MAX_TOKENS || s->next_token_seq > 255)
+        return NULL;
+    t = &s->tokens[s->ntokens];
+    if (RAND_bytes(t->value, TCPLS_TOKEN_LEN) != 1)
+        return NULL;
+    t->seq = (uint8_t)s->next_token_seq++;
+    t->sent = 0;
+    s->ntokens++;
+    return t;
+}
+
+static void
+registry_add(tcpls_session_t *s)
+{
+    s->serial = ++s->ctx->next_serial;
+    s->reg_next = s->ctx->registry;
+    s->ctx->registry = s;
+    s->registered = 1;
+}
+
+static void
+registry_remove(tcpls_session_t *s)
+{
+    if (!s->registered)
+        return;
+    for (tcpls_session_t **pp = &s->ctx->registry; *pp != NULL; pp = &(*pp)->reg_next) {
+        if (*pp == s) {
+            *pp = s->reg_next;
+            break;
+        }
+    }
+    s->registered = 0;
+}
+
+static tcpls_session_t *
+registry_find(tcpls_ctx_t *ctx, uint64_t serial)
+{
+    for (tcpls_session_t *t = ctx->registry; t != NULL; t = t->reg_next)
+        if (t->serial == serial)
+            return t->closed || t->mode != MODE_TCPLS ? NULL : t;
+    return NULL;
+}
+
+/* Server: finds the session that issued token in (token ‖ sequence) and consumes the token
+ * (single use). Returns 0, or -1 for an unknown token. */
+static int
+join_lookup(tcpls_session_t *s, const uint8_t *in)
+{
+    for (tcpls_session_t *t = s->ctx->registry; t != NULL; t = t->reg_next) {
+        if (t == s || t->closed || t->mode != MODE_TCPLS)
+            continue;
+        for (size_t i = 0; i < t->ntokens; i++) {
+            token_t *k = &t->tokens[i];
+            if (k->seq != in[TCPLS_TOKEN_LEN] || CRYPTO_memcmp(k->value, in, TCPLS_TOKEN_LEN) != 0)
+                continue;
+            s->join_pending = 1;
+            s->join_serial = t->serial;
+            s->join_conn_id = k->seq;
+            t->joins_in_progress++;
+            t->tokens[i] = t->tokens[--t->ntokens];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A join handshake that consumed a token ended (joined or not): the target may replenish. */
+static void
+join_settle(tcpls_session_t *s)
+{
+    tcpls_session_t *t;
+    if (!s->join_pending)
+        return;
+    s->join_pending = 0;
+    for (t = s->ctx->registry; t != NULL && t->serial != s->join_serial; t = t->reg_next)
+        ;
+    if (t != NULL && t->joins_in_progress > 0)
+        t->joins_in_progress--;
+}
+
+static size_t
+live_conns(const tcpls_session_t *s, int count_joining)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i]->state == 1 || (count_joining && s->conns[i]->state == 0))
+            n++;
+    return n;
+}
+
+/* Connection c is gone (err = 0: closed in order). The frames of its unacknowledged records go
+ * back to their streams to be sent on the other connections; the peer learns it through a
+ * Connection Reset frame when tell_peer. Ends the session when nothing is left to carry it.
+ * Returns 0 or the error that ended the session. */
+static int
+conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
+{
+    int was = c->state;
+
+    if (s->closed)
+        return s->error;
+    if (c->state == 2)
+        return 0;
+    c->state = 2;
+    c->error = err;
+    while (c->ring_len > 0) {
+        sent_record_t r = c->ring[c->ring_head];
+        tcpls_stream_t *st;
+        c->ring_head = (c->ring_head + 1) % c->ring_cap;
+        c->ring_len--;
+        if ((st = stream_find(s, r.stream_id)) != NULL) {
+            tcpls__stream_requeue(st, r.off, r.len, r.fin);
+            sendq_push(s, st);
+        }
+    }
+    c->out.off = c->out.len = 0;
+    c->in.off = c->in.len = 0;
+    c->ack_due = 0;
+    c->stalled_since = 0;
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    if (tell_peer && was == 1 && s->nresets < MAX_RESETS)
+        s->resets[s->nresets++] = c->id;
+    if (s->ops.conn_state)
+        s->ops.conn_state(s, c->id, 2, err, s->user_data);
+    if (s->closed)
+        return s->error;
+    if (live_conns(s, 1) == 0) {
+        /* A multipath session outlives its last connection while the client can join again. */
+        int keep =
+            s->ever_joined && s->mode == MODE_TCPLS && !s->close_sent && (s->is_server || s->ntokens > 0);
+        if (!keep) {
+            session_end(s, err ? err : TCPLS_ERR_TRUNCATED);
+            return s->error;
+        }
+    }
+    return 0;
 }
 
 /* ---- OpenSSL callbacks ----------------------------------------------------------------- */
@@ -333,8 +526,8 @@ keylog_cb(const SSL *ssl, const char *line)
             fclose(f);
         }
     }
-    if (s == NULL)
-        return;
+    if (s == NULL || ssl != s->ssl)
+        return; /* a joining connection's handshake: its secrets are not used */
     if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0)
         which = 0;
     else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0)
@@ -357,6 +550,15 @@ ext_add_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsigned
     if (s == NULL)
         return 0;
     if (context == SSL_EXT_CLIENT_HELLO) {
+        conn_t *jc = join_conn_of(s, ssl);
+        if (jc != NULL) {
+            /* a joining connection: tcpls and tcpls_join (token ‖ sequence), no token wanted */
+            if (ext_type == EXT_TCPLS_JOIN) {
+                *out = jc->join_ext;
+                *outlen = sizeof(jc->join_ext);
+            }
+            return ext_type == EXT_TCPLS || ext_type == EXT_TCPLS_JOIN;
+        }
         /* tcpls and an empty tcpls_token (the server may only answer extensions we sent). */
         return ext_type == EXT_TCPLS || ext_type == EXT_TCPLS_TOKEN;
     }
@@ -364,12 +566,11 @@ ext_add_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsigned
         return 0;
     if (ext_type == EXT_TCPLS)
         return 1;
-    if (ext_type == EXT_TCPLS_TOKEN && s->ntokens < MAX_TOKENS) {
-        token_t *t = &s->tokens[s->ntokens];
-        if (RAND_bytes(t->value, TCPLS_TOKEN_LEN) != 1)
+    if (ext_type == EXT_TCPLS_TOKEN && !s->join_pending) {
+        token_t *t = issue_token(s);
+        if (t == NULL)
             return 0;
-        t->seq = 1;
-        s->ntokens++;
+        t->sent = 1;
         memcpy(s->token_ext, t->value, TCPLS_TOKEN_LEN);
         s->token_ext[TCPLS_TOKEN_LEN] = t->seq;
         *out = s->token_ext;
@@ -408,14 +609,36 @@ ext_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsign
         }
         return 1;
     case EXT_TCPLS_JOIN:
-        /* Joining arrives with issue 5; until then every token is unknown. */
-        *al = SSL_AD_ILLEGAL_PARAMETER;
-        return 0;
+        /* A forged, reused or exhausted token aborts this handshake only. */
+        if (!s->is_server || context != SSL_EXT_CLIENT_HELLO || inlen != TCPLS_TOKEN_LEN + 1 ||
+            join_lookup(s, in) != 0) {
+            s->join_refused = 1;
+            *al = SSL_AD_ILLEGAL_PARAMETER;
+            return 0;
+        }
+        return 1;
     }
     return 1;
 }
 
 /* ---- context ----------------------------------------------------------------------------- */
+
+static int
+sched_from_name(const char *name)
+{
+    if (name != NULL && strcmp(name, "minrtt") == 0)
+        return TSCHED_MINRTT;
+    if (name != NULL && strcmp(name, "rr") == 0)
+        return TSCHED_RR;
+    return TSCHED_DEFAULT;
+}
+
+int
+tcpls_scheduler_valid(const char *name)
+{
+    return name != NULL &&
+           (strcmp(name, "default") == 0 || strcmp(name, "minrtt") == 0 || strcmp(name, "rr") == 0);
+}
 
 static void
 set_err(char *err, size_t errlen, const char *what)
@@ -448,6 +671,14 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
     ctx->reorder_limit = cfg->stream_reorder_limit ? cfg->stream_reorder_limit : 16u << 20;
     ctx->max_streams = cfg->max_streams ? cfg->max_streams : 1024;
     ctx->ack_every = cfg->ack_every ? cfg->ack_every : 32;
+    ctx->tokens = cfg->tokens ? cfg->tokens : 4;
+    if (ctx->tokens > MAX_TOKENS - 1)
+        ctx->tokens = MAX_TOKENS - 1;
+    if (cfg->scheduler != NULL && !tcpls_scheduler_valid(cfg->scheduler)) {
+        set_err(err, errlen, "unknown scheduler");
+        goto fail;
+    }
+    ctx->sched = sched_from_name(cfg->scheduler);
 
     if ((sc = SSL_CTX_new(cfg->is_server ? TLS_server_method() : TLS_client_method())) == NULL) {
         set_err(err, errlen, "SSL_CTX_new");
@@ -544,6 +775,10 @@ tcpls_session_new(tcpls_ctx_t *ctx, const tcpls_ops_t *ops, void *user_data, con
     s->is_server = ctx->is_server;
     s->next_stream_id = s->is_server ? 1 : 0;
     s->peer_next_stream_id = s->is_server ? 0 : 1;
+    s->next_token_seq = 1;
+    s->sched = ctx->sched;
+    if (s->is_server)
+        registry_add(s);
     if ((c = conn_new(s, 0)) == NULL || (s->ssl = SSL_new(ctx->ssl_ctx)) == NULL ||
         (s->rbio = BIO_new(BIO_s_mem())) == NULL || (s->wbio = BIO_new(BIO_s_mem())) == NULL)
         goto fail;
@@ -578,6 +813,8 @@ tcpls_session_free(tcpls_session_t *s)
 {
     if (s == NULL)
         return;
+    join_settle(s);
+    registry_remove(s);
     for (size_t i = 0; i < STREAM_BUCKETS; i++) {
         while (s->buckets[i] != NULL) {
             tcpls_stream_t *st = s->buckets[i];
@@ -638,11 +875,61 @@ tcpls_session_token_count(tcpls_session_t *s)
 
 /* ---- handshake ----------------------------------------------------------------------------- */
 
+/* Server: the handshake of a fresh session was a join: its connection becomes connection
+ * join_conn_id of the target session, and this session only forwards from now on. */
+static int
+join_complete_server(tcpls_session_t *s)
+{
+    tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+    conn_t *nc, *c = s->conns[0];
+
+    join_settle(s);
+    if (t == NULL || conn_find(t, s->join_conn_id) != NULL || !s->peer_tcpls ||
+        SSL_version(s->ssl) != TLS1_3_VERSION)
+        return TCPLS_ERR_TOKEN;
+    if ((nc = conn_new(t, s->join_conn_id)) == NULL)
+        return TCPLS_ERR_NOMEM;
+    nc->state = 1;
+    if (c->out.len > 0 && buf_append(&nc->out, c->out.base + c->out.off, c->out.len) != 0)
+        return TCPLS_ERR_NOMEM;
+    buf_consume(&c->out, c->out.len);
+    t->ever_joined = 1;
+    s->mode = MODE_JOINED;
+    c->state = 1;
+    if (s->ops.handshake_done)
+        s->ops.handshake_done(s, s->user_data);
+    if (t->ops.conn_state)
+        t->ops.conn_state(t, nc->id, 1, 0, t->user_data);
+    return 0;
+}
+
+/* Client: a joining connection finished its handshake; records start at sequence 0. */
+static int
+join_complete_client(tcpls_session_t *s, conn_t *c)
+{
+    uint64_t min_rr = UINT64_MAX;
+    drain_wbio(s, c);
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i]->state == 1 && s->conns[i]->data_records < min_rr)
+            min_rr = s->conns[i]->data_records;
+    c->data_records = min_rr == UINT64_MAX ? 0 : min_rr;
+    c->state = 1;
+    s->ever_joined = 1;
+    if (s->ops.conn_state)
+        s->ops.conn_state(s, c->id, 1, 0, s->user_data);
+    return 0;
+}
+
 static int
 handshake_complete(tcpls_session_t *s)
 {
     const SSL_CIPHER *cipher = SSL_get_current_cipher(s->ssl);
     int mine = s->is_server ? 1 : 0, r;
+
+    if (s->join_pending)
+        return join_complete_server(s);
 
     snprintf(s->cipher, sizeof(s->cipher), "%s", cipher ? SSL_CIPHER_get_name(cipher) : "?");
     if (s->peer_tcpls && SSL_version(s->ssl) == TLS1_3_VERSION) {
@@ -670,8 +957,9 @@ handshake_complete(tcpls_session_t *s)
 static int
 handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, size_t *used)
 {
+    SSL *ssl = c->ssl ? c->ssl : s->ssl;
     *used = 0;
-    while (s->mode == MODE_HANDSHAKE) {
+    while (c->ssl ? c->state == 0 : s->mode == MODE_HANDSHAKE) {
         size_t need;
         if (c->in.len < TCPLS_RECORD_HEADER_LEN) {
             size_t n = TCPLS_RECORD_HEADER_LEN - c->in.len;
@@ -695,17 +983,19 @@ handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, 
             *used += n;
             continue;
         }
-        if (BIO_write(s->rbio, c->in.base + c->in.off, (int)need) != (int)need)
+        if (BIO_write(SSL_get_rbio(ssl), c->in.base + c->in.off, (int)need) != (int)need)
             return TCPLS_ERR_NOMEM;
         buf_consume(&c->in, need);
-        int r = SSL_do_handshake(s->ssl);
+        int r = SSL_do_handshake(ssl);
         drain_wbio(s, c);
         if (r == 1)
-            return handshake_complete(s);
-        int e = SSL_get_error(s->ssl, r);
+            return c->ssl ? join_complete_client(s, c) : handshake_complete(s);
+        int e = SSL_get_error(ssl, r);
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            int refused = s->join_refused || (c->ssl != NULL && ERR_GET_REASON(ERR_peek_error()) ==
+                                                                    SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER);
             ERR_clear_error();
-            return TCPLS_ERR_HANDSHAKE;
+            return refused ? TCPLS_ERR_TOKEN : TCPLS_ERR_HANDSHAKE;
         }
     }
     return 0;
@@ -847,6 +1137,7 @@ process_ack(tcpls_session_t *s, uint32_t conn_id, uint64_t seq)
     if (seq + 1 <= c->acked_upto)
         return 0;
     c->acked_upto = seq + 1;
+    c->stalled_since = s->now_ns ? s->now_ns : 1; /* progress; cleared below if all acknowledged */
     while (c->ring_len > 0 && c->ring[c->ring_head].seq <= seq) {
         sent_record_t r = c->ring[c->ring_head];
         tcpls_stream_t *st;
@@ -857,6 +1148,8 @@ process_ack(tcpls_session_t *s, uint32_t conn_id, uint64_t seq)
             stream_maybe_finish(s, st);
         }
     }
+    if (c->ring_len == 0)
+        c->stalled_since = 0;
     notify_writable(s);
     return 0;
 }
@@ -927,6 +1220,7 @@ handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *
         switch (f.type) {
         case TCPLS_FRAME_STREAM:
         case TCPLS_FRAME_STREAM_FIN:
+            c->stream_bytes_received += f.u.stream.len;
             r = handle_stream_frame(s, &f);
             break;
         case TCPLS_FRAME_ACK:
@@ -941,9 +1235,16 @@ handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *
                 s->ntokens++;
             }
             break;
+        case TCPLS_FRAME_CONN_RESET: {
+            conn_t *rc = conn_find(s, f.u.conn_reset.conn_id);
+            if (rc != NULL && rc != c)
+                r = conn_fail(s, rc, TCPLS_ERR_CONN_FAILED, 0);
+            r = s->closed ? 0 : r;
+            break;
+        }
         default:
-            /* Padding, Ping; Connection Reset, New/Remove Address and Stream Change are parsed
-             * and validated but only acted upon by the multipath code (issue 5). */
+            /* Padding, Ping; New/Remove Address and Stream Change are parsed and validated;
+             * addresses are exchanged by the application (docs/PROTOCOL.md, Multipath). */
             break;
         }
         if (r != 0)
@@ -1055,19 +1356,40 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
     size_t used = 0;
     int r = 0;
 
-    (void)now_ns;
     if (s == NULL || (data == NULL && len > 0))
         return TCPLS_ERR_ARG;
+    if (s->mode == MODE_JOINED) {
+        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        if (t != NULL && len > 0)
+            tcpls_receive(t, s->join_conn_id, data, len, now_ns); /* its errors end t, not s */
+        return 0;
+    }
     if (s->closed)
         return s->error ? s->error : TCPLS_ERR_CLOSED;
     if ((c = conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
+    s->now_ns = now_ns;
+    if (c->state == 2)
+        return 0; /* late bytes of a connection given up */
     c->bytes_received += len;
-    if (s->mode == MODE_HANDSHAKE) {
+    if (c->state == 0 && c->ssl != NULL) {
+        /* a joining connection (client) */
+        if ((r = handshake_input(s, c, data, len, &used)) != 0)
+            return conn_fail(s, c, r, 0);
+        data += used;
+        len -= used;
+        if (c->state != 1 || len == 0)
+            return 0;
+    } else if (s->mode == MODE_HANDSHAKE) {
         if ((r = handshake_input(s, c, data, len, &used)) != 0)
             goto exit;
         data += used;
         len -= used;
+        if (s->mode == MODE_JOINED) {
+            if (len > 0)
+                return tcpls_receive(s, conn_id, data, len, now_ns);
+            return 0;
+        }
         if (s->mode == MODE_PLAIN && c->in.len > 0) {
             /* bytes after the handshake already buffered: they go to OpenSSL too */
             r = plain_input(s, c, c->in.base + c->in.off, c->in.len);
@@ -1091,48 +1413,129 @@ exit:
 int
 tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
 {
+    conn_t *c;
     if (s == NULL)
         return TCPLS_ERR_ARG;
-    if (conn_find(s, conn_id) == NULL)
+    if (s->mode == MODE_JOINED) {
+        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        return t != NULL ? tcpls_conn_eof(t, s->join_conn_id) : 0;
+    }
+    if ((c = conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     if (s->closed)
         return s->error;
+    if (c->state == 2)
+        return 0;
     if (s->close_received || s->close_sent) {
         session_end(s, 0);
         return 0;
     }
+    if (s->mode == MODE_TCPLS && (s->nconns > 1 || s->ever_joined))
+        return conn_fail(s, c, TCPLS_ERR_TRUNCATED, 1);
     session_end(s, TCPLS_ERR_TRUNCATED);
     return TCPLS_ERR_TRUNCATED;
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-/* Builds records for connection c until OUT_TARGET bytes wait or nothing is left. */
+/* Scheduling: may connection c carry new stream data now? (Control frames always go.)
+ * Connections are ranked: migrated away from (2) < backup (1) < normal (0); only the best rank
+ * present carries data. Among those, "rr" keeps the record counts equal, "minrtt" sends only on
+ * the lowest smoothed RTT, and "default" prefers lower RTTs but overflows to the next
+ * connection while the faster ones have output waiting (their socket is full). */
+static int
+conn_rank(const conn_t *x)
+{
+    return x->migrated ? 2 : x->backup ? 1 : 0;
+}
+
+static int
+faster(const conn_t *x, const conn_t *c)
+{
+    return x->srtt_us < c->srtt_us || (x->srtt_us == c->srtt_us && x->id < c->id);
+}
+
+static int
+conn_may_send_data(tcpls_session_t *s, conn_t *c)
+{
+    int best = 3;
+    if (c->state != 1)
+        return 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i]->state == 1 && conn_rank(s->conns[i]) < best)
+            best = conn_rank(s->conns[i]);
+    if (conn_rank(c) != best)
+        return 0;
+    for (size_t i = 0; i < s->nconns; i++) {
+        conn_t *x = s->conns[i];
+        if (x == c || x->state != 1 || conn_rank(x) != best)
+            continue;
+        switch (s->sched) {
+        case TSCHED_RR:
+            if (x->data_records < c->data_records)
+                return 0;
+            break;
+        case TSCHED_MINRTT:
+            if (faster(x, c))
+                return 0;
+            break;
+        default:
+            if (faster(x, c) && x->out.len < MP_OUT_TARGET / 4)
+                return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
+/* Builds records for connection c until its output target waits or nothing is left. */
 static int
 fill_output(tcpls_session_t *s, conn_t *c)
 {
+    size_t target = live_conns(s, 0) > 1 ? MP_OUT_TARGET : OUT_TARGET;
     int r;
 
-    while (c->out.len < OUT_TARGET && !s->closed) {
-        uint8_t trailer[TCPLS_STREAM_TRAILER_LEN], acks[4 * TCPLS_ACK_FRAME_LEN];
+    /* Server: keep `tokens` tokens or connections available to the client (replenishing). */
+    if (s->is_server) {
+        size_t live = live_conns(s, 1);
+        while (s->ntokens + s->joins_in_progress + (live > 0 ? live - 1 : 0) < s->ctx->tokens &&
+               issue_token(s) != NULL)
+            ;
+    }
+    while (c->out.len < target && !s->closed) {
+        uint8_t trailer[TCPLS_STREAM_TRAILER_LEN], ctl[512];
         tcpls_iov_t iov[4];
-        size_t niov = 0, acklen = 0;
+        size_t niov = 0, ctllen = 0;
         tcpls_stream_t *st;
 
-        for (size_t i = 0; i < s->nconns && acklen + TCPLS_ACK_FRAME_LEN <= sizeof(acks); i++) {
+        for (size_t i = 0; i < s->nconns; i++) {
             conn_t *ac = s->conns[i];
-            if (ac->ack_due && ac->recv_seq > 0) {
+            if (ac->ack_due && ac->recv_seq > 0 && ac->state == 1) {
                 tcpls_frame_t f = {.type = TCPLS_FRAME_ACK};
                 f.u.ack.conn_id = ac->id;
                 f.u.ack.seq = ac->recv_seq - 1;
-                acklen += tcpls__frame_encode(acks + acklen, sizeof(acks) - acklen, &f);
-                ac->ack_due = 0;
+                ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
                 ac->rx_eliciting = 0;
             }
+            ac->ack_due = 0;
         }
-        if ((st = sendq_pop(s)) != NULL) {
+        while (s->nresets > 0) {
+            tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_RESET};
+            f.u.conn_reset.conn_id = s->resets[--s->nresets];
+            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
+        }
+        for (size_t i = 0; i < s->ntokens && s->is_server && ctllen + 40 <= sizeof(ctl); i++) {
+            tcpls_frame_t f = {.type = TCPLS_FRAME_NEW_TOKEN};
+            if (s->tokens[i].sent)
+                continue;
+            f.u.new_token.seq = s->tokens[i].seq;
+            memcpy(f.u.new_token.token, s->tokens[i].value, TCPLS_TOKEN_LEN);
+            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
+            s->tokens[i].sent = 1;
+        }
+        if (conn_may_send_data(s, c) && (st = sendq_pop(s)) != NULL) {
             sent_record_t rec = {.seq = c->send_seq, .stream_id = st->id};
-            size_t max = TCPLS_MAX_PLAINTEXT - TCPLS_STREAM_TRAILER_LEN - acklen, n;
+            size_t max = TCPLS_MAX_PLAINTEXT - TCPLS_STREAM_TRAILER_LEN - ctllen, n;
             int fin, k;
             k = tcpls__stream_next_chunk(st, max, &rec.off, &n, &fin, iov);
             niov = n > 0 ? (size_t)k : 0;
@@ -1141,13 +1544,17 @@ fill_output(tcpls_session_t *s, conn_t *c)
             tcpls__frame_stream_trailer(trailer, st->id, rec.off, rec.len, fin);
             iov[niov].base = trailer;
             iov[niov++].len = sizeof(trailer);
+            if (c->ring_len == 0)
+                c->stalled_since = s->now_ns ? s->now_ns : 1;
             if ((r = ring_push(c, &rec)) != 0)
                 return r;
+            c->data_records++;
+            c->stream_bytes_sent += n;
             sendq_push(s, st);
         }
-        if (acklen > 0) {
-            iov[niov].base = acks;
-            iov[niov++].len = acklen;
+        if (ctllen > 0) {
+            iov[niov].base = ctl;
+            iov[niov++].len = ctllen;
         }
         if (niov == 0)
             break;
@@ -1176,6 +1583,10 @@ tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, si
     *len = 0;
     if (s == NULL)
         return TCPLS_ERR_ARG;
+    if (s->mode == MODE_JOINED) {
+        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        return t != NULL ? tcpls_conn_output(t, s->join_conn_id, data, len) : 0;
+    }
     if ((c = conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     if (s->mode == MODE_TCPLS && c->state == 1 && (r = fill_output(s, c)) != 0)
@@ -1191,6 +1602,12 @@ void
 tcpls_conn_output_consumed(tcpls_session_t *s, uint32_t conn_id, size_t n)
 {
     conn_t *c;
+    if (s != NULL && s->mode == MODE_JOINED) {
+        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        if (t != NULL)
+            tcpls_conn_output_consumed(t, s->join_conn_id, n);
+        return;
+    }
     if (s == NULL || (c = conn_find(s, conn_id)) == NULL)
         return;
     if (n > c->out.len)
@@ -1373,6 +1790,163 @@ tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info)
     info->records_acked = c->acked_upto;
     info->records_received = c->records_received;
     info->unacked_records = c->ring_len;
+    info->stream_bytes_sent = c->stream_bytes_sent;
+    info->stream_bytes_received = c->stream_bytes_received;
+    info->backup = c->backup;
+    info->migrated = c->migrated;
+    info->error = c->error;
+    info->srtt_us = c->srtt_us;
+    return 0;
+}
+
+/* ---- multipath API --------------------------------------------------------------------------- */
+
+int
+tcpls_join(tcpls_session_t *s, uint32_t *conn_id)
+{
+    conn_t *c;
+    BIO *rb = NULL, *wb = NULL;
+    size_t best = 0;
+
+    if (s == NULL || conn_id == NULL)
+        return TCPLS_ERR_ARG;
+    if (s->is_server || s->mode != MODE_TCPLS || s->closed || s->close_requested)
+        return TCPLS_ERR_STATE;
+    if (s->ntokens == 0)
+        return TCPLS_ERR_NO_TOKEN;
+    for (size_t i = 1; i < s->ntokens; i++)
+        if (s->tokens[i].seq < s->tokens[best].seq)
+            best = i;
+    if (conn_find(s, s->tokens[best].seq) != NULL) {
+        s->tokens[best] = s->tokens[--s->ntokens]; /* cannot happen with a sane server */
+        return TCPLS_ERR_NO_TOKEN;
+    }
+    if ((c = conn_new(s, s->tokens[best].seq)) == NULL)
+        return TCPLS_ERR_NOMEM;
+    memcpy(c->join_ext, s->tokens[best].value, TCPLS_TOKEN_LEN);
+    c->join_ext[TCPLS_TOKEN_LEN] = s->tokens[best].seq;
+    s->tokens[best] = s->tokens[--s->ntokens];
+    if ((c->ssl = SSL_new(s->ctx->ssl_ctx)) == NULL || (rb = BIO_new(BIO_s_mem())) == NULL ||
+        (wb = BIO_new(BIO_s_mem())) == NULL) {
+        BIO_free(rb);
+        ERR_clear_error();
+        c->state = 2;
+        c->error = TCPLS_ERR_NOMEM;
+        return TCPLS_ERR_NOMEM;
+    }
+    SSL_set_bio(c->ssl, rb, wb);
+    SSL_set_app_data(c->ssl, s);
+    SSL_set_connect_state(c->ssl);
+    /* the same server name and verification as connection 0 */
+    SSL_set1_param(c->ssl, SSL_get0_param(s->ssl));
+    const char *sni = SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name);
+    if (sni != NULL)
+        SSL_set_tlsext_host_name(c->ssl, sni);
+    if (SSL_do_handshake(c->ssl) <= 0 && SSL_get_error(c->ssl, -1) != SSL_ERROR_WANT_READ) {
+        ERR_clear_error();
+        conn_fail(s, c, TCPLS_ERR_HANDSHAKE, 0);
+        return TCPLS_ERR_HANDSHAKE;
+    }
+    ERR_clear_error();
+    drain_wbio(s, c);
+    *conn_id = c->id;
+    return 0;
+}
+
+int
+tcpls_session_joined(tcpls_session_t *s, tcpls_session_t **target, uint32_t *conn_id)
+{
+    tcpls_session_t *t;
+    if (s == NULL || s->mode != MODE_JOINED || (t = registry_find(s->ctx, s->join_serial)) == NULL)
+        return 0;
+    if (target)
+        *target = t;
+    if (conn_id)
+        *conn_id = s->join_conn_id;
+    return 1;
+}
+
+int
+tcpls_conn_failed(tcpls_session_t *s, uint32_t conn_id, int err)
+{
+    conn_t *c;
+    if (s == NULL)
+        return TCPLS_ERR_ARG;
+    if (s->mode == MODE_JOINED) {
+        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        return t != NULL ? tcpls_conn_failed(t, s->join_conn_id, err) : 0;
+    }
+    if ((c = conn_find(s, conn_id)) == NULL)
+        return TCPLS_ERR_NO_CONN;
+    if (s->mode != MODE_TCPLS || (live_conns(s, 1) <= 1 && c->state != 2 && !s->ever_joined)) {
+        /* single connection: the session ends as before */
+        if (c->state != 2)
+            session_end(s, err ? err : TCPLS_ERR_TRUNCATED);
+        return s->error;
+    }
+    return conn_fail(s, c, err, 1);
+}
+
+int
+tcpls_conn_set_backup(tcpls_session_t *s, uint32_t conn_id, int backup)
+{
+    conn_t *c = s ? conn_find(s, conn_id) : NULL;
+    if (c == NULL)
+        return TCPLS_ERR_NO_CONN;
+    c->backup = backup != 0;
+    return 0;
+}
+
+int
+tcpls_conn_migrate(tcpls_session_t *s, uint32_t from_id, uint32_t to_id)
+{
+    conn_t *from = s ? conn_find(s, from_id) : NULL, *to = NULL;
+    if (from == NULL || (to_id != UINT32_MAX && (to = conn_find(s, to_id)) == NULL))
+        return TCPLS_ERR_NO_CONN;
+    from->migrated = 1;
+    if (to != NULL) {
+        to->backup = 0;
+        to->migrated = 0;
+    }
+    return 0;
+}
+
+void
+tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_us, uint32_t notsent_bytes)
+{
+    conn_t *c = s ? conn_find(s, conn_id) : NULL;
+    if (c == NULL)
+        return;
+    c->srtt_us = srtt_us;
+    c->notsent = notsent_bytes;
+}
+
+void
+tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns)
+{
+    if (s != NULL)
+        s->now_ns = now_ns;
+}
+
+uint64_t
+tcpls_conn_stalled_since(tcpls_session_t *s, uint32_t conn_id)
+{
+    conn_t *c = s ? conn_find(s, conn_id) : NULL;
+    return c != NULL && c->state == 1 && c->ring_len > 0 ? c->stalled_since : 0;
+}
+
+size_t
+tcpls_conn_live_count(tcpls_session_t *s)
+{
+    return s ? live_conns(s, 0) : 0;
+}
+
+int
+tcpls_session_set_scheduler(tcpls_session_t *s, const char *name)
+{
+    if (s == NULL || !tcpls_scheduler_valid(name))
+        return TCPLS_ERR_ARG;
+    s->sched = sched_from_name(name);
     return 0;
 }
 

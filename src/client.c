@@ -257,7 +257,7 @@ do_connect(client_t *cl, const char *host, int port)
         if (r == 0)
             break;
         if (r == MPL_IO_ERROR)
-            return fail(cl, "%s with %s", cl->conn.err, hp);
+            return fail(cl, "%s (server %s)", cl->conn.err, hp);
         if (wait_io(cl, r == MPL_IO_WANT_READ ? POLLIN : POLLOUT) != 0)
             return fail(cl, "TLS handshake with %s timed out after %.1f s", hp, cfg->timeout_s);
     }
@@ -276,8 +276,10 @@ send_all(client_t *cl, const uint8_t *p, size_t len, int feed_sink)
     while (len > 0) {
         ssize_t n = mpl_conn_write(&cl->conn, p, len);
         if (n > 0) {
-            if (feed_sink && cl->cfg->sink != NULL)
+            if (feed_sink && cl->cfg->sink != NULL) {
                 mpl_sink_write(cl->cfg->sink, p, (size_t)n);
+                mpl_sink_tick(cl->cfg->sink);
+            }
             p += n;
             len -= (size_t)n;
             cl->deadline_ns = mpl_now_ns() + timeout_ns(cl);

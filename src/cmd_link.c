@@ -16,7 +16,8 @@ usage(FILE *f)
 {
     fprintf(f,
             "Usage: mplab link [--topo NAME] set LINK down|up|blackhole|rate R|delay D|loss P [dir a2b|b2a]\n"
-            "       mplab link [--topo NAME] capture LINK -w FILE [--end a|b] [--duration S] [FILTER...]\n\n"
+            "       mplab link [--topo NAME] capture LINK -w FILE [--end a|b] [--duration S] [FILTER...]\n"
+            "       mplab link [--topo NAME] schedule 'TIME LINK ACTION [VALUE] [dir a2b|b2a]'...\n\n"
             "  down / up     switch the link off / on (the hosts see carrier loss); up also ends blackhole\n"
             "  blackhole     drop every frame silently, no interface event\n"
             "  rate R        e.g. 10mbit, 1gbit, unlimited\n"
@@ -24,7 +25,63 @@ usage(FILE *f)
             "  loss P        percent, e.g. 1 or 0.5%%\n"
             "  dir a2b|b2a   only one direction (a2b = from the link's host a to host b)\n\n"
             "capture runs tcpdump on the link, at the end of host a (default) or b, into a pcap\n"
-            "file, until Ctrl-C/SIGTERM or for S seconds.\n");
+            "file, until Ctrl-C/SIGTERM or for S seconds.\n\n"
+            "schedule runs timed changes in the foreground, TIME relative to its start (e.g.\n"
+            "'2s l1 down' '3.5s l1 up'): one process start, then every change applies within\n"
+            "milliseconds of its time (as the [events] section of a topology file).\n");
+}
+
+/* 'schedule EVENT...': events relative to now, applied by this process. */
+static int
+link_schedule(const char *topo, int argc, char **argv)
+{
+    static mpl_topology_t t;
+    if (argc < 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (mpl_tb_load_running(topo, &t) != 0)
+        return 1;
+    t.n_events = 0;
+    for (int i = 0; i < argc; i++) {
+        char buf[256], *tok[10], err[256];
+        int n = 0;
+        snprintf(buf, sizeof(buf), "%s", argv[i]);
+        for (char *save = NULL, *w = strtok_r(buf, " \t", &save); w && n < 10;
+             w = strtok_r(NULL, " \t", &save))
+            tok[n++] = w;
+        if (t.n_events >= MPL_TB_MAX_EVENTS) {
+            mpl_err("at most %d events", MPL_TB_MAX_EVENTS);
+            return 2;
+        }
+        mpl_tb_event_t *e = &t.events[t.n_events];
+        if (n < 3 || mpl_parse_duration(tok[0], &e->at_ns) != 0) {
+            mpl_err("event '%s': expected 'TIME LINK ACTION [VALUE] [dir a2b|b2a]'", argv[i]);
+            return 2;
+        }
+        if (mpl_tb_change_parse(n - 2, tok + 2, &e->change, err, sizeof(err)) != 0) {
+            mpl_err("event '%s': %s", argv[i], err);
+            return 2;
+        }
+        e->change.link = mpl_topo_link(&t, tok[1]);
+        if (e->change.link < 0) {
+            mpl_err("event '%s': topology '%s' has no link '%s'", argv[i], t.name, tok[1]);
+            return 1;
+        }
+        t.n_events++;
+    }
+    /* in time order (stable) */
+    for (int i = 1; i < t.n_events; i++) {
+        mpl_tb_event_t e = t.events[i];
+        int j = i - 1;
+        while (j >= 0 && t.events[j].at_ns > e.at_ns) {
+            t.events[j + 1] = t.events[j];
+            j--;
+        }
+        t.events[j + 1] = e;
+    }
+    mpl_tb_events_run(&t);
+    return 0;
 }
 
 /* 'capture LINK -w FILE [--end a|b] [--duration S] [FILTER...]': execs tcpdump inside the
@@ -107,6 +164,13 @@ cmd_link(int argc, char **argv)
     if (i + 1 < argc && !strcmp(argv[i], "--topo")) {
         topo = argv[i + 1];
         i += 2;
+    }
+    if (i < argc && !strcmp(argv[i], "schedule")) {
+        if (geteuid() != 0) {
+            mpl_err("needs root (network namespaces)");
+            return 1;
+        }
+        return link_schedule(topo, argc - i - 1, argv + i + 1);
     }
     if (i + 1 < argc && !strcmp(argv[i], "capture")) {
         if (geteuid() != 0) {

@@ -16,7 +16,7 @@ int mpl_tb_check(const char *name, int json); /* src/testbed/check.c */
 static void
 usage(FILE *f)
 {
-    fprintf(f, "Usage: mplab topo up FILE [--name NAME] [-v]\n"
+    fprintf(f, "Usage: mplab topo up FILE [--name NAME] [--capture DIR] [-v]\n"
                "       mplab topo down NAME | --all\n"
                "       mplab topo show [NAME] [--json]\n"
                "       mplab topo check [NAME] [--json]\n"
@@ -39,11 +39,13 @@ need_root(void)
 static int
 topo_up(int argc, char **argv)
 {
-    const char *file = NULL, *name = NULL;
+    const char *file = NULL, *name = NULL, *capture = NULL;
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--name") && i + 1 < argc)
             name = argv[++i];
+        else if (!strcmp(argv[i], "--capture") && i + 1 < argc)
+            capture = argv[++i];
         else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
             verbose = 1;
         else if (argv[i][0] != '-' && !file)
@@ -75,6 +77,13 @@ topo_up(int argc, char **argv)
         }
         snprintf(t.name, sizeof(t.name), "%s", name);
     }
+    if (capture) {
+        if (strlen(capture) >= sizeof(t.capture_dir) || strchr(capture, ' ')) {
+            mpl_err("--capture: directory name too long or with blanks");
+            return 2;
+        }
+        snprintf(t.capture_dir, sizeof(t.capture_dir), "%s", capture);
+    }
     if (need_root() != 0)
         return 1;
     mpl_tb_prefix();
@@ -96,6 +105,21 @@ topo_down(int argc, char **argv)
     if (!strcmp(argv[1], "--all"))
         return mpl_tb_down_all() == 0 ? 0 : 1;
     return mpl_tb_down(argv[1]) == 0 ? 0 : 1;
+}
+
+/* 1 when the running topology uses the netem backend (no forwarders). */
+static int
+t_netem(const mpl_topology_t *t)
+{
+    char path[512], buf[16] = "";
+    mpl_tb_state_path(t->name, "ready", path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(buf, sizeof(buf), f))
+        buf[0] = '\0';
+    fclose(f);
+    return strncmp(buf, "netem", 5) == 0;
 }
 
 static double
@@ -125,8 +149,9 @@ show_text(const mpl_topology_t *t)
     for (int l = 0; l < t->n_links; l++) {
         const mpl_tb_link_t *lk = &t->links[l];
         mpl_tb_shared_t *sh = mpl_tb_shared_map(t, l, 0);
-        printf("  link %-11s %s <-> %s%s\n", lk->name, t->hosts[lk->a].name, t->hosts[lk->b].name,
-               sh && sh->down ? "  [down]" : "");
+        printf("  link %-11s %s <-> %s%s%s\n", lk->name, t->hosts[lk->a].name, t->hosts[lk->b].name,
+               sh && sh->down ? "  [down]" : "",
+               !t_netem(t) && !mpl_tb_forwarder_alive(t, l) ? "  [forwarder dead]" : "");
         for (int d = 0; d < 2; d++) {
             uint64_t rate = sh ? sh->rate_bps[d] : lk->dir[d].rate_bps;
             uint64_t delay = sh ? sh->delay_ns[d] : lk->dir[d].delay_ns;
@@ -242,6 +267,8 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
             }
         }
         mpl_json_bool(j, "down", sh ? (int)sh->down : 0);
+        mpl_json_str(j, "emulator", t_netem(t) ? "netem" : "forwarder");
+        mpl_json_bool(j, "emulator_alive", t_netem(t) || mpl_tb_forwarder_alive(t, l));
         mpl_json_obj_end(j);
         mpl_tb_shared_unmap(sh);
     }

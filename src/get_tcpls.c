@@ -151,7 +151,7 @@ on_closed(tcpls_session_t *s, int err, void *ud)
     g->close_err = err;
 }
 
-static const tcpls_ops_t client_ops = {NULL, NULL, on_data, NULL, NULL, on_closed};
+static const tcpls_ops_t client_ops = {NULL, NULL, on_data, NULL, NULL, on_closed, NULL};
 
 static int
 send_request(getter_t *g, cstream_t *cs, int keep_alive)

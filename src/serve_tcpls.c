@@ -138,7 +138,7 @@ on_closed(tcpls_session_t *s, int err, void *ud)
     }
 }
 
-static const tcpls_ops_t server_ops = {NULL, on_opened, on_data, NULL, on_stream_closed, on_closed};
+static const tcpls_ops_t server_ops = {NULL, on_opened, on_data, NULL, on_stream_closed, on_closed, NULL};
 
 static void
 free_stream(srv_t *sv, sstream_t *ss)

@@ -95,8 +95,13 @@ ssl_reason(mpl_conn_t *c, const char *what)
 {
     unsigned long e = ERR_get_error();
     char buf[200] = "";
-    if (e != 0)
-        ERR_error_string_n(e, buf, sizeof(buf));
+    if (e != 0) {
+        const char *r = ERR_reason_error_string(e);
+        if (r != NULL)
+            snprintf(buf, sizeof(buf), "%s", r);
+        else
+            ERR_error_string_n(e, buf, sizeof(buf));
+    }
     long v = c->ssl != NULL ? SSL_get_verify_result(c->ssl) : X509_V_OK;
     if (v != X509_V_OK)
         snprintf(c->err, sizeof(c->err), "%s: certificate verification failed: %s", what,

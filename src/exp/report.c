@@ -193,7 +193,7 @@ plot_sweep(report_t *r, int which)
     fprintf(gp, "plot ");
     for (int i = 0; i < ns; i++)
         fprintf(gp, "%s'%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2 %stitle \"%s\"",
-                i ? ", \\\n  " : "", name, i, i == ns - 1 ? "dt 2 " : "", series_names[i]);
+                i ? ", \\\n  " : "", name, i, i == ns - 1 ? "dt 2 lc rgb '#444444' " : "", series_names[i]);
     fprintf(gp, "\n");
     gp_finish(gp, name);
     fclose(gp);
@@ -660,6 +660,34 @@ write_html(report_t *r, FILE *f)
             }
         fprintf(f, "</table>\n");
     }
+    /* every run, with its raw outputs */
+    fprintf(f,
+            "<details><summary>All %d runs</summary>\n<table>\n<tr><th>run</th><th>point</th><th>series</th>"
+            "<th>rep</th><th>status</th><th>goodput (Mbit/s)</th><th>time (s)</th><th>stall (s)</th>"
+            "<th>recover (s)</th><th>client CPU (s)</th><th>server CPU (s)</th><th>subflows / conns</th>"
+            "<th>raw</th><th>note</th></tr>\n",
+            r->runs.n);
+    for (int i = 0; i < r->runs.n; i++) {
+        const mpl_run_t *x = &r->runs.v[i];
+        char series[32];
+        fprintf(f, "<tr><td class=l>%s</td><td class=l>", x->id);
+        html_esc(f, x->label);
+        fprintf(f, "</td><td class=l>%s</td><td>%d</td><td class=l>%s</td>",
+                mpl_run_series(x, series, sizeof(series)), x->rep, x->status);
+        html_num(f, "%.1f", x->goodput_mbps);
+        html_num(f, "%.2f", x->seconds);
+        html_num(f, "%.2f", x->stall_s);
+        html_num(f, "%.2f", x->recover_s);
+        html_num(f, "%.2f", x->cpu_client_s);
+        html_num(f, "%.2f", x->cpu_server_s);
+        fprintf(f,
+                "<td>%d</td><td class=l><a href=\"runs/%s.get.json\">get</a> <a href=\"runs/%s.server.log\">"
+                "serve</a> <a href=\"runs/%s.monitor.csv\">monitor</a></td><td class=l>",
+                x->subflows, x->id, x->id, x->id);
+        html_esc(f, x->error);
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table></details>\n");
     fprintf(f, "<h2>Plots</h2>\n");
     if (!r->have_gnuplot)
         fprintf(f, "<p>gnuplot was not found: no plots.</p>\n");

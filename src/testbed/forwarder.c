@@ -16,6 +16,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ on_term(int sig)
     stop = 1;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static __thread uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 /* xorshift64*: uniform in [0, 1e9) */
 static uint64_t
@@ -153,14 +154,28 @@ release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
 
 /* Reads what is pending on in_fd (direction dir) into line l; with no delay and nothing
  * queued, frames go straight out. */
+typedef union ctlbuf {
+    char buf[CMSG_SPACE(sizeof(struct timespec))];
+    struct cmsghdr align;
+} ctlbuf_t;
+
+/* One direction of the link, run by its own thread: frames read on in_fd leave on out_fd. */
+typedef struct direction {
+    mpl_tb_shared_t *sh;
+    int dir, in_fd, out_fd;
+    line_t line;
+    uint8_t rx[BATCH][FRAME_MAX];
+    ctlbuf_t ctl[BATCH];
+} direction_t;
+
 static void
-receive(int in_fd, int out_fd, line_t *l, mpl_tb_shared_t *sh, int dir)
+receive(direction_t *x)
 {
-    static uint8_t rx[BATCH][FRAME_MAX];
-    static union {
-        char buf[CMSG_SPACE(sizeof(struct timespec))];
-        struct cmsghdr align;
-    } ctl[BATCH];
+    int in_fd = x->in_fd, out_fd = x->out_fd, dir = x->dir;
+    line_t *l = &x->line;
+    mpl_tb_shared_t *sh = x->sh;
+    uint8_t(*rx)[FRAME_MAX] = x->rx;
+    ctlbuf_t *ctl = x->ctl;
     struct mmsghdr m[BATCH], out[BATCH];
     struct iovec iov[BATCH], oiov[BATCH];
 
@@ -238,14 +253,72 @@ receive(int in_fd, int out_fd, line_t *l, mpl_tb_shared_t *sh, int dir)
 static uint32_t
 line_capacity(const mpl_tb_shared_t *sh, int dir)
 {
-    /* frames in flight at the configured rate and delay, with room for changes; unlimited
-     * rate: assume 10 Gbit/s */
-    double rate = sh->rate_bps[dir] ? (double)sh->rate_bps[dir] : 10e9;
+    /* frames in flight at the configured rate and delay (at least 50 ms, so that run-time
+     * delay changes fit), with room to spare; an unlimited rate counts as 1 Gbit/s, about
+     * what one forwarder moves. Frames beyond are dropped and counted (drop_queue). */
+    double rate = sh->rate_bps[dir] ? (double)sh->rate_bps[dir] : 1e9;
     double delay = (double)sh->delay_ns[dir] / 1e9;
+    if (delay < 0.05)
+        delay = 0.05;
     double frames = rate / 8.0 / 1514.0 * delay * 1.5 + 1024;
     if (frames > 65536)
         frames = 65536;
     return (uint32_t)frames;
+}
+
+/* The loop of one direction: release what is due, sleep until the next release or a frame
+ * arrives. Timer wake-ups come late by some tens of microseconds: the loop learns by how much
+ * (moving average) and sleeps that much less, releasing frames due within half of it. */
+static void *
+direction_loop(void *arg)
+{
+    direction_t *x = arg;
+    line_t *l = &x->line;
+    rng_state ^= mpl_now_ns() ^ ((uint64_t)x->dir << 32) ^ 1;
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    /* A link runs in the kernel's softirq on real machines: give the forwarder real-time
+     * priority so that compiling neighbours do not add milliseconds of jitter. It sleeps
+     * whenever no frame is due, and the kernel's RT throttling bounds the worst case.
+     * MPLAB_FWD_RT=0 keeps the normal scheduler. (Per thread on Linux.) */
+    const char *rt = getenv("MPLAB_FWD_RT");
+    if (!rt || strcmp(rt, "0") != 0) {
+        struct sched_param sp = {.sched_priority = 1};
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+            mpl_warn("forwarder: no real-time priority: %s", strerror(errno));
+    }
+    uint64_t late_avg = 0, loops = 0;
+    struct pollfd pfd = {.fd = x->in_fd, .events = POLLIN};
+    while (!stop) {
+        uint64_t now = mpl_now_ns();
+        release(l, x->out_fd, x->sh, x->dir, now + late_avg / 2);
+        uint64_t next = now + IDLE_CHECK;
+        int timed = 0;
+        if (l->count > 0 && l->slots[l->head].release_ns < next) {
+            next = l->slots[l->head].release_ns;
+            timed = 1;
+        }
+        uint64_t target = next > now + late_avg ? next - late_avg : now;
+        uint64_t wait = target - now;
+        struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+        int r = ppoll(&pfd, 1, &ts, NULL);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r == 0 && timed && wait > 0) {
+            uint64_t woke = mpl_now_ns(), late = woke > target ? woke - target : 0;
+            if (late > MAX_EARLY)
+                late = MAX_EARLY;
+            late_avg = (late_avg * 7 + late) / 8;
+        }
+        if (++loops % 256 == 0 || r == 0) {
+            struct tpacket_stats st;
+            socklen_t sl = sizeof(st);
+            if (getsockopt(x->in_fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops)
+                __atomic_fetch_add(&x->sh->drop_rcvbuf[x->dir], st.tp_drops, __ATOMIC_RELAXED);
+        }
+        if (r > 0)
+            receive(x);
+    }
+    return NULL;
 }
 
 int
@@ -263,82 +336,45 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
         mpl_err("forwarder: cannot open packet sockets: %s", strerror(errno));
         return -1;
     }
-    line_t line[2];
+    direction_t *x[2];
     for (int d = 0; d < 2; d++) {
-        line[d].cap = line_capacity(sh, d);
-        line[d].head = line[d].count = 0;
-        line[d].slots = malloc((size_t)line[d].cap * sizeof(slot_t));
-        if (!line[d].slots) {
+        x[d] = calloc(1, sizeof(direction_t));
+        if (!x[d]) {
             mpl_err("forwarder: out of memory");
             return -1;
         }
-    }
-    rng_state ^= mpl_now_ns() | 1;
-    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    /* A link runs in the kernel's softirq on real machines: give the forwarder real-time
-     * priority so that compiling neighbours do not add milliseconds of jitter. It sleeps
-     * whenever no frame is due, and the kernel's RT throttling bounds the worst case.
-     * MPLAB_FWD_RT=0 keeps the normal scheduler. */
-    const char *rt = getenv("MPLAB_FWD_RT");
-    if (!rt || strcmp(rt, "0") != 0) {
-        struct sched_param sp = {.sched_priority = 1};
-        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
-            mpl_warn("forwarder: no real-time priority: %s", strerror(errno));
+        x[d]->sh = sh;
+        x[d]->dir = d;
+        /* direction a2b: read on a, write on b */
+        x[d]->in_fd = fd[d];
+        x[d]->out_fd = fd[1 - d];
+        x[d]->line.cap = line_capacity(sh, d);
+        x[d]->line.slots = malloc((size_t)x[d]->line.cap * sizeof(slot_t));
+        if (!x[d]->line.slots) {
+            mpl_err("forwarder: out of memory");
+            return -1;
+        }
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* one thread per direction: the ACKs of one direction never wait behind a batch of the
+     * other */
+    pthread_t th;
+    if (pthread_create(&th, NULL, direction_loop, x[MPL_TB_B2A]) != 0) {
+        mpl_err("forwarder: cannot start a thread");
+        return -1;
+    }
     if (ready_fd >= 0) {
         char c = 1;
         if (write(ready_fd, &c, 1) != 1)
             return -1;
         close(ready_fd);
     }
-
-    /* Timer wake-ups come late by some tens of microseconds: the loop learns by how much
-     * (moving average) and sleeps that much less, releasing frames due within half of it. */
-    uint64_t late_avg = 0, loops = 0;
-    struct pollfd pfd[2] = {{.fd = fd[0], .events = POLLIN}, {.fd = fd[1], .events = POLLIN}};
-    while (!stop) {
-        uint64_t now = mpl_now_ns(), early = late_avg / 2;
-        /* direction a2b: read on a, write on b */
-        release(&line[MPL_TB_A2B], fd[1], sh, MPL_TB_A2B, now + early);
-        release(&line[MPL_TB_B2A], fd[0], sh, MPL_TB_B2A, now + early);
-        uint64_t next = now + IDLE_CHECK;
-        int timed = 0;
-        for (int d = 0; d < 2; d++)
-            if (line[d].count > 0 && line[d].slots[line[d].head].release_ns < next) {
-                next = line[d].slots[line[d].head].release_ns;
-                timed = 1;
-            }
-        uint64_t target = next > now + late_avg ? next - late_avg : now;
-        uint64_t wait = target - now;
-        struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
-        int r = ppoll(pfd, 2, &ts, NULL);
-        if (r < 0 && errno != EINTR)
-            break;
-        if (r == 0 && timed && wait > 0) {
-            uint64_t woke = mpl_now_ns(), late = woke > target ? woke - target : 0;
-            if (late > MAX_EARLY)
-                late = MAX_EARLY;
-            late_avg = (late_avg * 7 + late) / 8;
-        }
-        if (++loops % 256 == 0 || r == 0) {
-            for (int d = 0; d < 2; d++) {
-                struct tpacket_stats st;
-                socklen_t sl = sizeof(st);
-                if (getsockopt(fd[d], SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops)
-                    __atomic_fetch_add(&sh->drop_rcvbuf[d], st.tp_drops, __ATOMIC_RELAXED);
-            }
-        }
-        if (r <= 0)
-            continue;
-        if (pfd[0].revents)
-            receive(fd[0], fd[1], &line[MPL_TB_A2B], sh, MPL_TB_A2B);
-        if (pfd[1].revents)
-            receive(fd[1], fd[0], &line[MPL_TB_B2A], sh, MPL_TB_B2A);
-    }
+    direction_loop(x[MPL_TB_A2B]);
+    stop = 1;
+    pthread_join(th, NULL);
     exit(0);
 }

@@ -26,6 +26,7 @@ enum step_kind {
     STEP_MPTCP,     /* endpoints and limits of a host */
     STEP_FORWARDER, /* start the forwarder of a link */
     STEP_MIRRED,    /* netem backend: nothing to start (tc does the bridging) */
+    STEP_CAPTURE,   /* tcpdump of a link into capture_dir/LINK.pcap */
 };
 
 typedef struct step {
@@ -238,6 +239,10 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
                     ->testbed_only = 1;
             }
         }
+        if (t->capture_dir[0])
+            add(p, STEP_CAPTURE, -1, l, lns, "tcpdump -q -U -Z root -i a -w %s/%s.pcap", t->capture_dir,
+                lk->name)
+                ->testbed_only = 1;
         if (netem) {
             for (int e = 0; e < 2; e++) {
                 add(p, STEP_CMD, -1, l, lns, "tc qdisc add dev %c handle ffff: ingress", 'a' + e)
@@ -506,6 +511,37 @@ start_forwarder(const mpl_topology_t *t, int l, const char *lns)
     return 0;
 }
 
+/* Starts tcpdump on end a of link l (inside its namespace, which 'down' empties). */
+static int
+start_capture(const mpl_topology_t *t, const step_t *s)
+{
+    if (mkdir(t->capture_dir, 0755) != 0 && errno != EEXIST) {
+        mpl_err("capture: cannot create %s: %s", t->capture_dir, strerror(errno));
+        return -1;
+    }
+    char logpath[512], logname[64], pidfile[64], buf[320];
+    snprintf(logname, sizeof(logname), "capture-%s.log", t->links[s->link].name);
+    mpl_tb_state_path(t->name, logname, logpath, sizeof(logpath));
+    snprintf(buf, sizeof(buf), "%s", s->cmd);
+    char *argv[16];
+    int argc = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok && argc < 15;
+         tok = strtok_r(NULL, " ", &save))
+        argv[argc++] = tok;
+    argv[argc] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        daemonize("mplab-capture", logpath);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    snprintf(pidfile, sizeof(pidfile), "capture-%s.pid", t->links[s->link].name);
+    return write_pid(t, pidfile, pid);
+}
+
 static int
 start_events(const mpl_topology_t *t)
 {
@@ -568,6 +604,8 @@ run_step(const mpl_topology_t *t, const step_t *s, const char **cur_ns)
     }
     case STEP_FORWARDER:
         return start_forwarder(t, s->link, s->ns);
+    case STEP_CAPTURE:
+        return start_capture(t, s);
     case STEP_MIRRED: {
         /* the live parameters exist for 'show' and 'link set' as with the forwarder */
         mpl_tb_shared_t *sh = mpl_tb_shared_map(t, s->link, 1);

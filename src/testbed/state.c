@@ -205,6 +205,35 @@ kill_pids(const pid_t *pids, int n)
 }
 
 /* 1 when pid is one of our daemons (named "mplab-..." with prctl), not a reused pid. */
+static int is_ours(int pid);
+
+int
+mpl_tb_forwarder_alive(const mpl_topology_t *t, int link)
+{
+    char file[64], path[512];
+    snprintf(file, sizeof(file), "fwd-%s.pid", t->links[link].name);
+    mpl_tb_state_path(t->name, file, path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int pid = 0;
+    if (fscanf(f, "%d", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    if (pid <= 1 || !is_ours(pid))
+        return 0;
+    char st[256] = "";
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(st, sizeof(st), f))
+        st[0] = '\0';
+    fclose(f);
+    char *rp = strrchr(st, ')');
+    return rp && rp[1] == ' ' && rp[2] != 'Z';
+}
+
 static int
 is_ours(int pid)
 {

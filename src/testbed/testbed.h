@@ -39,6 +39,9 @@ int mpl_tb_list(char names[][MPL_TB_TOPO_MAX + 1], int max);
  * none or several). Returns 0 or -1 (message printed). */
 int mpl_tb_load_running(const char *name, mpl_topology_t *t);
 
+/* 1 when the forwarder of link (of running topology t) is alive. */
+int mpl_tb_forwarder_alive(const mpl_topology_t *t, int link);
+
 /* Removes topology NAME of the current prefix: processes, namespaces, state. Quiet when
  * nothing is there. Returns 0, or -1 when something could not be removed. */
 int mpl_tb_down(const char *name);

@@ -388,8 +388,12 @@ topology_key(parser_t *p, const char *k, const char *v)
             t->backend = MPL_TB_BACKEND_NETEM;
         else
             return perr(p, "backend: expected auto, forwarder or netem, got '%s'", v);
+    } else if (!strcmp(k, "capture")) {
+        if (strlen(v) >= sizeof(t->capture_dir))
+            return perr(p, "capture: directory name too long");
+        snprintf(t->capture_dir, sizeof(t->capture_dir), "%s", v);
     } else {
-        return perr(p, "unknown key '%s' in [topology] (name, mptcp, backend)", k);
+        return perr(p, "unknown key '%s' in [topology] (name, mptcp, backend, capture)", k);
     }
     return 0;
 }

@@ -94,6 +94,7 @@ typedef struct mpl_topology {
     char name[MPL_TB_TOPO_MAX + 1];
     int mptcp; /* configure MPTCP endpoints and limits */
     mpl_tb_backend_t backend;
+    char capture_dir[256]; /* capture every link into DIR/LINK.pcap while up; "" = no */
     mpl_tb_host_t hosts[MPL_TB_MAX_HOSTS];
     int n_hosts;
     mpl_tb_link_t links[MPL_TB_MAX_LINKS];

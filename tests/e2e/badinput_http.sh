@@ -61,6 +61,17 @@ grep -q "cannot connect" "$T_TMP/err" || fail "unreachable: $(cat "$T_TMP/err")"
 out=$(timeout 20 "$MPLAB" get --json "http://127.0.0.1:$dead/bytes/1" 2>/dev/null)
 echo "$out" | grep -q '"error":"cannot connect' || fail "JSON error: $out"
 
+# a server that accepts and never answers (iperf3 waits for its own protocol): --timeout
+if command -v iperf3 >/dev/null 2>&1; then
+    ip3=$(free_port)
+    iperf3 -s -1 -p "$ip3" >/dev/null 2>&1 &
+    at_exit "kill -9 $!"
+    wait_for 10 "ss -Hltn 'sport = :$ip3' | grep -q ." || fail "iperf3 did not start"
+    timeout 20 "$MPLAB" get --timeout 1.5 "http://127.0.0.1:$ip3/bytes/1" 2>"$T_TMP/err"
+    [ $? = 1 ] || fail "silent server: exit code"
+    grep -q "timeout" "$T_TMP/err" || fail "silent server: $(cat "$T_TMP/err")"
+fi
+
 # the server still works, in parallel with a stalled client
 timeout 10 curl -sS -m 5 "telnet://127.0.0.1:$port" </dev/null >/dev/null 2>&1 &
 "$MPLAB" get -q "$base/bytes/1M" || fail "server stopped serving"

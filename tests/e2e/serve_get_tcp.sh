@@ -48,6 +48,12 @@ out=$("$MPLAB" get --interval 0.1 "http://[::1]:$port/bytes/5M") || fail "ipv6 g
 echo "$out" | grep -q 'Mbit/s' || fail "no interval/summary lines: $out"
 echo "$out" | grep -q 'content verified' || fail "not verified: $out"
 
+# --bind picks the local address (the first of the destination's family)
+out=$("$MPLAB" get --json --bind '[::1]' --bind 127.0.0.2 "$base/bytes/1000") || fail "get --bind: $out"
+echo "$out" | grep -q '"local":"127.0.0.2:' || fail "--bind not used: $out"
+"$MPLAB" get --bind 192.0.2.1 "$base/bytes/1000" 2>"$T_TMP/err" && fail "bind to a foreign address worked"
+grep -q "cannot bind" "$T_TMP/err" || fail "bind error: $(cat "$T_TMP/err")"
+
 # HTTP errors: 404 -> exit 1 with one line
 "$MPLAB" get "$base/missing" 2>"$T_TMP/err" && fail "404 should fail"
 [ "$(wc -l <"$T_TMP/err")" = 1 ] || fail "error is not one line: $(cat "$T_TMP/err")"

@@ -36,7 +36,13 @@ s2=$("$MPLAB" get --json "https://127.0.0.1:$port/bytes/100000" | sed -n 's/.*"s
 
 # a different CA: verification fails, one line, exit 1
 mkdir -p "$T_TMP/other"
-MPLAB_CERT_DIR="$T_TMP/other" "$MPLAB" cert >/dev/null || fail "cert"
+"$MPLAB" cert --dir "$T_TMP/other" --san 10.0.1.2 --san DNS:extra.test >/dev/null || fail "cert"
+sans=$(openssl x509 -in "$T_TMP/other/server.pem" -noout -ext subjectAltName)
+for n in DNS:localhost DNS:mplab-server 'IP Address:127.0.0.1' 'IP Address:10.0.1.2' DNS:extra.test; do
+    echo "$sans" | grep -q "$n" || fail "SAN $n missing: $sans"
+done
+openssl verify -CAfile "$T_TMP/other/ca.pem" "$T_TMP/other/server.pem" >/dev/null || fail "server cert not signed by CA"
+[ "$(stat -c %a "$T_TMP/other/ca.key")" = 600 ] || fail "ca.key is not private"
 "$MPLAB" get --cacert "$T_TMP/other/ca.pem" "https://127.0.0.1:$port/bytes/10" 2>"$T_TMP/err" && fail "wrong CA accepted"
 cat "$T_TMP/err"
 grep -qi 'certif' "$T_TMP/err" || fail "error does not mention the certificate"

@@ -22,6 +22,7 @@ echo "$out" | grep -q "bad.ini:3: link 'l1': unknown host 'nowhere'" || fail "un
 $MPLAB topo up "$TOPO" || fail "topo up"
 $MPLAB topo show --json >"$T_TMP/show.json" || fail "topo show"
 grep -q '"name":"triple"' "$T_TMP/show.json" || fail "show --json: $(cat "$T_TMP/show.json")"
+[ "$(grep -o '"emulator_alive":true' "$T_TMP/show.json" | wc -l)" = 3 ] || fail "forwarders not alive"
 $MPLAB topo up "$TOPO" 2>/dev/null && fail "second up of the same topology accepted"
 
 # rtt_ms DEST [-I SRC] : average RTT of 10 pings from the client (after one warm-up)

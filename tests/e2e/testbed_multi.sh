@@ -4,7 +4,7 @@
 # the next 'up', 'down NAME' touches only its own topology, 'down --all' removes the rest.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd ip tc ethtool ping
+need_cmd ip tc ethtool ping tcpdump
 export MPLAB_PREFIX="mt$$"
 export MPLAB_RUNDIR="$T_TMP/run"
 at_exit "$MPLAB topo down --all"
@@ -33,7 +33,7 @@ INI
 # a crashed earlier run left a namespace and a state directory behind
 ip netns add "$MPLAB_PREFIX-evt-c" || fail "ip netns add"
 mkdir -p "$MPLAB_RUNDIR/$MPLAB_PREFIX-evt"
-$MPLAB topo up "$T_TMP/evt.ini" || fail "up over leftovers"
+$MPLAB topo up "$T_TMP/evt.ini" --capture "$T_TMP/cap" || fail "up over leftovers"
 $MPLAB topo up "$TOPODIR/crs.ini" || fail "up crs next to evt"
 [ "$($MPLAB topo show --json | grep -o '"name":"crs"\|"name":"evt"' | sort -u | wc -l)" = 2 ] ||
     fail "show does not list both topologies"
@@ -51,11 +51,9 @@ if ! $MPLAB get --help 2>&1 | grep -q "not implemented"; then
     wait_for 10 "grep -q listening $T_TMP/serve.log" || fail "serve: $(cat "$T_TMP/serve.log")"
     $MPLAB exec --topo crs client -- "$MPLAB" get --proto mptcp --json --timeout 20 \
         http://10.0.3.2:8080/bytes/8000000 >"$T_TMP/get.json" || fail "get: $(cat "$T_TMP/get.json")"
-    $MPLAB topo show crs --json >"$T_TMP/crs.json"
     for l in c1 c2; do
-        b=$(python3 -c "import json
-d=json.load(open('$T_TMP/crs.json'))
-print([x for x in d['topologies'][0]['links'] if x['name']=='$l'][0]['b2a']['bytes'])")
+        # RX bytes of the client's interface (the line after the "RX:" header)
+        b=$($MPLAB exec --topo crs client -- ip -s link show dev $l | awk '/RX:/ { getline; print $1; exit }')
         echo "crs link $l router->client: $b bytes"
         [ "$b" -gt 500000 ] || fail "MPTCP through the router did not use link $l"
     done
@@ -68,6 +66,9 @@ r=$($MPLAB exec --topo evt c -- ping -c 5 -i 0.05 -q 10.0.1.2 | awk -F/ '/^rtt/ 
 echo "evt: rtt on l1 after the delay event: $r ms"
 awk -v r="$r" 'BEGIN { exit !(r >= 79.5 && r < 95) }' || fail "event 'l1 delay 40ms': rtt $r"
 grep -q "link l2 down" "$MPLAB_RUNDIR/$MPLAB_PREFIX-evt/events.log" || fail "events.log"
+$MPLAB link --topo evt schedule '0.2s l2 up' '0.1s l1 delay 5ms' 2>"$T_TMP/sched.log" || fail "link schedule"
+cat "$T_TMP/sched.log"
+$MPLAB exec --topo evt c -- ip link show l2 | grep -q NO-CARRIER && fail "schedule 'l2 up' did not act"
 
 # --- down one, the other stays
 $MPLAB topo down crs || fail "down crs"
@@ -90,5 +91,9 @@ else
 fi
 $MPLAB topo down --all || fail "down --all"
 [ -z "$(mine)" ] || fail "down --all left $(mine)"
+# the whole-run capture of evt holds the pings of link l1
+n=$(tcpdump -n -r "$T_TMP/cap/l1.pcap" icmp 2>/dev/null | wc -l)
+echo "capture of l1: $n ICMP frames"
+[ "$n" -ge 4 ] || fail "capture of l1 has $n ICMP frames"
 [ -z "$(ls "$MPLAB_RUNDIR")" ] || fail "down --all left state: $(ls "$MPLAB_RUNDIR")"
 echo ok

@@ -24,7 +24,7 @@ handshake(tst_pair_t *p, const char *suites)
     assert_true(p->server.handshake_done);
     assert_true(tcpls_session_is_tcpls(p->client.s));
     assert_true(tcpls_session_is_tcpls(p->server.s));
-    assert_int_equal(tcpls_session_token_count(p->client.s), 1);
+    assert_true(tcpls_session_token_count(p->client.s) >= 1); /* token #1, then New Token frames */
 }
 
 static void

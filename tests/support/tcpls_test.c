@@ -147,8 +147,8 @@ on_closed(tcpls_session_t *s, int err, void *ud)
     p->close_err = err;
 }
 
-static const tcpls_ops_t test_ops = {on_handshake, on_opened,        on_data,
-                                     on_writable,  on_stream_closed, on_closed};
+static const tcpls_ops_t test_ops = {on_handshake,     on_opened, on_data, on_writable,
+                                     on_stream_closed, on_closed, NULL};
 
 int
 tst_pair_init(tst_pair_t *p, const char *ciphersuites)

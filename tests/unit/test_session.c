@@ -29,7 +29,7 @@ on_closed(tcpls_session_t *s, int err, void *ud)
     closed_err = err;
 }
 
-static const tcpls_ops_t ops = {NULL, on_opened, on_data, NULL, NULL, on_closed};
+static const tcpls_ops_t ops = {NULL, on_opened, on_data, NULL, NULL, on_closed, NULL};
 
 static tcpls_session_t *
 session(int is_server, tcpls_ctx_t **ctx, unsigned max_streams, size_t reorder)
