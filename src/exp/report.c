@@ -567,7 +567,8 @@ write_html(report_t *r, FILE *f)
             "DIR</code>.</p>\n");
     /* environment */
     fprintf(f, "<h2>Environment</h2>\n<table>\n");
-    static const char *const env_keys[] = {"date", "kernel", "mplab_version", "backend", "seed", "hostname"};
+    static const char *const env_keys[] = {"date",    "kernel", "mplab_version", "openssl_version",
+                                           "backend", "seed",   "hostname"};
     for (size_t i = 0; i < MPL_ARRAY_SIZE(env_keys); i++) {
         const mpl_jv_t *v = mpl_jv_get(&r->meta, r->root, env_keys[i]);
         if (v == NULL)

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -219,6 +220,7 @@ typedef struct exp {
     int n_ok, n_failed, n_unavail;
     int unavailable[MPL_PROTO_COUNT]; /* learnt: skip quickly after the first 'unavailable' */
     char host_sysctls[2][4096];       /* "key = value" lines read inside the client / server */
+    char emulator[32];                /* the link emulator topo show reports (netem | forwarder) */
 } exp_t;
 
 static void
@@ -270,6 +272,10 @@ read_paths(exp_t *e, const char *json_path)
         mpl_jdoc_free(&d);
         return -1;
     }
+    const char *emu =
+        mpl_jv_str(&d, mpl_jv_get(&d, mpl_jv_at(&d, mpl_jv_get(&d, topo, "links"), 0), "emulator"), NULL);
+    if (emu != NULL)
+        snprintf(e->emulator, sizeof(e->emulator), "%s", emu);
     e->n_paths = 0;
     const mpl_jv_t *sif = mpl_jv_get(&d, server, "interfaces");
     const char *server_first = NULL;
@@ -984,7 +990,13 @@ write_meta(exp_t *e, const char *started)
 #else
     mpl_json_str(&j, "mplab_version", "0.1.0");
 #endif
-    mpl_json_str(&j, "backend", sc->backend);
+    char backend[80];
+    if (e->emulator[0] != '\0')
+        snprintf(backend, sizeof(backend), "%s (configured: %s)", e->emulator, sc->backend);
+    else
+        snprintf(backend, sizeof(backend), "%s", sc->backend);
+    mpl_json_str(&j, "backend", backend);
+    mpl_json_str(&j, "openssl_version", OpenSSL_version(OPENSSL_VERSION));
     mpl_json_u64(&j, "seed", e->seed);
     mpl_json_u64(&j, "repeat", (uint64_t)e->repeat);
     mpl_json_obj_begin(&j, "sysctls");
