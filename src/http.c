@@ -749,6 +749,12 @@ mpl_http_sconn_done(const mpl_http_sconn_t *c)
     return c->peer_eof && !c->in_body;
 }
 
+int
+mpl_http_sconn_idle(const mpl_http_sconn_t *c)
+{
+    return !c->responding && c->out_off >= c->out_len && c->in_len == 0 && !c->in_body && !c->send_continue;
+}
+
 uint64_t
 mpl_http_sconn_requests(const mpl_http_sconn_t *c)
 {

@@ -98,6 +98,9 @@ void mpl_http_sconn_consumed(mpl_http_sconn_t *c, size_t n);
 /* 1 when the connection should be closed now (all output sent and either the peer closed or
  * the last response asked for close). */
 int mpl_http_sconn_done(const mpl_http_sconn_t *c);
+/* 1 between requests: no response being sent, no partial request or body buffered (a peer
+ * that goes away now loses nothing). */
+int mpl_http_sconn_idle(const mpl_http_sconn_t *c);
 /* Counters: requests answered, request bytes consumed (incl. upload bodies), and whether
  * an error response (4xx/5xx) was sent. */
 uint64_t mpl_http_sconn_requests(const mpl_http_sconn_t *c);

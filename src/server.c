@@ -132,13 +132,11 @@ conn_run(server_t *s, sconn_t *c)
                 want |= EPOLLOUT;
                 break;
             }
-            if (mpl_http_sconn_done(c->http) || mpl_http_sconn_requests(c->http) > 0) {
-                /* the client went away between or during responses */
+            if (mpl_http_sconn_done(c->http) ||
+                (mpl_http_sconn_idle(c->http) && mpl_http_sconn_requests(c->http) > 0)) {
+                /* the client went away (reset, no close_notify) between requests: normal */
                 mpl_debug("%s: %s", c->peer, c->io.err);
-                if (mpl_http_sconn_output(c->http, &(const uint8_t *){NULL}, &(size_t){0}) > 0)
-                    conn_fail(s, c, c->io.err);
-                else
-                    conn_close(s, c);
+                conn_close(s, c);
                 return;
             }
             conn_fail(s, c, c->io.err);

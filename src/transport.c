@@ -42,7 +42,17 @@ mpl_set_cc(int fd, const char *algo, char *err, size_t errlen)
 {
     if (algo == NULL || *algo == '\0')
         return 0;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algo, (socklen_t)strlen(algo)) != 0) {
+    /* MPTCP sockets accept any name (it only applies to subflows later, silently), so check
+     * the name on a plain TCP socket first. */
+    int proto = 0, probe = -1;
+    socklen_t pl = sizeof(proto);
+    if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 && proto == IPPROTO_MPTCP)
+        probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    int bad =
+        probe >= 0 && setsockopt(probe, IPPROTO_TCP, TCP_CONGESTION, algo, (socklen_t)strlen(algo)) != 0;
+    if (probe >= 0)
+        close(probe);
+    if (bad || setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algo, (socklen_t)strlen(algo)) != 0) {
         if (errno == ENOENT)
             snprintf(err, errlen,
                      "congestion control '%s' is not available (see "

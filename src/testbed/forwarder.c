@@ -266,15 +266,20 @@ line_capacity(const mpl_tb_shared_t *sh, int dir)
     return (uint32_t)frames;
 }
 
-/* The loop of one direction: release what is due, sleep until the next release or a frame
- * arrives. Timer wake-ups come late by some tens of microseconds: the loop learns by how much
- * (moving average) and sleeps that much less, releasing frames due within half of it. */
+/* The loop of one thread over one or both directions: release what is due, sleep until the
+ * next release or a frame arrives. Timer wake-ups come late by some tens of microseconds:
+ * the loop learns by how much (moving average) and sleeps that much less, releasing frames
+ * due within half of it. */
+typedef struct worker {
+    direction_t *x[2];
+    int n;
+} worker_t;
+
 static void *
-direction_loop(void *arg)
+worker_loop(void *arg)
 {
-    direction_t *x = arg;
-    line_t *l = &x->line;
-    rng_state ^= mpl_now_ns() ^ ((uint64_t)x->dir << 32) ^ 1;
+    worker_t *w = arg;
+    rng_state ^= mpl_now_ns() ^ ((uint64_t)w->x[0]->dir << 32) ^ 1;
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     /* A link runs in the kernel's softirq on real machines: give the forwarder real-time
      * priority so that compiling neighbours do not add milliseconds of jitter. It sleeps
@@ -287,20 +292,24 @@ direction_loop(void *arg)
             mpl_warn("forwarder: no real-time priority: %s", strerror(errno));
     }
     uint64_t late_avg = 0, loops = 0;
-    struct pollfd pfd = {.fd = x->in_fd, .events = POLLIN};
+    struct pollfd pfd[2];
+    for (int k = 0; k < w->n; k++)
+        pfd[k] = (struct pollfd){.fd = w->x[k]->in_fd, .events = POLLIN};
     while (!stop) {
-        uint64_t now = mpl_now_ns();
-        release(l, x->out_fd, x->sh, x->dir, now + late_avg / 2);
-        uint64_t next = now + IDLE_CHECK;
+        uint64_t now = mpl_now_ns(), next = now + IDLE_CHECK;
         int timed = 0;
-        if (l->count > 0 && l->slots[l->head].release_ns < next) {
-            next = l->slots[l->head].release_ns;
-            timed = 1;
+        for (int k = 0; k < w->n; k++) {
+            line_t *l = &w->x[k]->line;
+            release(l, w->x[k]->out_fd, w->x[k]->sh, w->x[k]->dir, now + late_avg / 2);
+            if (l->count > 0 && l->slots[l->head].release_ns < next) {
+                next = l->slots[l->head].release_ns;
+                timed = 1;
+            }
         }
         uint64_t target = next > now + late_avg ? next - late_avg : now;
         uint64_t wait = target - now;
         struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
-        int r = ppoll(&pfd, 1, &ts, NULL);
+        int r = ppoll(pfd, (nfds_t)w->n, &ts, NULL);
         if (r < 0 && errno != EINTR)
             break;
         if (r == 0 && timed && wait > 0) {
@@ -309,14 +318,18 @@ direction_loop(void *arg)
                 late = MAX_EARLY;
             late_avg = (late_avg * 7 + late) / 8;
         }
-        if (++loops % 256 == 0 || r == 0) {
-            struct tpacket_stats st;
-            socklen_t sl = sizeof(st);
-            if (getsockopt(x->in_fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops)
-                __atomic_fetch_add(&x->sh->drop_rcvbuf[x->dir], st.tp_drops, __ATOMIC_RELAXED);
-        }
+        if (++loops % 256 == 0 || r == 0)
+            for (int k = 0; k < w->n; k++) {
+                struct tpacket_stats st;
+                socklen_t sl = sizeof(st);
+                if (getsockopt(w->x[k]->in_fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops)
+                    __atomic_fetch_add(&w->x[k]->sh->drop_rcvbuf[w->x[k]->dir], st.tp_drops,
+                                       __ATOMIC_RELAXED);
+            }
         if (r > 0)
-            receive(x);
+            for (int k = 0; k < w->n; k++)
+                if (pfd[k].revents)
+                    receive(w->x[k]);
     }
     return NULL;
 }
@@ -360,10 +373,15 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    /* one thread per direction: the ACKs of one direction never wait behind a batch of the
-     * other */
+    /* One thread for both directions (default: one wake-up serves both, least CPU), or with
+     * MPLAB_FWD_THREADS=2 one per direction (ACKs never wait behind a batch of data). */
+    const char *nt = getenv("MPLAB_FWD_THREADS");
+    int two = nt && !strcmp(nt, "2");
+    static worker_t w[2];
+    w[0] = (worker_t){{x[0], x[1]}, two ? 1 : 2};
+    w[1] = (worker_t){{x[1], NULL}, 1};
     pthread_t th;
-    if (pthread_create(&th, NULL, direction_loop, x[MPL_TB_B2A]) != 0) {
+    if (two && pthread_create(&th, NULL, worker_loop, &w[1]) != 0) {
         mpl_err("forwarder: cannot start a thread");
         return -1;
     }
@@ -373,8 +391,9 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
             return -1;
         close(ready_fd);
     }
-    direction_loop(x[MPL_TB_A2B]);
+    worker_loop(&w[0]);
     stop = 1;
-    pthread_join(th, NULL);
+    if (two)
+        pthread_join(th, NULL);
     exit(0);
 }

@@ -36,6 +36,11 @@ out=$("$MPLAB" get --proto mptcp --json "http://127.0.0.1:$tport/bytes/1M") || f
 echo "$out" | grep -q '"mptcp":false' || fail "fallback not reported: $out"
 out=$("$MPLAB" get --proto mptcp "http://127.0.0.1:$tport/bytes/1M") || fail "fallback get (human)"
 echo "$out" | grep -q 'fell back' || fail "human fallback line: $out"
+# --cc: applied to the subflows; an unknown algorithm is an error (MPTCP sockets would take it)
+"$MPLAB" get -q --proto mptcp --cc reno "http://127.0.0.1:$port/bytes/1M" || fail "--cc reno"
+"$MPLAB" get --proto mptcp --cc no-such-cc "http://127.0.0.1:$port/bytes/1M" 2>"$T_TMP/err"
+[ $? = 1 ] || fail "unknown cc accepted for mptcp"
+grep -q no-such-cc "$T_TMP/err" || fail "cc error: $(cat "$T_TMP/err")"
 kill -TERM $srv
 wait $srv || fail "serve exit code"
 echo ok
