@@ -75,8 +75,10 @@ typedef struct tcpls_ctx_config {
     size_t session_send_buffer;  /* same, summed over the session's streams (0 = 32 MiB) */
     size_t stream_reorder_limit; /* out-of-order bytes held per stream (0 = 16 MiB) */
     unsigned max_streams;        /* streams open at once per session (0 = 1024) */
-    unsigned ack_every;          /* acknowledge at least every N ack-eliciting records (0 = 32) */
-    unsigned tokens;             /* server: tokens (= extra connections) per session, 1..15 (0 = 4) */
+    /* An ACK is due after ack_every ack-eliciting records (0 = 32) or at the end of each
+     * tcpls_receive() call, whichever comes first; it leaves with the next tcpls_conn_output(). */
+    unsigned ack_every;
+    unsigned tokens;       /* server: tokens (= extra connections) per session, 1..15 (0 = 4) */
     const char *scheduler; /* "default", "minrtt" or "rr" (NULL = "default"); see tcpls_scheduler_valid */
 } tcpls_ctx_config_t;
 
@@ -147,9 +149,10 @@ int tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, siz
  * close_notify this ends the session with TCPLS_ERR_TRUNCATED. Returns 0 or that error. */
 int tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id);
 
-/* Bytes waiting to be sent on conn_id: builds records from pending stream data and control
- * frames (bounded amount), then sets *data and *len ([out], owned by the session, valid until the
- * next call on the session). *len = 0 when nothing is pending. Returns 0 or TCPLS_ERR_NO_CONN. */
+/* Bytes waiting to be sent on conn_id: builds records from pending stream data, due ACKs and
+ * close_notify (a bounded amount: call again after sending), then sets *data and *len ([out], owned by the
+ * session, valid until the next call on the session). *len = 0 when nothing is pending. Returns 0 or
+ * TCPLS_ERR_NO_CONN. */
 int tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, size_t *len);
 /* The application wrote n bytes of what tcpls_conn_output() returned. */
 void tcpls_conn_output_consumed(tcpls_session_t *s, uint32_t conn_id, size_t n);
