@@ -205,12 +205,13 @@ size_t tcpls_session_token_count(tcpls_session_t *s);
 
 /* ---- multipath (issue 5; docs/PROTOCOL.md "Multipath") ------------------------------------ */
 
-/* Client: starts joining a new connection with one of the server's tokens. Writes the new
+/* Client: starts joining a new connection with one of the server's tokens (backup = 1: a
+ * backup connection, on both sides: the flag rides in tcpls_join). Writes the new
  * connection id (= the token's sequence number) to *conn_id; its ClientHello (with tcpls_join)
  * then waits in tcpls_conn_output(). The application connects a socket to any address of the
  * server and moves bytes as for connection 0; conn_state reports 1 when it is usable, or 2 with
  * TCPLS_ERR_TOKEN when the server refused. Returns 0, TCPLS_ERR_NO_TOKEN or TCPLS_ERR_STATE. */
-int tcpls_join(tcpls_session_t *s, uint32_t *conn_id);
+int tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id);
 /* Server: after a handshake on a fresh session completed as a join of another session (the
  * handshake_done callback ran, tcpls_session_is_established() is 1), returns 1 and writes the
  * session that the connection joined and its id. The application then feeds that connection's
