@@ -120,6 +120,22 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
             mpl_json_null(&j, "mptcp");
         else
             mpl_json_bool(&j, "mptcp", res->mptcp.is_mptcp);
+        const mpl_mptcp_conn_info_t *ci = &res->mptcp.info;
+        if (ci->have) {
+            mpl_json_obj_begin(&j, "mptcp_info");
+            mpl_json_u64(&j, "subflows", ci->subflows);
+            if (ci->have_subflows_total)
+                mpl_json_u64(&j, "subflows_total", ci->subflows_total);
+            mpl_json_u64(&j, "add_addr_signal", ci->add_addr_signal);
+            mpl_json_u64(&j, "add_addr_accepted", ci->add_addr_accepted);
+            mpl_json_u64(&j, "local_addr_used", ci->local_addr_used);
+            if (ci->have_bytes) {
+                mpl_json_u64(&j, "bytes_sent", ci->bytes_sent);
+                mpl_json_u64(&j, "bytes_received", ci->bytes_received);
+                mpl_json_u64(&j, "bytes_retrans", ci->bytes_retrans);
+            }
+            mpl_json_obj_end(&j);
+        }
         mpl_json_arr_begin(&j, "subflows");
         for (int i = 0; i < res->mptcp.n_subflows; i++) {
             const mpl_subflow_t *sf = &res->mptcp.subflows[i];
