@@ -570,6 +570,7 @@ write_html(report_t *r, FILE *f)
     fprintf(f,
             "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
             "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
+            "<a href=\"subflows.csv\">subflows.csv</a> (bytes per subflow or connection), "
             "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
             "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
             "DIR</code>.</p>\n");
