@@ -75,8 +75,10 @@ typedef struct tcpls_ctx_config {
     size_t session_send_buffer;  /* same, summed over the session's streams (0 = 32 MiB) */
     size_t stream_reorder_limit; /* out-of-order bytes held per stream (0 = 16 MiB) */
     unsigned max_streams;        /* streams open at once per session (0 = 1024) */
-    unsigned ack_every;          /* acknowledge at least every N ack-eliciting records (0 = 32) */
-    unsigned tokens;             /* server: tokens (= extra connections) per session, 1..15 (0 = 4) */
+    /* An ACK is due after ack_every ack-eliciting records (0 = 32) or at the end of each
+     * tcpls_receive() call, whichever comes first; it leaves with the next tcpls_conn_output(). */
+    unsigned ack_every;
+    unsigned tokens;       /* server: tokens (= extra connections) per session, 1..15 (0 = 4) */
     const char *scheduler; /* "default", "minrtt" or "rr" (NULL = "default"); see tcpls_scheduler_valid */
 } tcpls_ctx_config_t;
 
@@ -147,9 +149,10 @@ int tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, siz
  * close_notify this ends the session with TCPLS_ERR_TRUNCATED. Returns 0 or that error. */
 int tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id);
 
-/* Bytes waiting to be sent on conn_id: builds records from pending stream data and control
- * frames (bounded amount), then sets *data and *len ([out], owned by the session, valid until the
- * next call on the session). *len = 0 when nothing is pending. Returns 0 or TCPLS_ERR_NO_CONN. */
+/* Bytes waiting to be sent on conn_id: builds records from pending stream data, due ACKs and
+ * close_notify (a bounded amount: call again after sending), then sets *data and *len ([out], owned by the
+ * session, valid until the next call on the session). *len = 0 when nothing is pending. Returns 0 or
+ * TCPLS_ERR_NO_CONN. */
 int tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, size_t *len);
 /* The application wrote n bytes of what tcpls_conn_output() returned. */
 void tcpls_conn_output_consumed(tcpls_session_t *s, uint32_t conn_id, size_t n);
@@ -202,12 +205,13 @@ size_t tcpls_session_token_count(tcpls_session_t *s);
 
 /* ---- multipath (issue 5; docs/PROTOCOL.md "Multipath") ------------------------------------ */
 
-/* Client: starts joining a new connection with one of the server's tokens. Writes the new
+/* Client: starts joining a new connection with one of the server's tokens (backup = 1: a
+ * backup connection, on both sides: the flag rides in tcpls_join). Writes the new
  * connection id (= the token's sequence number) to *conn_id; its ClientHello (with tcpls_join)
  * then waits in tcpls_conn_output(). The application connects a socket to any address of the
  * server and moves bytes as for connection 0; conn_state reports 1 when it is usable, or 2 with
  * TCPLS_ERR_TOKEN when the server refused. Returns 0, TCPLS_ERR_NO_TOKEN or TCPLS_ERR_STATE. */
-int tcpls_join(tcpls_session_t *s, uint32_t *conn_id);
+int tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id);
 /* Server: after a handshake on a fresh session completed as a join of another session (the
  * handshake_done callback ran, tcpls_session_is_established() is 1), returns 1 and writes the
  * session that the connection joined and its id. The application then feeds that connection's

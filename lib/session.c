@@ -79,7 +79,7 @@ typedef struct conn {
     uint64_t data_records; /* records with stream data (round-robin scheduler) */
     uint64_t stalled_since;
     uint64_t stream_bytes_sent, stream_bytes_received;
-    uint8_t join_ext[TCPLS_TOKEN_LEN + 1]; /* client: the tcpls_join extension's content */
+    uint8_t join_ext[TCPLS_TOKEN_LEN + 2]; /* client: tcpls_join = token ‖ sequence ‖ flags */
 } conn_t;
 
 typedef struct token {
@@ -123,7 +123,7 @@ struct tcpls_session {
     uint64_t join_serial;        /* ... for the session with this serial */
     uint32_t join_conn_id;       /* ... as this connection id */
     tcpls_session_t *joined_to;  /* MODE_JOINED: the target (cleared if it is freed) */
-    int sched, join_refused;
+    int sched, join_refused, join_backup;
     unsigned joins_in_progress; /* server: tokens consumed by handshakes not finished yet */
     uint64_t now_ns;
     uint32_t resets[MAX_RESETS]; /* Connection Reset frames to send */
@@ -610,12 +610,13 @@ ext_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsign
         return 1;
     case EXT_TCPLS_JOIN:
         /* A forged, reused or exhausted token aborts this handshake only. */
-        if (!s->is_server || context != SSL_EXT_CLIENT_HELLO || inlen != TCPLS_TOKEN_LEN + 1 ||
-            join_lookup(s, in) != 0) {
+        if (!s->is_server || context != SSL_EXT_CLIENT_HELLO ||
+            (inlen != TCPLS_TOKEN_LEN + 1 && inlen != TCPLS_TOKEN_LEN + 2) || join_lookup(s, in) != 0) {
             s->join_refused = 1;
             *al = SSL_AD_ILLEGAL_PARAMETER;
             return 0;
         }
+        s->join_backup = inlen == TCPLS_TOKEN_LEN + 2 && (in[TCPLS_TOKEN_LEN + 1] & 1);
         return 1;
     }
     return 1;
@@ -890,6 +891,7 @@ join_complete_server(tcpls_session_t *s)
     if ((nc = conn_new(t, s->join_conn_id)) == NULL)
         return TCPLS_ERR_NOMEM;
     nc->state = 1;
+    nc->backup = s->join_backup;
     if (c->out.len > 0 && buf_append(&nc->out, c->out.base + c->out.off, c->out.len) != 0)
         return TCPLS_ERR_NOMEM;
     buf_consume(&c->out, c->out.len);
@@ -1802,7 +1804,7 @@ tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info)
 /* ---- multipath API --------------------------------------------------------------------------- */
 
 int
-tcpls_join(tcpls_session_t *s, uint32_t *conn_id)
+tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id)
 {
     conn_t *c;
     BIO *rb = NULL, *wb = NULL;
@@ -1825,6 +1827,8 @@ tcpls_join(tcpls_session_t *s, uint32_t *conn_id)
         return TCPLS_ERR_NOMEM;
     memcpy(c->join_ext, s->tokens[best].value, TCPLS_TOKEN_LEN);
     c->join_ext[TCPLS_TOKEN_LEN] = s->tokens[best].seq;
+    c->join_ext[TCPLS_TOKEN_LEN + 1] = backup ? 1 : 0;
+    c->backup = backup != 0;
     s->tokens[best] = s->tokens[--s->ntokens];
     if ((c->ssl = SSL_new(s->ctx->ssl_ctx)) == NULL || (rb = BIO_new(BIO_s_mem())) == NULL ||
         (wb = BIO_new(BIO_s_mem())) == NULL) {

@@ -15,6 +15,8 @@
 #include "sink.h"
 #include "transport.h"
 
+#include <stdio.h>
+
 #define MPL_CLIENT_MAX_BIND 16
 
 typedef struct mpl_url {
@@ -43,15 +45,35 @@ typedef struct mpl_client_cfg {
     uint64_t upload;  /* > 0: POST /upload with this many bytes instead of GETs */
     int head;         /* HEAD instead of GET */
     mpl_body_sink_t *sink;
+    /* tcpls multipath (src/get_tcpls.c) */
+    unsigned char bind_backup[MPL_CLIENT_MAX_BIND]; /* 1: connections from bind[i] are backups */
+    const char *tcpls_paths;                        /* "per-local" (default) or "fullmesh" */
+    const char *tcpls_sched;                        /* scheduler name or NULL */
+    double migrate_at_s;                            /* > 0: migrate at this time after the start */
+    int migrate_to;                                 /* bind index to migrate to (-1: the second path) */
+    double blackhole_s;                             /* no-ack-progress timeout (0: 1 s) */
+    double interval_s;                              /* per-connection samples every S (0: 1 s) */
+    FILE *interval_out;                             /* print per-connection samples here, or NULL */
 } mpl_client_cfg_t;
 
 #define MPL_TCPLS_MAX_CONNS 16
 
 /* One TCPLS connection of the session (--proto tcpls, --json "connections"). */
+/* One sample of a TCPLS connection (the client socket's tcp_info, the session's goodput). */
+typedef struct mpl_tcpls_sample {
+    double t, rtt_ms, delivery_mbps, goodput_mbps;
+    uint32_t cwnd;
+} mpl_tcpls_sample_t;
+
 typedef struct mpl_tcpls_conn_stat {
     uint32_t id;
     char local[80], remote[80];
     uint64_t bytes_sent, bytes_received, records_sent, records_acked;
+    uint64_t stream_bytes_received;
+    int backup;
+    char state[16];             /* "up", "closed", "failed", "refused" */
+    mpl_tcpls_sample_t *series; /* malloc'd (freed by mpl_client_result_free) */
+    size_t n_series;
 } mpl_tcpls_conn_stat_t;
 
 typedef struct mpl_client_result {
@@ -67,6 +89,9 @@ typedef struct mpl_client_result {
     mpl_tcpls_conn_stat_t tcpls_conns[MPL_TCPLS_MAX_CONNS];
     int n_tcpls_conns;
 } mpl_client_result_t;
+
+/* Frees what a result holds (tcpls series). */
+void mpl_client_result_free(mpl_client_result_t *res);
 
 /* Fetches every URL in order. Returns 0 when all succeeded, or -1 with res->error set. */
 int mpl_client_run(const mpl_client_cfg_t *cfg, mpl_client_result_t *res);

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "json.h"
 #include "tls.h"
+#include "tcpls.h"
 #include "util.h"
 
 #include <errno.h>
@@ -49,6 +50,18 @@ usage(FILE *f)
                "      --head           HEAD instead of GET\n"
                "      --no-verify      do not check /bytes/N content;  --no-hash: no SHA-256\n"
                "  -q, --quiet          no progress line, errors only\n"
+               "tcpls multipath (one connection per path; README, docs/PROTOCOL.md):\n"
+               "      --paths P        per-local (default: one connection per --bind address) or\n"
+               "                       fullmesh (every --bind address with every server address)\n"
+               "      --backup ADDR    like --bind, but its connections are backups (data only while\n"
+               "                       no other connection works)\n"
+               "      --sched NAME     scheduler of what the client sends: default, minrtt, rr\n"
+               "      --migrate-at S   at S after the start move the session to the connection from\n"
+               "                       --migrate-to ADDR (default: the second --bind), closing the others\n"
+               "      --blackhole-timeout S  give a connection up after S without acknowledgment\n"
+               "                       progress (default 1s)\n"
+               "      --interval also prints each connection's rtt, cwnd, delivery rate and goodput;\n"
+               "      --json adds connections[i].series [{t,rtt_ms,cwnd,delivery_mbps,goodput_mbps}]\n"
                "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n");
 }
 
@@ -107,6 +120,22 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
             mpl_json_null(&j, "mptcp");
         else
             mpl_json_bool(&j, "mptcp", res->mptcp.is_mptcp);
+        const mpl_mptcp_conn_info_t *ci = &res->mptcp.info;
+        if (ci->have) {
+            mpl_json_obj_begin(&j, "mptcp_info");
+            mpl_json_u64(&j, "subflows", ci->subflows);
+            if (ci->have_subflows_total)
+                mpl_json_u64(&j, "subflows_total", ci->subflows_total);
+            mpl_json_u64(&j, "add_addr_signal", ci->add_addr_signal);
+            mpl_json_u64(&j, "add_addr_accepted", ci->add_addr_accepted);
+            mpl_json_u64(&j, "local_addr_used", ci->local_addr_used);
+            if (ci->have_bytes) {
+                mpl_json_u64(&j, "bytes_sent", ci->bytes_sent);
+                mpl_json_u64(&j, "bytes_received", ci->bytes_received);
+                mpl_json_u64(&j, "bytes_retrans", ci->bytes_retrans);
+            }
+            mpl_json_obj_end(&j);
+        }
         mpl_json_arr_begin(&j, "subflows");
         for (int i = 0; i < res->mptcp.n_subflows; i++) {
             const mpl_subflow_t *sf = &res->mptcp.subflows[i];
@@ -133,6 +162,20 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
             mpl_json_u64(&j, "bytes_received", c->bytes_received);
             mpl_json_u64(&j, "records_sent", c->records_sent);
             mpl_json_u64(&j, "records_acked", c->records_acked);
+            mpl_json_u64(&j, "stream_bytes_received", c->stream_bytes_received);
+            mpl_json_bool(&j, "backup", c->backup);
+            mpl_json_str(&j, "state", c->state[0] ? c->state : NULL);
+            mpl_json_arr_begin(&j, "series");
+            for (size_t k = 0; k < c->n_series; k++) {
+                mpl_json_obj_begin(&j, NULL);
+                mpl_json_num(&j, "t", c->series[k].t);
+                mpl_json_num(&j, "rtt_ms", c->series[k].rtt_ms);
+                mpl_json_u64(&j, "cwnd", c->series[k].cwnd);
+                mpl_json_num(&j, "delivery_mbps", c->series[k].delivery_mbps);
+                mpl_json_num(&j, "goodput_mbps", c->series[k].goodput_mbps);
+                mpl_json_obj_end(&j);
+            }
+            mpl_json_arr_end(&j);
             mpl_json_obj_end(&j);
         }
         mpl_json_arr_end(&j);
@@ -162,6 +205,12 @@ cmd_get(int argc, char **argv)
         {"no-verify", no_argument, NULL, 'V'},
         {"no-hash", no_argument, NULL, 'X'},
         {"quiet", no_argument, NULL, 'q'},
+        {"paths", required_argument, NULL, 'P'},
+        {"backup", required_argument, NULL, 'B'},
+        {"sched", required_argument, NULL, 'D'},
+        {"migrate-at", required_argument, NULL, 'M'},
+        {"migrate-to", required_argument, NULL, 'm'},
+        {"blackhole-timeout", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -173,8 +222,10 @@ cmd_get(int argc, char **argv)
     int json = 0, insecure = 0, quiet = 0, opt;
     double interval = 0;
     char err[512];
+    const char *migrate_to = NULL;
 
     memset(&cfg, 0, sizeof(cfg));
+    memset(&res, 0, sizeof(res));
     memset(&scfg, 0, sizeof(scfg));
     cfg.timeout_s = 30;
     scfg.hash = 1;
@@ -190,16 +241,49 @@ cmd_get(int argc, char **argv)
             out_path = optarg;
             break;
         case 'b':
+        case 'B':
             if (cfg.n_bind == MPL_CLIENT_MAX_BIND) {
                 mpl_err("at most %d --bind addresses", MPL_CLIENT_MAX_BIND);
                 return 2;
             }
             if (mpl_parse_addr(optarg, 0, &cfg.bind[cfg.n_bind], &cfg.bind_len[cfg.n_bind], err,
                                sizeof(err)) != 0) {
-                mpl_err("bad --bind: %s", err);
+                mpl_err("bad --%s: %s", opt == 'B' ? "backup" : "bind", err);
                 return 2;
             }
+            cfg.bind_backup[cfg.n_bind] = opt == 'B';
             cfg.n_bind++;
+            break;
+        case 'P':
+            if (strcmp(optarg, "per-local") != 0 && strcmp(optarg, "fullmesh") != 0) {
+                mpl_err("bad --paths '%s' (per-local or fullmesh)", optarg);
+                return 2;
+            }
+            cfg.tcpls_paths = optarg;
+            break;
+        case 'D':
+            if (!tcpls_scheduler_valid(optarg)) {
+                mpl_err("bad --sched '%s' (default, minrtt, rr)", optarg);
+                return 2;
+            }
+            cfg.tcpls_sched = optarg;
+            break;
+        case 'M':
+            if (mpl_parse_duration(optarg, &v) != 0 || v == 0) {
+                mpl_err("bad --migrate-at '%s'", optarg);
+                return 2;
+            }
+            cfg.migrate_at_s = (double)v / 1e9;
+            break;
+        case 'm':
+            migrate_to = optarg;
+            break;
+        case 'O':
+            if (mpl_parse_duration(optarg, &v) != 0 || v == 0) {
+                mpl_err("bad --blackhole-timeout '%s'", optarg);
+                return 2;
+            }
+            cfg.blackhole_s = (double)v / 1e9;
             break;
         case 'i':
             if (mpl_parse_duration(optarg, &v) != 0 || v < 1000000) {
@@ -301,6 +385,24 @@ cmd_get(int argc, char **argv)
     scfg.out_fd = out_fd;
     scfg.interval_s = interval > 0 ? interval : 1.0;
     scfg.interval_out = interval > 0 ? hout : NULL;
+    cfg.interval_s = scfg.interval_s;
+    cfg.interval_out = scfg.interval_out;
+    cfg.migrate_to = -1;
+    if (migrate_to != NULL) {
+        struct sockaddr_storage ma;
+        socklen_t ml;
+        if (mpl_parse_addr(migrate_to, 0, &ma, &ml, err, sizeof(err)) != 0) {
+            mpl_err("bad --migrate-to: %s", err);
+            return 2;
+        }
+        for (size_t i = 0; i < cfg.n_bind; i++)
+            if (cfg.bind_len[i] == ml && memcmp(&cfg.bind[i], &ma, ml) == 0)
+                cfg.migrate_to = (int)i;
+        if (cfg.migrate_to < 0) {
+            mpl_err("--migrate-to %s is not one of the --bind addresses", migrate_to);
+            return 2;
+        }
+    }
     scfg.progress = !quiet && mpl_stderr_is_tty();
     if (mpl_sink_init(&sink, &scfg) != 0) {
         mpl_err("cannot set up SHA-256");
@@ -382,6 +484,7 @@ cmd_get(int argc, char **argv)
         rc = -1;
     }
     SSL_CTX_free(cfg.ssl_ctx);
+    mpl_client_result_free(&res);
     mpl_sink_cleanup(&sink);
     return rc == 0 ? 0 : 1;
 }

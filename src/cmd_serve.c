@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "json.h"
 #include "server.h"
+#include "tcpls.h"
 #include "tls.h"
 #include "util.h"
 
@@ -29,27 +30,34 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-    fprintf(f, "Usage: mplab serve [--proto tcp|tls|mptcp|tcpls] [--listen ADDR:PORT]... [--root DIR]\n"
-               "                   [--cert FILE --key FILE] [--cc ALGO] [--stats FILE] [--quiet]\n"
-               "\n"
-               "Serves HTTP/1.1 (GET, HEAD, keep-alive) until SIGINT/SIGTERM:\n"
-               "  GET /bytes/N     N deterministic pseudo-random bytes (N: 1000, 10M, 1G, 10GB...)\n"
-               "  GET /PATH        the file PATH under --root (never outside it)\n"
-               "  POST /upload     the body is counted and discarded; answers {\"bytes\":N}\n"
-               "\n"
-               "Options:\n"
-               "  -p, --proto P       tcp (default), tls (TLS 1.3), mptcp (IPPROTO_MPTCP), tcpls\n"
-               "  -l, --listen A:P    address to listen on, repeatable; IPv4 or [IPv6]:port\n"
-               "                      (default 127.0.0.1:8080, or 127.0.0.1:8443 for tls/tcpls)\n"
-               "  -r, --root DIR      directory to serve files from (default: none, /bytes/N only)\n"
-               "      --cert F --key F  certificate chain and key (PEM); default: the project's\n"
-               "                      certificates (see 'mplab cert'), created on first use\n"
-               "      --cc ALGO       TCP congestion control of every connection (e.g. cubic, bbr)\n"
-               "      --stats FILE    on exit write {cpu_user_s,cpu_sys_s,bytes_sent,bytes_received,\n"
-               "                      connections,errors,requests} as JSON to FILE\n"
-               "      --idle-timeout S  close connections idle for S seconds (default 120)\n"
-               "  -q, --quiet         errors only;  -v, --verbose: log every request\n"
-               "Prints 'listening on ADDR:PORT (PROTO)' on stderr per address when ready.\n");
+    fprintf(
+        f,
+        "Usage: mplab serve [--proto tcp|tls|mptcp|tcpls] [--listen ADDR:PORT]... [--root DIR]\n"
+        "                   [--cert FILE --key FILE] [--cc ALGO] [--stats FILE] [--quiet]\n"
+        "\n"
+        "Serves HTTP/1.1 (GET, HEAD, keep-alive) until SIGINT/SIGTERM:\n"
+        "  GET /bytes/N     N deterministic pseudo-random bytes (N: 1000, 10M, 1G, 10GB...)\n"
+        "  GET /PATH        the file PATH under --root (never outside it)\n"
+        "  POST /upload     the body is counted and discarded; answers {\"bytes\":N}\n"
+        "\n"
+        "Options:\n"
+        "  -p, --proto P       tcp (default), tls (TLS 1.3), mptcp (IPPROTO_MPTCP), tcpls\n"
+        "  -l, --listen A:P    address to listen on, repeatable; IPv4 or [IPv6]:port\n"
+        "                      (default 127.0.0.1:8080, or 127.0.0.1:8443 for tls/tcpls)\n"
+        "  -r, --root DIR      directory to serve files from (default: none, /bytes/N only)\n"
+        "      --cert F --key F  certificate chain and key (PEM); default: the project's\n"
+        "                      certificates (see 'mplab cert'), created on first use\n"
+        "      --cc ALGO       TCP congestion control of every connection (e.g. cubic, bbr)\n"
+        "      --stats FILE    on exit write {cpu_user_s,cpu_sys_s,bytes_sent,bytes_received,\n"
+        "                      connections,errors,requests} as JSON to FILE\n"
+        "      --idle-timeout S  close connections idle for S seconds (default 120)\n"
+        "  -q, --quiet         errors only;  -v, --verbose: log every request\n"
+        "  tcpls multipath (docs/PROTOCOL.md):\n"
+        "      --tokens N      tokens = extra connections a client may join per session (1..15, default 4)\n"
+        "      --sched NAME    scheduler: default (lowest RTT first, overflow to the others), minrtt, rr\n"
+        "      --blackhole-timeout S  give a connection up after S without acknowledgment progress\n"
+        "                      (default 1s; sockets also get TCP_USER_TIMEOUT)\n"
+        "Prints 'listening on ADDR:PORT (PROTO)' on stderr per address when ready.\n");
 }
 
 static int
@@ -81,12 +89,21 @@ int
 cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"proto", required_argument, NULL, 'p'}, {"listen", required_argument, NULL, 'l'},
-        {"root", required_argument, NULL, 'r'},  {"cert", required_argument, NULL, 'C'},
-        {"key", required_argument, NULL, 'K'},   {"cc", required_argument, NULL, 'c'},
-        {"stats", required_argument, NULL, 'S'}, {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},     {"idle-timeout", required_argument, NULL, 'I'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"proto", required_argument, NULL, 'p'},
+        {"listen", required_argument, NULL, 'l'},
+        {"root", required_argument, NULL, 'r'},
+        {"cert", required_argument, NULL, 'C'},
+        {"key", required_argument, NULL, 'K'},
+        {"cc", required_argument, NULL, 'c'},
+        {"stats", required_argument, NULL, 'S'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"tokens", required_argument, NULL, 'T'},
+        {"sched", required_argument, NULL, 'D'},
+        {"blackhole-timeout", required_argument, NULL, 'B'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     mpl_server_cfg_t cfg;
     mpl_server_stats_t st;
@@ -140,6 +157,32 @@ cmd_serve(int argc, char **argv)
                 return 2;
             }
             cfg.idle_timeout_s = (double)ns / 1e9;
+            break;
+        }
+        case 'T': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 15) {
+                mpl_err("bad --tokens '%s' (1..15)", optarg);
+                return 2;
+            }
+            cfg.tcpls_tokens = (unsigned)v;
+            break;
+        }
+        case 'D':
+            if (!tcpls_scheduler_valid(optarg)) {
+                mpl_err("bad --sched '%s' (default, minrtt, rr)", optarg);
+                return 2;
+            }
+            cfg.tcpls_sched = optarg;
+            break;
+        case 'B': {
+            uint64_t ns;
+            if (mpl_parse_duration(optarg, &ns) != 0 || ns == 0) {
+                mpl_err("bad --blackhole-timeout '%s'", optarg);
+                return 2;
+            }
+            cfg.blackhole_s = (double)ns / 1e9;
             break;
         }
         case 'h':

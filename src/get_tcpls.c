@@ -19,8 +19,34 @@
 #include <openssl/ssl.h>
 
 #include "http.h"
+#include "tcp_metrics.h"
 #include "tcpls.h"
 #include "util.h"
+
+#define MAX_PATHS (MPL_CLIENT_MAX_BIND * 4)
+
+/* A path: (local address, server address) pair chosen by the path policy. */
+typedef struct path {
+    int bind_idx; /* index in cfg->bind, -1 = any local address */
+    struct sockaddr_storage remote;
+    socklen_t remote_len;
+    int backup;
+    int conn;          /* index in g->conns using it, -1 none */
+    uint64_t retry_ns; /* no join on this path before */
+} path_t;
+
+/* One TCP connection of the session. */
+typedef struct cconn {
+    int fd;
+    uint32_t id;
+    int path;
+    int state; /* 0 connecting / handshaking, 1 up, 2 gone */
+    int err;
+    char local[80], remote[80];
+    uint64_t last_rx;
+    mpl_tcpls_sample_t *series;
+    size_t n_series, cap_series;
+} cconn_t;
 
 typedef struct cstream {
     uint32_t id;
@@ -41,6 +67,15 @@ typedef struct getter {
     cstream_t *streams;
     size_t n, n_done;
     int failed, closed, close_err;
+    path_t paths[MAX_PATHS];
+    size_t npaths;
+    const char *inject;
+    uint8_t *first_hello; /* test hook replay-token: the first join's ClientHello */
+    size_t first_hello_len;
+    int forged, replayed;
+    cconn_t conns[MPL_TCPLS_MAX_CONNS];
+    size_t nconns;
+    int migrated;
 } getter_t;
 
 static int fail(getter_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -151,7 +186,34 @@ on_closed(tcpls_session_t *s, int err, void *ud)
     g->close_err = err;
 }
 
-static const tcpls_ops_t client_ops = {NULL, NULL, on_data, NULL, NULL, on_closed, NULL};
+static cconn_t *
+conn_by_id(getter_t *g, uint32_t id)
+{
+    for (size_t i = 0; i < g->nconns; i++)
+        if (g->conns[i].id == id && g->conns[i].fd >= 0)
+            return &g->conns[i];
+    return NULL;
+}
+
+static void
+on_conn_state(tcpls_session_t *s, uint32_t id, int state, int err, void *ud)
+{
+    getter_t *g = ud;
+    cconn_t *c = conn_by_id(g, id);
+    if (c == NULL)
+        return;
+    c->state = state;
+    c->err = err;
+    if (state == 2) {
+        path_t *p = &g->paths[c->path];
+        p->conn = -1;
+        p->retry_ns = mpl_now_ns() + 1000000000ull; /* the same path again in 1 s at the earliest */
+        mpl_info("connection %u (%s -> %s) %s%s%s", id, c->local, c->remote, err ? "failed" : "closed",
+                 err ? ": " : "", err ? tcpls_strerror(err) : "");
+    }
+}
+
+static const tcpls_ops_t client_ops = {NULL, NULL, on_data, NULL, NULL, on_closed, on_conn_state};
 
 static int
 send_request(getter_t *g, cstream_t *cs, int keep_alive)
@@ -273,19 +335,281 @@ fill_connections(getter_t *g)
     snprintf(res->tcpls_cipher, sizeof(res->tcpls_cipher), "%s",
              tcpls_session_cipher(g->s) ? tcpls_session_cipher(g->s) : "");
     res->n_tcpls_conns = 0;
-    for (size_t i = 0; i < tcpls_conn_count(g->s) && i < MPL_TCPLS_MAX_CONNS; i++) {
+    for (size_t i = 0; i < g->nconns && i < MPL_TCPLS_MAX_CONNS; i++) {
+        cconn_t *cc = &g->conns[i];
         tcpls_conn_info_t ci;
         mpl_tcpls_conn_stat_t *c = &res->tcpls_conns[res->n_tcpls_conns];
-        if (tcpls_conn_info(g->s, i, &ci) != 0)
-            continue;
-        c->id = ci.id;
-        snprintf(c->local, sizeof(c->local), "%s", res->local);
-        snprintf(c->remote, sizeof(c->remote), "%s", res->remote);
+        size_t k;
+        for (k = 0; k < tcpls_conn_count(g->s); k++)
+            if (tcpls_conn_info(g->s, k, &ci) == 0 && ci.id == cc->id)
+                break;
+        if (k == tcpls_conn_count(g->s))
+            memset(&ci, 0, sizeof(ci));
+        c->id = cc->id;
+        snprintf(c->local, sizeof(c->local), "%s", cc->local);
+        snprintf(c->remote, sizeof(c->remote), "%s", cc->remote);
         c->bytes_sent = ci.bytes_sent;
         c->bytes_received = ci.bytes_received;
         c->records_sent = ci.records_sent;
         c->records_acked = ci.records_acked;
+        c->stream_bytes_received = ci.stream_bytes_received;
+        c->backup = ci.backup;
+        snprintf(c->state, sizeof(c->state), "%s",
+                 cc->state == 1               ? "up"
+                 : cc->err == TCPLS_ERR_TOKEN ? "refused"
+                 : cc->state == 0             ? "joining"
+                 : cc->err                    ? "failed"
+                                              : "closed");
+        c->series = cc->series;
+        c->n_series = cc->n_series;
+        cc->series = NULL;
         res->n_tcpls_conns++;
+    }
+}
+
+/* The paths of the policy: per-local = one per local address (to the server address of
+ * connection 0), fullmesh = every local address with every server address. Path 0 is the one
+ * connection 0 took. */
+static void
+make_paths(getter_t *g, int fd0)
+{
+    const mpl_client_cfg_t *cfg = g->cfg;
+    struct sockaddr_storage remotes[4];
+    socklen_t rlen[4];
+    size_t nr = 0, nb = cfg->n_bind > 0 ? cfg->n_bind : 1;
+    int fullmesh = cfg->tcpls_paths != NULL && strcmp(cfg->tcpls_paths, "fullmesh") == 0;
+
+    rlen[0] = sizeof(remotes[0]);
+    if (getpeername(fd0, (struct sockaddr *)&remotes[0], &rlen[0]) == 0)
+        nr = 1;
+    for (size_t b = 0; b < nb; b++) {
+        for (size_t r = 0; r < nr && g->npaths < MAX_PATHS; r++) {
+            path_t *p = &g->paths[g->npaths];
+            if (!fullmesh && r > 0)
+                break;
+            if (cfg->n_bind > 0 && cfg->bind[b].ss_family != remotes[r].ss_family)
+                continue;
+            p->bind_idx = cfg->n_bind > 0 ? (int)b : -1;
+            p->remote = remotes[r];
+            p->remote_len = rlen[r];
+            p->backup = cfg->n_bind > 0 && cfg->bind_backup[b];
+            p->conn = -1;
+            g->npaths++;
+        }
+    }
+    if (g->npaths > 0)
+        g->paths[0].conn = 0;
+}
+
+static void
+conn_names(cconn_t *c, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        mpl_fmt_addr((struct sockaddr *)&ss, 1, c->local, sizeof(c->local));
+    sl = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        mpl_fmt_addr((struct sockaddr *)&ss, 1, c->remote, sizeof(c->remote));
+}
+
+/* Test hooks (MPLAB_TCPLS_INJECT, tests/e2e/tcpls_multipath.sh): "forge-token" flips a bit of
+ * the first join's token; "replay-token" keeps the first join's ClientHello to send it again on
+ * a new connection once that join worked. */
+static void
+join_test_hooks(getter_t *g, uint32_t id)
+{
+    const uint8_t *out;
+    size_t len;
+    if (g->inject == NULL || tcpls_conn_output(g->s, id, &out, &len) != 0)
+        return;
+    if (strcmp(g->inject, "forge-token") == 0 && !g->forged) {
+        for (size_t k = 0; k + 4 < len; k++) {
+            if (out[k] == 0xff && out[k + 1] == 0x5e && out[k + 2] == 0 && out[k + 3] == 34) {
+                ((uint8_t *)out)[k + 4 + 5] ^= 0x10;
+                g->forged = 1;
+                mpl_info("test hook: forged the token of connection %u", id);
+                break;
+            }
+        }
+    }
+    if (strcmp(g->inject, "replay-token") == 0 && g->first_hello == NULL &&
+        (g->first_hello = malloc(len)) != NULL) {
+        memcpy(g->first_hello, out, len);
+        g->first_hello_len = len;
+    }
+}
+
+/* replay-token: sends the kept ClientHello on a new connection; the server must answer with an
+ * illegal_parameter alert. */
+static void
+replay_hello(getter_t *g, const path_t *p)
+{
+    uint8_t buf[4096];
+    size_t got = 0;
+    int fd = socket(p->remote.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    g->replayed = 1;
+    if (fd < 0)
+        return;
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (const struct sockaddr *)&p->remote, p->remote_len) == 0 &&
+        mpl_write_all(fd, g->first_hello, g->first_hello_len) == 0) {
+        for (;;) {
+            ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            if (got >= 7)
+                break;
+        }
+    }
+    close(fd);
+    if (got >= 7 && buf[0] == 21 && buf[6] == 47)
+        mpl_info("test hook: replayed token refused with illegal_parameter");
+    else
+        fail(g, "test hook: the replayed token was not refused (%zu bytes back)", got);
+}
+
+/* Joins a connection on path pi: a token, a non-blocking connect; the ClientHello goes out when
+ * the socket is writable. Returns 0 or -1 (no token, socket error). */
+static int
+join_path(getter_t *g, size_t pi)
+{
+    const mpl_client_cfg_t *cfg = g->cfg;
+    path_t *p = &g->paths[pi];
+    cconn_t *c;
+    char why[256];
+    uint32_t id;
+    int fd;
+
+    if (g->nconns >= MPL_TCPLS_MAX_CONNS || tcpls_session_token_count(g->s) == 0)
+        return -1;
+    fd = socket(p->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0)
+        return -1;
+    if (mpl_set_cc(fd, cfg->cc, why, sizeof(why)) != 0 ||
+        (p->bind_idx >= 0 &&
+         bind(fd, (const struct sockaddr *)&cfg->bind[p->bind_idx], cfg->bind_len[p->bind_idx]) != 0) ||
+        (connect(fd, (const struct sockaddr *)&p->remote, p->remote_len) != 0 && errno != EINPROGRESS) ||
+        tcpls_join(g->s, p->backup, &id) != 0) {
+        close(fd);
+        p->retry_ns = mpl_now_ns() + 1000000000ull;
+        return -1;
+    }
+    mpl_tcp_multipath_opts(fd, 128 * 1024, 0);
+    join_test_hooks(g, id);
+    c = &g->conns[g->nconns];
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    c->id = id;
+    c->path = (int)pi;
+    conn_names(c, fd);
+    if (p->bind_idx < 0 || c->local[0] == '\0')
+        mpl_fmt_addr((const struct sockaddr *)&cfg->bind[p->bind_idx < 0 ? 0 : p->bind_idx], 1, c->local,
+                     sizeof(c->local));
+    mpl_fmt_addr((const struct sockaddr *)&p->remote, 1, c->remote, sizeof(c->remote));
+    p->conn = (int)g->nconns++;
+    return 0;
+}
+
+static size_t
+live_count(getter_t *g)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->nconns; i++)
+        if (g->conns[i].fd >= 0 && g->conns[i].state != 2)
+            n++;
+    return n;
+}
+
+/* Path management each round: join free paths while tokens last (make-before-break spares and
+ * re-joins after a failure), migration at --migrate-at. */
+static void
+manage_paths(getter_t *g, uint64_t now, uint64_t start_ns)
+{
+    const mpl_client_cfg_t *cfg = g->cfg;
+
+    if (!tcpls_session_is_tcpls(g->s) || g->npaths < 2 || g->closed)
+        return;
+    if (cfg->migrate_at_s > 0 && !g->migrated && (double)(now - start_ns) / 1e9 >= cfg->migrate_at_s) {
+        /* keep only the target path's connection: the others close in order (Connection
+         * Reset), the server resends what they had not delivered */
+        int to = cfg->migrate_to >= 0 ? cfg->migrate_to : 1;
+        size_t tp = 0;
+        for (size_t i = 0; i < g->npaths; i++)
+            if (g->paths[i].bind_idx == to) {
+                tp = i;
+                break;
+            }
+        path_t *p = &g->paths[tp];
+        if (p->conn < 0 && join_path(g, tp) != 0)
+            return;
+        if (g->conns[p->conn].state != 1)
+            return;
+        g->migrated = 1;
+        mpl_info("migrating to connection %u (%s -> %s)", g->conns[p->conn].id, g->conns[p->conn].local,
+                 g->conns[p->conn].remote);
+        for (size_t i = 0; i < g->nconns; i++) {
+            cconn_t *c = &g->conns[i];
+            if ((int)i == p->conn || c->fd < 0 || c->state == 2)
+                continue;
+            tcpls_conn_migrate(g->s, c->id, g->conns[p->conn].id);
+            tcpls_conn_failed(g->s, c->id, 0);
+        }
+        return;
+    }
+    if (g->migrated)
+        return;
+    if (g->first_hello != NULL && !g->replayed) {
+        for (size_t i = 1; i < g->nconns; i++)
+            if (g->conns[i].state == 1)
+                replay_hello(g, &g->paths[0]), i = g->nconns;
+    }
+    for (size_t i = 0; i < g->npaths && tcpls_session_token_count(g->s) > 0; i++) {
+        path_t *p = &g->paths[i];
+        if (p->conn >= 0 || now < p->retry_ns)
+            continue;
+        join_path(g, i);
+    }
+}
+
+static void
+sample_conns(getter_t *g, double t, double dt)
+{
+    FILE *out = g->cfg->interval_out;
+    for (size_t i = 0; i < g->nconns; i++) {
+        cconn_t *c = &g->conns[i];
+        mpl_tcp_metrics_t m;
+        tcpls_conn_info_t ci;
+        mpl_tcpls_sample_t smp = {.t = t};
+        uint64_t rx = 0;
+        if (c->fd < 0 || c->state != 1)
+            continue;
+        for (size_t k = 0; k < tcpls_conn_count(g->s); k++)
+            if (tcpls_conn_info(g->s, k, &ci) == 0 && ci.id == c->id)
+                rx = ci.stream_bytes_received;
+        if (mpl_tcp_metrics(c->fd, &m) == 0) {
+            smp.rtt_ms = m.srtt_us / 1000.0;
+            smp.cwnd = m.cwnd;
+            smp.delivery_mbps = (double)m.delivery_bps / 1e6;
+            tcpls_conn_set_metrics(g->s, c->id, m.srtt_us, m.notsent_bytes);
+        }
+        smp.goodput_mbps = dt > 0 ? (double)(rx - c->last_rx) * 8 / dt / 1e6 : 0;
+        c->last_rx = rx;
+        if (c->n_series == c->cap_series) {
+            size_t ncap = c->cap_series ? c->cap_series * 2 : 64;
+            mpl_tcpls_sample_t *ns = realloc(c->series, ncap * sizeof(*ns));
+            if (ns == NULL)
+                continue;
+            c->series = ns;
+            c->cap_series = ncap;
+        }
+        c->series[c->n_series++] = smp;
+        if (out != NULL)
+            fprintf(out,
+                    "  [conn %u %s -> %s] rtt %.1f ms  cwnd %u  delivery %.1f Mbit/s  goodput %.1f Mbit/s\n",
+                    c->id, c->local, c->remote, smp.rtt_ms, smp.cwnd, smp.delivery_mbps, smp.goodput_mbps);
     }
 }
 
@@ -314,6 +638,15 @@ tamper_output(getter_t *g)
         ((uint8_t *)data)[12] ^= 0x20; /* inside the ciphertext of the first record */
 }
 
+void
+mpl_client_result_free(mpl_client_result_t *res)
+{
+    for (int i = 0; i < res->n_tcpls_conns; i++) {
+        free(res->tcpls_conns[i].series);
+        res->tcpls_conns[i].series = NULL;
+    }
+}
+
 int
 mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
 {
@@ -322,11 +655,14 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     memset(res, 0, sizeof(*res));
     tcpls_ctx_t *ctx = NULL;
     char err[256];
-    int fd = -1, port, started = 0, rc = -1, want_out = 1;
-    uint64_t last_progress, all_done_ns = 0;
+    int fd = -1, port, started = 0, rc = -1;
+    uint64_t last_progress, all_done_ns = 0, start_ns, next_sample;
     double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
+    double interval = cfg->interval_s > 0 ? cfg->interval_s : 1.0;
+    double bh = cfg->blackhole_s > 0 ? cfg->blackhole_s : 1.0;
     const char *inject = getenv("MPLAB_TCPLS_INJECT");
 
+    g.inject = inject;
     if (cfg->upload > 0) {
         fail(&g, "--upload is not supported with --proto tcpls yet");
         return -1;
@@ -366,28 +702,64 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         fail(&g, "cannot create a TCPLS session");
         goto exit;
     }
+    if (cfg->tcpls_sched != NULL)
+        tcpls_session_set_scheduler(g.s, cfg->tcpls_sched);
+    g.conns[0].fd = fd;
+    g.conns[0].id = 0;
+    g.conns[0].path = 0;
+    snprintf(g.conns[0].local, sizeof(g.conns[0].local), "%s", res->local);
+    snprintf(g.conns[0].remote, sizeof(g.conns[0].remote), "%s", res->remote);
+    g.nconns = 1;
+    fd = -1; /* owned by g.conns[0] */
+    make_paths(&g, g.conns[0].fd);
+    if (g.npaths > 1)
+        mpl_tcp_multipath_opts(g.conns[0].fd, 128 * 1024, 0);
     mpl_sink_start(cfg->sink);
-    last_progress = mpl_now_ns();
+    start_ns = last_progress = mpl_now_ns();
+    next_sample = start_ns + (uint64_t)(interval * 1e9);
     while (!g.closed) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN | (want_out ? POLLOUT : 0)};
-        int pr = poll(&pfd, 1, 100);
+        struct pollfd pfd[MPL_TCPLS_MAX_CONNS];
+        size_t idx[MPL_TCPLS_MAX_CONNS], np = 0;
+        for (size_t i = 0; i < g.nconns; i++) {
+            cconn_t *c = &g.conns[i];
+            const uint8_t *d;
+            size_t l;
+            if (c->fd < 0)
+                continue;
+            tcpls_conn_output(g.s, c->id, &d, &l);
+            pfd[np].fd = c->fd;
+            pfd[np].events = POLLIN | (l > 0 ? POLLOUT : 0);
+            pfd[np].revents = 0;
+            idx[np++] = i;
+        }
+        int pr = poll(pfd, np, 50);
         uint64_t now = mpl_now_ns();
         uint64_t before = res->bytes + cfg->sink->total;
         if (pr < 0 && errno != EINTR) {
             fail(&g, "poll: %s", strerror(errno));
             break;
         }
-        if (pr > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
-            tcpls_io_read(g.s, 0, fd, now);
+        tcpls_session_set_time(g.s, now);
+        for (size_t k = 0; k < np && pr > 0 && !g.closed; k++) {
+            cconn_t *c = &g.conns[idx[k]];
+            if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) {
+                int r = tcpls_io_read(g.s, c->id, c->fd, now);
+                if (r != 0 && c->state != 2 && !g.closed && tcpls_conn_count(g.s) > 1)
+                    tcpls_conn_failed(g.s, c->id, TCPLS_ERR_CONN_FAILED);
+            }
+        }
         if (!started && tcpls_session_is_established(g.s) && !g.closed) {
             started = 1;
+            g.conns[0].state = 1;
             if (inject != NULL && *inject)
-                inject_fault(&g, fd, inject);
+                inject_fault(&g, g.conns[0].fd, inject);
             if (start_streams(&g) != 0)
                 break;
             if (inject != NULL && strcmp(inject, "tamper") == 0)
                 tamper_output(&g);
         }
+        if (started && g.n_done < g.n)
+            manage_paths(&g, now, start_ns);
         if (g.n_done == g.n && started && !g.failed) {
             if (all_done_ns == 0)
                 all_done_ns = now;
@@ -395,11 +767,33 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
             if (now - all_done_ns > 1000000000ull)
                 break; /* the server's close_notify is a courtesy: do not wait longer */
         }
-        int w = tcpls_io_write(g.s, 0, fd);
-        want_out = w == 1;
-        if (w < 0 && !g.closed) {
-            fail(&g, "connection to the server failed while sending");
+        for (size_t i = 0; i < g.nconns && !g.closed; i++) {
+            cconn_t *c = &g.conns[i];
+            if (c->fd < 0)
+                continue;
+            if (c->state == 2) {
+                close(c->fd);
+                c->fd = -1;
+                continue;
+            }
+            int w = tcpls_io_write(g.s, c->id, c->fd);
+            if (w < 0 && !g.closed && tcpls_conn_count(g.s) > 1) {
+                tcpls_conn_failed(g.s, c->id, TCPLS_ERR_CONN_FAILED);
+            } else if (w < 0 && !g.closed) {
+                fail(&g, "connection to the server failed while sending");
+                break;
+            }
+            /* blackhole: data outstanding and no acknowledgment progress */
+            uint64_t since = tcpls_conn_stalled_since(g.s, c->id);
+            if (c->state == 1 && since != 0 && now > since && (double)(now - since) / 1e9 > bh &&
+                live_count(&g) > 1)
+                tcpls_conn_failed(g.s, c->id, TCPLS_ERR_CONN_FAILED);
+        }
+        if (g.failed)
             break;
+        if (g.nconns > 1 && now >= next_sample) {
+            sample_conns(&g, (double)(now - start_ns) / 1e9, interval);
+            next_sample += (uint64_t)(interval * 1e9);
         }
         mpl_sink_tick(cfg->sink);
         if (g.failed)
@@ -408,6 +802,11 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
             last_progress = now;
         if ((double)(now - last_progress) / 1e9 > timeout) {
             fail(&g, "no progress for %.1f s", timeout);
+            break;
+        }
+        if (started && live_count(&g) == 0 && !g.closed && tcpls_session_token_count(g.s) == 0 &&
+            g.n_done < g.n) {
+            fail(&g, "every connection to the server failed");
             break;
         }
     }
@@ -427,9 +826,15 @@ exit:
     for (size_t i = 0; i < g.n; i++)
         mpl_http_cresp_free(g.streams[i].resp);
     free(g.streams);
+    free(g.first_hello);
     tcpls_session_free(g.s);
     tcpls_ctx_free(ctx);
     if (fd >= 0)
         close(fd);
+    for (size_t i = 0; i < g.nconns; i++) {
+        if (g.conns[i].fd >= 0)
+            close(g.conns[i].fd);
+        free(g.conns[i].series);
+    }
     return rc;
 }

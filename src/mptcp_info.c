@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,7 +21,22 @@
 #define MPL_MPTCP_TCPINFO       2
 #define MPL_MPTCP_SUBFLOW_ADDRS 3
 
-/* Kernel ABI (include/uapi/linux/mptcp.h): the header before the per-subflow array. */
+/* Kernel ABI (include/uapi/linux/mptcp.h) struct mptcp_info, with the fields added up to
+ * Linux 6.10; older kernels return a shorter structure (the returned length tells). */
+struct mpl_mptcp_info {
+    uint8_t subflows, add_addr_signal, add_addr_accepted, subflows_max, add_addr_signal_max,
+        add_addr_accepted_max;
+    uint32_t flags, token;
+    uint64_t write_seq, snd_una, rcv_nxt;
+    uint8_t local_addr_used, local_addr_max, csum_enabled;
+    uint32_t retransmits;                                            /* 6.5 */
+    uint64_t bytes_retrans, bytes_sent, bytes_received, bytes_acked; /* 6.5 */
+    uint8_t subflows_total;                                          /* 6.6 */
+    uint8_t reserved[3];
+    uint32_t last_data_sent, last_data_recv, last_ack_recv; /* 6.10 */
+};
+
+/* Kernel ABI: the header before the per-subflow array. */
 struct mpl_mptcp_subflow_data {
     uint32_t size_subflow_data;
     uint32_t num_subflows;
@@ -90,6 +106,28 @@ mpl_mptcp_query(int fd, mpl_mptcp_state_t *st)
     const size_t hdr = sizeof(struct mpl_mptcp_subflow_data);
 
     if (st->is_mptcp) {
+        struct mpl_mptcp_info mi;
+        memset(&mi, 0, sizeof(mi));
+        l = sizeof(mi);
+        if (getsockopt(fd, SOL_MPTCP, MPL_MPTCP_INFO, &mi, &l) == 0 &&
+            l >= offsetof(struct mpl_mptcp_info, retransmits)) {
+            mpl_mptcp_conn_info_t *ci = &st->info;
+            ci->have = 1;
+            ci->subflows = mi.subflows;
+            ci->add_addr_signal = mi.add_addr_signal;
+            ci->add_addr_accepted = mi.add_addr_accepted;
+            ci->local_addr_used = mi.local_addr_used;
+            if (l >= offsetof(struct mpl_mptcp_info, bytes_acked) + sizeof(mi.bytes_acked)) {
+                ci->have_bytes = 1;
+                ci->bytes_sent = mi.bytes_sent;
+                ci->bytes_received = mi.bytes_received;
+                ci->bytes_retrans = mi.bytes_retrans;
+            }
+            if (l >= offsetof(struct mpl_mptcp_info, subflows_total) + 1) {
+                ci->have_subflows_total = 1;
+                ci->subflows_total = mi.subflows_total;
+            }
+        }
         memset(&a, 0, sizeof(a));
         a.d.size_subflow_data = (uint32_t)hdr;
         a.d.size_user = sizeof(struct mpl_mptcp_subflow_addrs);

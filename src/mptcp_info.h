@@ -20,8 +20,21 @@ typedef struct mpl_subflow {
     uint64_t bytes_acked;
 } mpl_subflow_t;
 
+/* Connection-level counters from MPTCP_INFO (fields the running kernel does not report stay
+ * at 0 and their have_ flag at 0). */
+typedef struct mpl_mptcp_conn_info {
+    int have;          /* MPTCP_INFO answered */
+    unsigned subflows; /* extra subflows now (not counting the initial one) */
+    unsigned add_addr_signal, add_addr_accepted, local_addr_used;
+    int have_bytes; /* Linux >= 6.5 */
+    uint64_t bytes_sent, bytes_received, bytes_retrans;
+    int have_subflows_total; /* Linux >= 6.6 */
+    unsigned subflows_total; /* subflows ever created, the initial one included */
+} mpl_mptcp_conn_info_t;
+
 typedef struct mpl_mptcp_state {
     int is_mptcp; /* 1 MPTCP, 0 fell back to TCP, -1 unknown */
+    mpl_mptcp_conn_info_t info;
     int n_subflows;
     mpl_subflow_t subflows[MPL_MAX_SUBFLOWS];
 } mpl_mptcp_state_t;

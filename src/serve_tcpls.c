@@ -14,6 +14,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "tcp_metrics.h"
+
 #include <openssl/ssl.h>
 
 #include "http.h"
@@ -32,14 +34,25 @@ typedef struct sstream {
     int eof_pending, eof_done, fin_sent, closed;
 } sstream_t;
 
+/* One TCP connection of a session: a joining connection arrives as a fresh session of its own
+ * and moves to the session it joined once its handshake completed. */
+typedef struct sconn {
+    struct sconn *next;
+    sess_t *se;
+    int fd;
+    uint32_t id;
+    int want_out, dead, multipath_opts;
+    char peer[80];
+} sconn_t;
+
 struct sess {
     sess_t *next;
     srv_t *srv;
-    int fd;
+    sconn_t *conns;
     tcpls_session_t *s;
     sstream_t *streams;
     int dead, want_out, http_error;
-    uint64_t last_ns;
+    uint64_t last_ns, metrics_ns;
     char peer[80];
 };
 
@@ -126,10 +139,31 @@ on_stream_closed(tcpls_session_t *s, uint32_t id, void *ud)
 }
 
 static void
+on_conn_state(tcpls_session_t *s, uint32_t id, int state, int err, void *ud)
+{
+    sess_t *se = ud;
+    for (sconn_t *sc = se->conns; sc; sc = sc->next) {
+        if (sc->id != id)
+            continue;
+        if (state == 2) {
+            sc->dead = 1;
+            if (!se->srv->cfg->quiet)
+                mpl_info("%s: connection %u (%s) closed%s%s", se->peer, id, sc->peer, err ? ": " : "",
+                         err ? tcpls_strerror(err) : "");
+        }
+    }
+}
+
+static void
 on_closed(tcpls_session_t *s, int err, void *ud)
 {
     sess_t *se = ud;
     se->dead = 1;
+    if (err == TCPLS_ERR_TOKEN) {
+        se->srv->st->errors++;
+        mpl_info("%s: join refused (forged, reused or exhausted token): illegal_parameter", se->peer);
+        return;
+    }
     /* A plain TLS client that drops the connection after its responses is not an error. */
     if (err != 0 && !(err == TCPLS_ERR_TRUNCATED && se->streams == NULL)) {
         se->srv->st->errors++;
@@ -138,7 +172,8 @@ on_closed(tcpls_session_t *s, int err, void *ud)
     }
 }
 
-static const tcpls_ops_t server_ops = {NULL, on_opened, on_data, NULL, on_stream_closed, on_closed, NULL};
+static const tcpls_ops_t server_ops = {NULL,      on_opened,    on_data, NULL, on_stream_closed,
+                                       on_closed, on_conn_state};
 
 static void
 free_stream(srv_t *sv, sstream_t *ss)
@@ -149,6 +184,86 @@ free_stream(srv_t *sv, sstream_t *ss)
     mpl_http_sconn_free(ss->http);
     free(ss->pending);
     free(ss);
+}
+
+static void
+sconn_close(srv_t *sv, sconn_t *sc)
+{
+    epoll_ctl(sv->ep, EPOLL_CTL_DEL, sc->fd, NULL);
+    close(sc->fd);
+    free(sc);
+}
+
+/* Multipath upkeep: short kernel send queues and a user timeout once a session has several
+ * connections, path metrics for the scheduler, and the blackhole check (no acknowledgment
+ * progress for cfg->blackhole_s). */
+static void
+conns_upkeep(sess_t *se, uint64_t now)
+{
+    srv_t *sv = se->srv;
+    double bh = sv->cfg->blackhole_s > 0 ? sv->cfg->blackhole_s : 1.0;
+    int multi = tcpls_conn_count(se->s) > 1;
+
+    tcpls_session_set_time(se->s, now);
+    if (!multi || now - se->metrics_ns < 20000000ull)
+        return;
+    se->metrics_ns = now;
+    for (sconn_t *sc = se->conns; sc; sc = sc->next) {
+        mpl_tcp_metrics_t m;
+        if (sc->dead)
+            continue;
+        if (!sc->multipath_opts) {
+            sc->multipath_opts = 1;
+            mpl_tcp_multipath_opts(sc->fd, 128 * 1024, (unsigned)(bh * 1000 * 2));
+        }
+        if (mpl_tcp_metrics(sc->fd, &m) == 0)
+            tcpls_conn_set_metrics(se->s, sc->id, m.srtt_us, m.notsent_bytes);
+        uint64_t since = tcpls_conn_stalled_since(se->s, sc->id);
+        if (since != 0 && now > since && (double)(now - since) / 1e9 > bh &&
+            tcpls_conn_live_count(se->s) > 1) {
+            if (!sv->cfg->quiet)
+                mpl_info("%s: connection %u (%s): no acknowledgment for %.2f s, failing over", se->peer,
+                         sc->id, sc->peer, (double)(now - since) / 1e9);
+            tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED);
+        }
+    }
+}
+
+/* Writes every connection's output; drops connections that are gone. */
+static void
+pump_conns(sess_t *se, int plain_blocked)
+{
+    srv_t *sv = se->srv;
+    int any_out = 0;
+
+    for (sconn_t **pp = &se->conns; *pp != NULL;) {
+        sconn_t *sc = *pp;
+        int r = sc->dead ? -1 : tcpls_io_write(se->s, sc->id, sc->fd);
+        /* Plain TLS output is bounded by what waits to be written, not by acknowledgments: once
+         * it drained, come back (the socket is writable) for the rest of the response. */
+        if (r == 0 && plain_blocked)
+            r = 1;
+        if (r < 0) {
+            if (!sc->dead && !se->dead && tcpls_conn_live_count(se->s) > 1)
+                tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED); /* failover */
+            else if (!sc->dead)
+                se->dead = 1; /* its only connection: the session is over */
+            if (sc->dead) {
+                *pp = sc->next;
+                sconn_close(sv, sc);
+                continue;
+            }
+            r = 0;
+        }
+        if ((r == 1) != sc->want_out) {
+            struct epoll_event ev = {.events = EPOLLIN | (r == 1 ? EPOLLOUT : 0), .data.ptr = sc};
+            sc->want_out = r == 1;
+            epoll_ctl(sv->ep, EPOLL_CTL_MOD, sc->fd, &ev);
+        }
+        any_out |= sc->want_out;
+        pp = &sc->next;
+    }
+    se->want_out = any_out;
 }
 
 /* Moves bytes between the HTTP objects and the session, then to the socket. */
@@ -210,21 +325,7 @@ pump(sess_t *se)
     /* Plain TLS has no streams to end: the connection ends with the exchange. */
     if (plain && all_done && !se->dead)
         tcpls_session_close(se->s);
-    int r = tcpls_io_write(se->s, 0, se->fd);
-    /* Plain TLS output is bounded by what waits to be written, not by acknowledgments: once
-     * it drained, come back (the socket is writable) for the rest of the response. */
-    if (r == 0 && plain && blocked)
-        r = 1;
-    if (r < 0) {
-        se->dead = 1;
-        se->want_out = 0;
-        return;
-    }
-    if ((r == 1) != se->want_out) {
-        struct epoll_event ev = {.events = EPOLLIN | (r == 1 ? EPOLLOUT : 0), .data.ptr = se};
-        se->want_out = r == 1;
-        epoll_ctl(sv->ep, EPOLL_CTL_MOD, se->fd, &ev);
-    }
+    pump_conns(se, plain && blocked);
 }
 
 static void
@@ -237,8 +338,11 @@ sess_free(sess_t *se)
             break;
         }
     }
-    epoll_ctl(sv->ep, EPOLL_CTL_DEL, se->fd, NULL);
-    close(se->fd);
+    while (se->conns) {
+        sconn_t *sc = se->conns;
+        se->conns = sc->next;
+        sconn_close(sv, sc);
+    }
     while (se->streams) {
         sstream_t *ss = se->streams;
         se->streams = ss->next;
@@ -246,6 +350,30 @@ sess_free(sess_t *se)
     }
     tcpls_session_free(se->s);
     free(se);
+}
+
+/* A fresh session whose handshake was a join: its connection moves to the session it joined. */
+static sess_t *
+adopt_joined(srv_t *sv, sess_t *se)
+{
+    tcpls_session_t *t;
+    uint32_t id;
+    sess_t *ts;
+    sconn_t *sc = se->conns;
+
+    if (sc == NULL || sc->next != NULL || !tcpls_session_joined(se->s, &t, &id) ||
+        (ts = tcpls_session_user_data(t)) == NULL)
+        return se;
+    se->conns = NULL;
+    sc->se = ts;
+    sc->id = id;
+    sc->next = ts->conns;
+    ts->conns = sc;
+    sv->st->connections--; /* counted once per session */
+    if (!sv->cfg->quiet)
+        mpl_info("%s: connection %u joined from %s", ts->peer, id, sc->peer);
+    sess_free(se);
+    return ts;
 }
 
 static void
@@ -258,20 +386,27 @@ accept_all(srv_t *sv, int lfd)
         if (fd < 0)
             return;
         sess_t *se = calloc(1, sizeof(*se));
-        if (se == NULL) {
+        sconn_t *sc = calloc(1, sizeof(*sc));
+        if (se == NULL || sc == NULL) {
             close(fd);
+            free(se);
+            free(sc);
             continue;
         }
         se->srv = sv;
-        se->fd = fd;
+        sc->fd = fd;
+        sc->se = se;
+        se->conns = sc;
         se->last_ns = mpl_now_ns();
         mpl_fmt_addr((struct sockaddr *)&ss, 1, se->peer, sizeof(se->peer));
+        snprintf(sc->peer, sizeof(sc->peer), "%s", se->peer);
         if ((se->s = tcpls_session_new(sv->ctx, &server_ops, se, NULL)) == NULL) {
             close(fd);
             free(se);
+            free(sc);
             continue;
         }
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = se};
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = sc};
         epoll_ctl(sv->ep, EPOLL_CTL_ADD, fd, &ev);
         se->next = sv->sessions;
         sv->sessions = se;
@@ -283,7 +418,7 @@ accept_all(srv_t *sv, int lfd)
 static tcpls_ctx_t *
 make_ctx(const mpl_server_cfg_t *cfg, char *err, size_t errlen)
 {
-    tcpls_ctx_config_t tc = {.is_server = 1};
+    tcpls_ctx_config_t tc = {.is_server = 1, .tokens = cfg->tcpls_tokens, .scheduler = cfg->tcpls_sched};
     tcpls_ctx_t *ctx = tcpls_ctx_new(&tc, err, errlen);
     if (ctx == NULL)
         return NULL;
@@ -347,13 +482,24 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
                 accept_all(&sv, lfds[evs[i].data.u64]);
                 continue;
             }
-            sess_t *se = evs[i].data.ptr;
+            sconn_t *sc = evs[i].data.ptr;
+            sess_t *se = sc->se;
             se->last_ns = now;
-            if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !se->dead)
-                tcpls_io_read(se->s, 0, se->fd, now);
+            if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !se->dead && !sc->dead)
+                tcpls_io_read(se->s, sc->id, sc->fd, now);
+            se = adopt_joined(&sv, se);
+            conns_upkeep(se, now);
             pump(se);
             if (se->dead && !se->want_out)
                 sess_free(se);
+        }
+        /* sessions with several connections: blackhole checks even without events */
+        for (sess_t *se = sv.sessions, *next; se; se = next) {
+            next = se->next;
+            if (se->conns != NULL && se->conns->next != NULL && !se->dead) {
+                conns_upkeep(se, now);
+                pump(se);
+            }
         }
         if (now - last_sweep > 1000000000ull) {
             last_sweep = now;

@@ -27,6 +27,10 @@ typedef struct mpl_server_cfg {
     int quiet;
     double idle_timeout_s;       /* close connections idle this long (0: 120 s) */
     volatile sig_atomic_t *stop; /* the loop returns when *stop becomes non-zero */
+    /* tcpls multipath */
+    unsigned tcpls_tokens;   /* tokens (extra connections) per session, 0 = library default (4) */
+    const char *tcpls_sched; /* scheduler name or NULL (default) */
+    double blackhole_s;      /* a connection without acknowledgment progress this long fails (0: 1 s) */
 } mpl_server_cfg_t;
 
 typedef struct mpl_server_stats {

@@ -125,8 +125,12 @@ mpl_sink_tick(mpl_body_sink_t *s)
             s->interval_bytes = 0;
     }
     if (s->cfg.progress && now - s->last_progress_ns >= 200000000ull) {
-        double el = (double)(now - s->start_ns) / 1e9;
-        double rate = el > 0 ? (double)s->total * 8 / el : 0;
+        /* current rate: the last 200 ms, smoothed over about a second */
+        double dt = (double)(now - s->last_progress_ns) / 1e9;
+        double inst = dt > 0 ? (double)(s->total - s->progress_bytes) * 8 / dt : 0;
+        s->rate_bps = s->progress_bytes == 0 && s->rate_bps == 0 ? inst : 0.7 * s->rate_bps + 0.3 * inst;
+        s->progress_bytes = s->total;
+        double rate = s->rate_bps;
         char b[32], r[32], line[160];
         int n = snprintf(line, sizeof(line), "%s", mpl_fmt_bytes(b, sizeof(b), (double)s->total));
         if (s->expected > 0 && n > 0 && (size_t)n < sizeof(line)) {

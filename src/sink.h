@@ -50,6 +50,8 @@ typedef struct mpl_body_sink {
     mpl_interval_t *intervals;
     size_t n_intervals, cap_intervals;
     int progress_shown;
+    uint64_t progress_bytes; /* total at the last progress line */
+    double rate_bps;         /* current rate (smoothed) for the progress line */
 } mpl_body_sink_t;
 
 /* Returns 0, or -1 when OpenSSL cannot create a digest context. */

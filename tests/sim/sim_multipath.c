@@ -297,7 +297,7 @@ static int
 sim_join(sim_t *m, int i)
 {
     uint32_t id;
-    int r = tcpls_join(m->client, &id);
+    int r = tcpls_join(m->client, 0, &id);
     if (r != 0)
         return r;
     m->links[i].conn_id = id;
@@ -343,7 +343,7 @@ test_tokens_and_joins(void **state)
     assert_int_equal(tcpls_session_token_count(m.client), 3);
     for (int i = 1; i <= 3; i++)
         assert_int_equal(sim_join(&m, i), 0);
-    assert_int_equal(tcpls_join(m.client, &(uint32_t){0}), TCPLS_ERR_NO_TOKEN); /* exhausted */
+    assert_int_equal(tcpls_join(m.client, 0, &(uint32_t){0}), TCPLS_ERR_NO_TOKEN); /* exhausted */
     sim_run_until(&m, m.now_us + 300000);
     assert_int_equal(tcpls_conn_live_count(m.client), 4);
     assert_int_equal(tcpls_conn_live_count(m.server), 4);
@@ -386,13 +386,13 @@ test_bad_tokens(void **state)
     uint32_t id;
     const uint8_t *out;
     size_t len;
-    assert_int_equal(tcpls_join(m.client, &id), 0);
+    assert_int_equal(tcpls_join(m.client, 0, &id), 0);
     assert_int_equal(tcpls_conn_output(m.client, id, &out, &len), 0);
     assert_true(len > 100);
     /* the token sits in the ClientHello; flip a byte of every 33-byte window would be too
      * blunt: find the extension 0xff5e and flip the first token byte */
     for (size_t k = 0; k + 4 < len; k++) {
-        if (out[k] == 0xff && out[k + 1] == 0x5e && out[k + 2] == 0 && out[k + 3] == 33) {
+        if (out[k] == 0xff && out[k + 1] == 0x5e && out[k + 2] == 0 && out[k + 3] == 34) {
             ((uint8_t *)out)[k + 4] ^= 1;
             break;
         }
@@ -411,7 +411,7 @@ test_bad_tokens(void **state)
     /* Replay: join with the other token, then replay the same ClientHello on a new link. */
     uint8_t hello[4096];
     size_t hlen;
-    assert_int_equal(tcpls_join(m.client, &id), 0);
+    assert_int_equal(tcpls_join(m.client, 0, &id), 0);
     assert_int_equal(tcpls_conn_output(m.client, id, &out, &len), 0);
     assert_true(len < sizeof(hello));
     memcpy(hello, out, len);
