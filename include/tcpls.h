@@ -242,6 +242,22 @@ void tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns);
 uint64_t tcpls_conn_stalled_since(tcpls_session_t *s, uint32_t conn_id);
 /* Connections that are established and not closed. */
 size_t tcpls_conn_live_count(tcpls_session_t *s);
+/* Addresses (New Address / Remove Address frames). version 4 or 6, addr in network order
+ * (4 or 16 bytes used), port in host order. */
+typedef struct tcpls_addr {
+    uint8_t id, version;
+    uint8_t addr[16];
+    uint16_t port;
+    int removed; /* the peer sent Remove Address for it */
+} tcpls_addr_t;
+/* Advertises one of our addresses to the peer (server: where to join; client: sources).
+ * Sent with the next output. Returns 0, TCPLS_ERR_ARG or TCPLS_ERR_STATE (table full). */
+int tcpls_session_add_address(tcpls_session_t *s, const tcpls_addr_t *a);
+/* Withdraws address id: the peer stops using it and closes connections to it. */
+int tcpls_session_remove_address(tcpls_session_t *s, uint8_t id);
+/* The addresses the peer advertised: count, and the index-th (0 or TCPLS_ERR_ARG). */
+size_t tcpls_session_peer_address_count(tcpls_session_t *s);
+int tcpls_session_peer_address(tcpls_session_t *s, size_t index, tcpls_addr_t *out);
 /* Selects the scheduler of this session (see tcpls_ctx_config_t.scheduler). Returns 0 or TCPLS_ERR_ARG. */
 int tcpls_session_set_scheduler(tcpls_session_t *s, const char *name);
 

@@ -34,6 +34,7 @@
 enum { MODE_HANDSHAKE = 0, MODE_TCPLS = 1, MODE_PLAIN = 2, MODE_JOINED = 3 };
 enum { TSCHED_DEFAULT = 0, TSCHED_MINRTT = 1, TSCHED_RR = 2 };
 #define MAX_RESETS 16
+#define MAX_ADDRS  8
 
 struct tcpls_ctx {
     SSL_CTX *ssl_ctx;
@@ -126,6 +127,11 @@ struct tcpls_session {
     int sched, join_refused, join_backup;
     unsigned joins_in_progress; /* server: tokens consumed by handshakes not finished yet */
     uint64_t now_ns;
+    tcpls_addr_t my_addrs[MAX_ADDRS];
+    uint8_t my_addr_sent[MAX_ADDRS], my_addr_remove[MAX_ADDRS];
+    size_t n_my_addrs;
+    tcpls_addr_t peer_addrs[MAX_ADDRS];
+    size_t n_peer_addrs;
     uint32_t resets[MAX_RESETS]; /* Connection Reset frames to send */
     size_t nresets;
     uint8_t plain[TCPLS_MAX_CIPHERTEXT];
@@ -1244,9 +1250,28 @@ handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *
             r = s->closed ? 0 : r;
             break;
         }
+        case TCPLS_FRAME_NEW_ADDRESS: {
+            size_t i;
+            for (i = 0; i < s->n_peer_addrs && s->peer_addrs[i].id != f.u.new_address.addr_id; i++)
+                ;
+            if (i == MAX_ADDRS)
+                break; /* more than we track: ignored */
+            if (i == s->n_peer_addrs)
+                s->n_peer_addrs++;
+            s->peer_addrs[i].id = f.u.new_address.addr_id;
+            s->peer_addrs[i].version = f.u.new_address.version;
+            memcpy(s->peer_addrs[i].addr, f.u.new_address.addr, 16);
+            s->peer_addrs[i].port = f.u.new_address.port;
+            s->peer_addrs[i].removed = 0;
+            break;
+        }
+        case TCPLS_FRAME_REMOVE_ADDRESS:
+            for (size_t i = 0; i < s->n_peer_addrs; i++)
+                if (s->peer_addrs[i].id == f.u.remove_address.addr_id)
+                    s->peer_addrs[i].removed = 1;
+            break;
         default:
-            /* Padding, Ping; New/Remove Address and Stream Change are parsed and validated;
-             * addresses are exchanged by the application (docs/PROTOCOL.md, Multipath). */
+            /* Padding, Ping; Stream Change is parsed and validated, and ignored. */
             break;
         }
         if (r != 0)
@@ -1524,6 +1549,23 @@ fill_output(tcpls_session_t *s, conn_t *c)
         while (s->nresets > 0) {
             tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_RESET};
             f.u.conn_reset.conn_id = s->resets[--s->nresets];
+            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
+        }
+        for (size_t i = 0; i < s->n_my_addrs && ctllen + 2 * TCPLS_MAX_FRAME_OVERHEAD <= sizeof(ctl); i++) {
+            tcpls_frame_t f = {.type = TCPLS_FRAME_NEW_ADDRESS};
+            if (s->my_addr_remove[i] == 1) {
+                f.type = TCPLS_FRAME_REMOVE_ADDRESS;
+                f.u.remove_address.addr_id = s->my_addrs[i].id;
+                s->my_addr_remove[i] = 2;
+            } else if (!s->my_addr_sent[i]) {
+                f.u.new_address.addr_id = s->my_addrs[i].id;
+                f.u.new_address.version = s->my_addrs[i].version;
+                memcpy(f.u.new_address.addr, s->my_addrs[i].addr, 16);
+                f.u.new_address.port = s->my_addrs[i].port;
+                s->my_addr_sent[i] = 1;
+            } else {
+                continue;
+            }
             ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
         }
         for (size_t i = 0; i < s->ntokens && s->is_server && ctllen + 40 <= sizeof(ctl); i++) {
@@ -1982,4 +2024,46 @@ tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *
     if (r != 0)
         session_end(s, r);
     return r;
+}
+
+int
+tcpls_session_add_address(tcpls_session_t *s, const tcpls_addr_t *a)
+{
+    if (s == NULL || a == NULL || (a->version != 4 && a->version != 6))
+        return TCPLS_ERR_ARG;
+    if (s->n_my_addrs == MAX_ADDRS)
+        return TCPLS_ERR_STATE;
+    s->my_addrs[s->n_my_addrs] = *a;
+    s->my_addr_sent[s->n_my_addrs] = 0;
+    s->my_addr_remove[s->n_my_addrs] = 0;
+    s->n_my_addrs++;
+    return 0;
+}
+
+int
+tcpls_session_remove_address(tcpls_session_t *s, uint8_t id)
+{
+    for (size_t i = 0; s != NULL && i < s->n_my_addrs; i++) {
+        if (s->my_addrs[i].id == id) {
+            if (s->my_addr_remove[i] == 0)
+                s->my_addr_remove[i] = 1;
+            return 0;
+        }
+    }
+    return TCPLS_ERR_ARG;
+}
+
+size_t
+tcpls_session_peer_address_count(tcpls_session_t *s)
+{
+    return s ? s->n_peer_addrs : 0;
+}
+
+int
+tcpls_session_peer_address(tcpls_session_t *s, size_t index, tcpls_addr_t *out)
+{
+    if (s == NULL || out == NULL || index >= s->n_peer_addrs)
+        return TCPLS_ERR_ARG;
+    *out = s->peer_addrs[index];
+    return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include "client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -367,38 +368,171 @@ fill_connections(getter_t *g)
     }
 }
 
-/* The paths of the policy: per-local = one per local address (to the server address of
- * connection 0), fullmesh = every local address with every server address. Path 0 is the one
- * connection 0 took. */
+/* Path 0 is the one connection 0 took: the first --bind address of the server's family. */
 static void
 make_paths(getter_t *g, int fd0)
 {
     const mpl_client_cfg_t *cfg = g->cfg;
-    struct sockaddr_storage remotes[4];
-    socklen_t rlen[4];
-    size_t nr = 0, nb = cfg->n_bind > 0 ? cfg->n_bind : 1;
-    int fullmesh = cfg->tcpls_paths != NULL && strcmp(cfg->tcpls_paths, "fullmesh") == 0;
+    path_t *p = &g->paths[0];
 
-    rlen[0] = sizeof(remotes[0]);
-    if (getpeername(fd0, (struct sockaddr *)&remotes[0], &rlen[0]) == 0)
-        nr = 1;
-    for (size_t b = 0; b < nb; b++) {
-        for (size_t r = 0; r < nr && g->npaths < MAX_PATHS; r++) {
-            path_t *p = &g->paths[g->npaths];
-            if (!fullmesh && r > 0)
-                break;
-            if (cfg->n_bind > 0 && cfg->bind[b].ss_family != remotes[r].ss_family)
-                continue;
-            p->bind_idx = cfg->n_bind > 0 ? (int)b : -1;
-            p->remote = remotes[r];
-            p->remote_len = rlen[r];
-            p->backup = cfg->n_bind > 0 && cfg->bind_backup[b];
-            p->conn = -1;
-            g->npaths++;
+    p->remote_len = sizeof(p->remote);
+    if (getpeername(fd0, (struct sockaddr *)&p->remote, &p->remote_len) != 0)
+        return;
+    p->bind_idx = -1;
+    for (size_t b = 0; b < cfg->n_bind; b++) {
+        if (cfg->bind[b].ss_family == p->remote.ss_family) {
+            p->bind_idx = (int)b;
+            break;
         }
     }
-    if (g->npaths > 0)
-        g->paths[0].conn = 0;
+    p->backup = p->bind_idx >= 0 && cfg->bind_backup[p->bind_idx];
+    p->conn = 0;
+    g->npaths = 1;
+}
+
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 && x->sin6_port == y->sin6_port;
+}
+
+/* Leading bits in common (the server address "closest" to a local address: same subnet). */
+static int
+common_prefix(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    const uint8_t *x, *y;
+    size_t n;
+    int bits = 0;
+    if (a->ss_family != b->ss_family)
+        return -1;
+    if (a->ss_family == AF_INET) {
+        x = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+        y = (const uint8_t *)&((const struct sockaddr_in *)b)->sin_addr;
+        n = 4;
+    } else {
+        x = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+        y = (const uint8_t *)&((const struct sockaddr_in6 *)b)->sin6_addr;
+        n = 16;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t d = x[i] ^ y[i];
+        if (d == 0) {
+            bits += 8;
+            continue;
+        }
+        while (!(d & 0x80)) {
+            bits++;
+            d <<= 1;
+        }
+        break;
+    }
+    return bits;
+}
+
+static int
+has_path(getter_t *g, int bind_idx, const struct sockaddr_storage *remote)
+{
+    for (size_t i = 0; i < g->npaths; i++)
+        if (g->paths[i].bind_idx == bind_idx && (remote == NULL || same_addr(&g->paths[i].remote, remote)))
+            return 1;
+    return 0;
+}
+
+/* The paths of the policy, from the --bind addresses and the server's addresses (connection
+ * 0's and those of its New Address frames): per-local = one per local address, to the server
+ * address sharing the longest prefix with it (its subnet); fullmesh = every pair. A removed
+ * server address closes its connections. */
+static void
+update_paths(getter_t *g)
+{
+    const mpl_client_cfg_t *cfg = g->cfg;
+    struct sockaddr_storage rem[9];
+    size_t nr = 0, na = tcpls_session_peer_address_count(g->s);
+    int fullmesh = cfg->tcpls_paths != NULL && strcmp(cfg->tcpls_paths, "fullmesh") == 0;
+
+    if (g->npaths == 0)
+        return;
+    rem[nr++] = g->paths[0].remote;
+    for (size_t i = 0; i < na && nr < 9; i++) {
+        tcpls_addr_t a;
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof(ss));
+        if (tcpls_session_peer_address(g->s, i, &a) != 0)
+            continue;
+        if (a.version == 4) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            in->sin_family = AF_INET;
+            memcpy(&in->sin_addr, a.addr, 4);
+            in->sin_port = htons(a.port);
+        } else {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            in6->sin6_family = AF_INET6;
+            memcpy(&in6->sin6_addr, a.addr, 16);
+            in6->sin6_port = htons(a.port);
+        }
+        if (a.removed) {
+            /* Remove Address: stop using it */
+            for (size_t k = 0; k < g->npaths; k++) {
+                path_t *p = &g->paths[k];
+                if (!same_addr(&p->remote, &ss))
+                    continue;
+                p->retry_ns = UINT64_MAX;
+                if (p->conn >= 0 && g->conns[p->conn].state != 2)
+                    tcpls_conn_failed(g->s, g->conns[p->conn].id, 0);
+            }
+            continue;
+        }
+        int dup = 0;
+        for (size_t k = 0; k < nr; k++)
+            dup |= same_addr(&rem[k], &ss);
+        if (!dup)
+            rem[nr++] = ss;
+    }
+    for (size_t b = 0; b < cfg->n_bind && g->npaths < MAX_PATHS; b++) {
+        const struct sockaddr_storage *local = &cfg->bind[b];
+        if (fullmesh) {
+            for (size_t r = 0; r < nr && g->npaths < MAX_PATHS; r++) {
+                if (rem[r].ss_family != local->ss_family || has_path(g, (int)b, &rem[r]))
+                    continue;
+                path_t *p = &g->paths[g->npaths++];
+                memset(p, 0, sizeof(*p));
+                p->bind_idx = (int)b;
+                p->remote = rem[r];
+                p->remote_len =
+                    rem[r].ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+                p->backup = cfg->bind_backup[b];
+                p->conn = -1;
+            }
+            continue;
+        }
+        if (has_path(g, (int)b, NULL))
+            continue;
+        int best = -1, best_bits = -1;
+        for (size_t r = 0; r < nr; r++) {
+            int bits = common_prefix(local, &rem[r]);
+            if (bits > best_bits) {
+                best_bits = bits;
+                best = (int)r;
+            }
+        }
+        if (best < 0)
+            continue;
+        path_t *p = &g->paths[g->npaths++];
+        memset(p, 0, sizeof(*p));
+        p->bind_idx = (int)b;
+        p->remote = rem[best];
+        p->remote_len =
+            rem[best].ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+        p->backup = cfg->bind_backup[b];
+        p->conn = -1;
+    }
 }
 
 static void
@@ -530,7 +664,12 @@ manage_paths(getter_t *g, uint64_t now, uint64_t start_ns)
 {
     const mpl_client_cfg_t *cfg = g->cfg;
 
-    if (!tcpls_session_is_tcpls(g->s) || g->npaths < 2 || g->closed)
+    if (!tcpls_session_is_tcpls(g->s) || g->closed)
+        return;
+    /* the server's addresses come in the first records after the handshake */
+    if (tcpls_session_peer_address_count(g->s) > 0 || now - start_ns > 150000000ull)
+        update_paths(g);
+    if (g->npaths < 2)
         return;
     if (cfg->migrate_at_s > 0 && !g->migrated && (double)(now - start_ns) / 1e9 >= cfg->migrate_at_s) {
         /* keep only the target path's connection: the others close in order (Connection
@@ -712,7 +851,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     g.nconns = 1;
     fd = -1; /* owned by g.conns[0] */
     make_paths(&g, g.conns[0].fd);
-    if (g.npaths > 1)
+    if (cfg->n_bind > 1)
         mpl_tcp_multipath_opts(g.conns[0].fd, 128 * 1024, 0);
     mpl_sink_start(cfg->sink);
     start_ns = last_progress = mpl_now_ns();

@@ -7,7 +7,9 @@
  */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +354,34 @@ sess_free(sess_t *se)
     free(se);
 }
 
+/* New Address frames: every --listen address that is not a wildcard (where clients may join). */
+static void
+advertise_addresses(srv_t *sv, tcpls_session_t *s)
+{
+    for (size_t i = 0; i < sv->cfg->n_listen; i++) {
+        const struct sockaddr_storage *ss = &sv->cfg->listen[i];
+        tcpls_addr_t a = {.id = (uint8_t)(i + 1)};
+        if (ss->ss_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+            if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+                continue;
+            a.version = 4;
+            memcpy(a.addr, &in->sin_addr, 4);
+            a.port = ntohs(in->sin_port);
+        } else if (ss->ss_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+            if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+                continue;
+            a.version = 6;
+            memcpy(a.addr, &in6->sin6_addr, 16);
+            a.port = ntohs(in6->sin6_port);
+        } else {
+            continue;
+        }
+        tcpls_session_add_address(s, &a);
+    }
+}
+
 /* A fresh session whose handshake was a join: its connection moves to the session it joined. */
 static sess_t *
 adopt_joined(srv_t *sv, sess_t *se)
@@ -406,6 +436,7 @@ accept_all(srv_t *sv, int lfd)
             free(sc);
             continue;
         }
+        advertise_addresses(sv, se->s);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = sc};
         epoll_ctl(sv->ep, EPOLL_CTL_ADD, fd, &ev);
         se->next = sv->sessions;

@@ -475,7 +475,15 @@ plot_failover(report_t *r, int point)
     char title[400];
     snprintf(title, sizeof(title), "Failover timeline, %s: application goodput", order[0]->label);
     gp_begin(gp, name, title, "time since the start of the transfer (s)", "goodput (Mbit/s)");
-    fprintf(gp, "set yrange [0:*]\nset xrange [0:*]\n");
+    /* a failed transfer stalls until its timeout: show the successful ones in full */
+    double xmax = 0;
+    for (int i = 0; i < blocks; i++)
+        if (!strcmp(order[i]->status, "ok") && order[i]->seconds > xmax)
+            xmax = order[i]->seconds;
+    if (xmax > 0)
+        fprintf(gp, "set yrange [0:*]\nset xrange [0:%.1f]\n", xmax * 1.15);
+    else
+        fprintf(gp, "set yrange [0:*]\nset xrange [0:*]\n");
     gp_events(r, gp, order[0]);
     fprintf(gp, "plot ");
     for (int i = 0; i < blocks; i++)
@@ -562,6 +570,7 @@ write_html(report_t *r, FILE *f)
     fprintf(f,
             "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
             "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
+            "<a href=\"subflows.csv\">subflows.csv</a> (bytes per subflow or connection), "
             "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
             "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
             "DIR</code>.</p>\n");

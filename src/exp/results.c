@@ -155,7 +155,7 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
     }
     char line[2048];
     int lineno = 0, rc = 0;
-    int map[NCOLS];
+    int map[NCOLS], header_cols = 0;
     while (fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
@@ -178,6 +178,7 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
                     if (strcmp(cols[j], columns[i]) == 0)
                         map[i] = j;
             }
+            header_cols = nc;
             if (map[0] != 0 || map[16] < 0) {
                 snprintf(err, errlen, "%s: not a runs.csv (bad header)", path);
                 rc = -1;
@@ -197,9 +198,8 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
         scopy(r.label, sizeof(r.label), c[2]);
         r.rep = inum(c[3]);
         if (mpl_proto_parse(c[4], &r.proto) != 0) {
-            snprintf(err, errlen, "%s:%d: unknown protocol '%s'", path, lineno, c[4]);
-            rc = -1;
-            break;
+            mpl_warn("%s:%d: unknown protocol '%s': row ignored", path, lineno, c[4]);
+            continue;
         }
         r.path = inum(c[5]);
         r.links = inum(c[6]);
@@ -224,10 +224,10 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
         r.mptcp = inum(c[25]);
         r.subflows = inum(c[26]);
         scopy(r.error, sizeof(r.error), c[27]);
-        if (r.id[0] == '\0' || r.point < 1) {
-            snprintf(err, errlen, "%s:%d: malformed row", path, lineno);
-            rc = -1;
-            break;
+        if (nc != header_cols || r.id[0] == '\0' || r.point < 1 || r.status[0] == '\0') {
+            /* e.g. the last line of a run killed while writing: that run is done again */
+            mpl_warn("%s:%d: malformed row ignored", path, lineno);
+            continue;
         }
         if (mpl_runs_add(rs, &r) != 0) {
             snprintf(err, errlen, "out of memory");

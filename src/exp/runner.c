@@ -210,7 +210,7 @@ typedef struct exp {
     path_addr_t paths[MAX_PATHS];
     int n_paths;
     mpl_runs_t done;
-    FILE *runs_csv, *ts_csv;
+    FILE *runs_csv, *ts_csv, *sf_csv;
     int repeat;
     unsigned long seed;
     int port;
@@ -509,6 +509,27 @@ read_get_json(exp_t *e, const char *path, mpl_run_t *r, double event_t, double t
         r->mptcp = (int)mp->num;
     r->subflows =
         (int)(mpl_jv_len(mpl_jv_get(&d, root, "subflows")) + mpl_jv_len(mpl_jv_get(&d, root, "connections")));
+    /* bytes per MPTCP subflow / TCPLS connection */
+    static const char *const kinds[] = {"subflows", "connections"};
+    for (int k = 0; k < 2 && e->sf_csv != NULL; k++)
+        for (const mpl_jv_t *c = mpl_jv_child(&d, mpl_jv_get(&d, root, kinds[k])); c;
+             c = mpl_jv_next(&d, c)) {
+            char local[80], remote[80];
+            snprintf(local, sizeof(local), "%s", mpl_jv_str(&d, mpl_jv_get(&d, c, "local"), ""));
+            snprintf(remote, sizeof(remote), "%s", mpl_jv_str(&d, mpl_jv_get(&d, c, "remote"), ""));
+            for (char *p = local; *p; p++)
+                if (*p == ',')
+                    *p = ';';
+            for (char *p = remote; *p; p++)
+                if (*p == ',')
+                    *p = ';';
+            fprintf(e->sf_csv, "%s,%s,%.0f,%s,%s,%.0f,%.0f\n", r->id, k ? "connection" : "subflow",
+                    mpl_jv_num(mpl_jv_get(&d, c, "id"), -1), local, remote,
+                    mpl_jv_num(mpl_jv_get(&d, c, "bytes_sent"), 0),
+                    mpl_jv_num(mpl_jv_get(&d, c, "bytes_received"), 0));
+        }
+    if (e->sf_csv != NULL)
+        fflush(e->sf_csv);
     const mpl_jv_t *iv = mpl_jv_get(&d, root, "intervals");
     int n = (int)mpl_jv_len(iv);
     double *t = calloc((size_t)(n + 1), sizeof(double)), *m = calloc((size_t)(n + 1), sizeof(double));
@@ -1310,7 +1331,12 @@ mpl_runner_run(const mpl_scenario_t *sc, const mpl_runner_opts_t *o)
     snprintf(path, sizeof(path), "%s/timeseries.csv", e.dir);
     int ts_new = stat(path, &sb) != 0;
     e.ts_csv = fopen(path, "a");
-    if (e.runs_csv == NULL || e.ts_csv == NULL) {
+    snprintf(path, sizeof(path), "%s/subflows.csv", e.dir);
+    int sf_new = stat(path, &sb) != 0;
+    e.sf_csv = fopen(path, "a");
+    if (e.sf_csv != NULL && sf_new)
+        fprintf(e.sf_csv, "run_id,kind,id,local,remote,bytes_sent,bytes_received\n");
+    if (e.runs_csv == NULL || e.ts_csv == NULL || e.sf_csv == NULL) {
         mpl_err("%s: cannot write the result files", e.dir);
         goto out;
     }
@@ -1362,7 +1388,9 @@ mpl_runner_run(const mpl_scenario_t *sc, const mpl_runner_opts_t *o)
         fclose(e.runs_csv);
     if (e.ts_csv)
         fclose(e.ts_csv);
-    e.runs_csv = e.ts_csv = NULL;
+    if (e.sf_csv)
+        fclose(e.sf_csv);
+    e.runs_csv = e.ts_csv = e.sf_csv = NULL;
     write_meta(&e, started);
     if (mpl_report_build(e.dir, !o->json, msg, sizeof(msg)) != 0)
         mpl_err("report: %s", msg);
@@ -1376,6 +1404,8 @@ out:
         fclose(e.runs_csv);
     if (e.ts_csv)
         fclose(e.ts_csv);
+    if (e.sf_csv)
+        fclose(e.sf_csv);
     free(plan);
     mpl_runs_free(&e.done);
     return status;

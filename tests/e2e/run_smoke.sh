@@ -21,7 +21,7 @@ cat "$T_TMP/run.log"
 [ $rc -eq 0 ] || fail "mplab run exited $rc"
 
 # --- files
-for f in runs.csv timeseries.csv meta.json index.html summary.txt topo/p01.ini; do
+for f in runs.csv timeseries.csv subflows.csv meta.json index.html summary.txt topo/p01.ini; do
     [ -s "$OUT/$f" ] || fail "missing or empty $f"
 done
 grep -q '"kernel"' "$OUT/meta.json" || fail "meta.json has no kernel"
@@ -52,6 +52,8 @@ awk -v s="$s" 'BEGIN { exit !(s >= 0 && s < 15) }' || fail "mptcp stall '$s'"
 st=$(col p01-tcpls-r1 status)
 case "$st" in ok|unavailable|failed) ;; *) fail "tcpls status '$st'" ;; esac
 grep -q '^p01-mptcp-r1,app,' "$OUT/timeseries.csv" || fail "no application time series"
+grep -q '^p01-mptcp-r1,iface,client,l2,' "$OUT/timeseries.csv" || fail "no per-interface time series"
+grep -q '^p01-mptcp-r1,subflow,' "$OUT/subflows.csv" || fail "no MPTCP subflow in subflows.csv"
 
 # --- plots and report
 for p in goodput_by_point failover_p01 ts_p01-mptcp-r1; do

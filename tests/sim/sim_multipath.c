@@ -339,7 +339,20 @@ test_tokens_and_joins(void **state)
     sim_init(&m, 3, NULL);
     for (int i = 0; i < 5; i++)
         sim_link(&m, i, 50, 5);
-    sim_start(&m);
+    {
+        tcpls_addr_t a = {.id = 7, .version = 4, .addr = {10, 0, 2, 2}, .port = 8443}, got;
+        assert_int_equal(tcpls_session_add_address(m.server, &a), 0);
+        sim_start(&m);
+        assert_int_equal(tcpls_session_peer_address_count(m.client), 1);
+        assert_int_equal(tcpls_session_peer_address(m.client, 0, &got), 0);
+        assert_int_equal(got.id, 7);
+        assert_int_equal(got.port, 8443);
+        assert_memory_equal(got.addr, a.addr, 4);
+        assert_int_equal(tcpls_session_remove_address(m.server, 7), 0);
+        sim_run_until(&m, m.now_us + 100000);
+        assert_int_equal(tcpls_session_peer_address(m.client, 0, &got), 0);
+        assert_int_equal(got.removed, 1);
+    }
     assert_int_equal(tcpls_session_token_count(m.client), 3);
     for (int i = 1; i <= 3; i++)
         assert_int_equal(sim_join(&m, i), 0);
