@@ -35,7 +35,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 $MPLAB cert >/dev/null 2>&1
 
-num() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
+num() { grep -o "\"$1\":[0-9.e+-]*" | head -1 | cut -d: -f2; }
 # longest run of intervals with no bytes after t >= 1.9 s, and the mean rate of the last second
 gap() { tr '{' '\n' | sed -n 's/^"t":\([0-9.e+-]*\),"bytes":\([0-9]*\),.*/\1 \2/p' | awk -v dt=0.05 '
     $1 >= 1.9 { if ($2 == 0) { run += dt; if (run > g) g = run } else run = 0 }
@@ -87,6 +87,7 @@ for d in $delays; do
         t2=$(cget --proto tcp --bind 10.0.2.1 "http://10.0.2.2:8081/bytes/$n2" | num goodput_mbps)
         m=$(cget --proto mptcp "http://10.0.1.2:8080/bytes/$n" | num goodput_mbps)
         tj=$(cget --proto tcpls --servername mplab-server --bind 10.0.1.1 --bind 10.0.2.1 "https://10.0.1.2:8443/bytes/$n")
+        [ -n "${BENCH_DUMP:-}" ] && echo "$tj" >>"$BENCH_DUMP"
         t=$(echo "$tj" | num goodput_mbps)
         cb=$(echo "$tj" | grep -o '"stream_bytes_received":[0-9]*' | cut -d: -f2 | tr '\n' ' ')
         echo "$t1 $t2 $m $t" | awk -v s="$s" -v d="$d" -v cb="$cb" '{ sum = $1 + $2

@@ -1535,8 +1535,12 @@ fill_output(tcpls_session_t *s, conn_t *c)
         size_t niov = 0, ctllen = 0;
         tcpls_stream_t *st;
 
+        /* A connection carries its own ACKs: a path that dies then takes only its own
+         * acknowledgments with it (the peer's stall detection stays per path). */
         for (size_t i = 0; i < s->nconns; i++) {
             conn_t *ac = s->conns[i];
+            if (ac != c)
+                continue;
             if (ac->ack_due && ac->recv_seq > 0 && ac->state == 1) {
                 tcpls_frame_t f = {.type = TCPLS_FRAME_ACK};
                 f.u.ack.conn_id = ac->id;

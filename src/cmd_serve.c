@@ -56,7 +56,7 @@ usage(FILE *f)
         "      --tokens N      tokens = extra connections a client may join per session (1..15, default 4)\n"
         "      --sched NAME    scheduler: default (lowest RTT first, overflow to the others), minrtt, rr\n"
         "      --blackhole-timeout S  give a connection up after S without acknowledgment progress\n"
-        "                      (default 1s; sockets also get TCP_USER_TIMEOUT)\n"
+        "                      (default: max(0.3 s, 4 x RTT); with TCP_USER_TIMEOUT)\n"
         "Prints 'listening on ADDR:PORT (PROTO)' on stderr per address when ready.\n");
 }
 

@@ -74,6 +74,7 @@ typedef struct getter {
     uint8_t *first_hello; /* test hook replay-token: the first join's ClientHello */
     size_t first_hello_len;
     int forged, replayed;
+    uint64_t established_ns;
     cconn_t conns[MPL_TCPLS_MAX_CONNS];
     size_t nconns;
     int migrated;
@@ -667,7 +668,7 @@ manage_paths(getter_t *g, uint64_t now, uint64_t start_ns)
     if (!tcpls_session_is_tcpls(g->s) || g->closed)
         return;
     /* the server's addresses come in the first records after the handshake */
-    if (tcpls_session_peer_address_count(g->s) > 0 || now - start_ns > 150000000ull)
+    if (tcpls_session_peer_address_count(g->s) > 0 || now - g->established_ns > 300000000ull)
         update_paths(g);
     if (g->npaths < 2)
         return;
@@ -889,6 +890,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         }
         if (!started && tcpls_session_is_established(g.s) && !g.closed) {
             started = 1;
+            g.established_ns = now;
             g.conns[0].state = 1;
             if (inject != NULL && *inject)
                 inject_fault(&g, g.conns[0].fd, inject);

@@ -203,7 +203,7 @@ static void
 conns_upkeep(sess_t *se, uint64_t now)
 {
     srv_t *sv = se->srv;
-    double bh = sv->cfg->blackhole_s > 0 ? sv->cfg->blackhole_s : 1.0;
+    double bh = sv->cfg->blackhole_s; /* 0: adaptive, max(0.3 s, 4 x srtt) */
     int multi = tcpls_conn_count(se->s) > 1;
 
     tcpls_session_set_time(se->s, now);
@@ -216,12 +216,18 @@ conns_upkeep(sess_t *se, uint64_t now)
             continue;
         if (!sc->multipath_opts) {
             sc->multipath_opts = 1;
-            mpl_tcp_multipath_opts(sc->fd, 128 * 1024, (unsigned)(bh * 1000 * 2));
+            mpl_tcp_multipath_opts(sc->fd, 128 * 1024, (unsigned)(bh > 0 ? bh * 2000 : 3000));
         }
-        if (mpl_tcp_metrics(sc->fd, &m) == 0)
+        double th = bh;
+        if (mpl_tcp_metrics(sc->fd, &m) == 0) {
             tcpls_conn_set_metrics(se->s, sc->id, m.srtt_us, m.notsent_bytes);
+            if (th <= 0)
+                th = 4.0 * m.srtt_us / 1e6;
+        }
+        if (th < 0.3 && bh <= 0)
+            th = 0.3;
         uint64_t since = tcpls_conn_stalled_since(se->s, sc->id);
-        if (since != 0 && now > since && (double)(now - since) / 1e9 > bh &&
+        if (since != 0 && now > since && (double)(now - since) / 1e9 > th &&
             tcpls_conn_live_count(se->s) > 1) {
             if (!sv->cfg->quiet)
                 mpl_info("%s: connection %u (%s): no acknowledgment for %.2f s, failing over", se->peer,

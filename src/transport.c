@@ -357,25 +357,32 @@ mpl_conn_write(mpl_conn_t *c, const void *buf, size_t len)
         return MPL_IO_ERROR;
     if (f == MPL_IO_WANT_WRITE && mpl_conn_pending(c) >= TLS_PAIR_BUF / 2)
         return MPL_IO_WANT_WRITE;
-    size_t done = 0;
-    ERR_clear_error();
-    errno = 0;
-    int r = SSL_write_ex(c->ssl, buf, len, &done);
-    if (r == 1) {
-        if (mpl_conn_flush(c) == MPL_IO_ERROR)
-            return MPL_IO_ERROR;
-        return (ssize_t)done;
+    /* With SSL_MODE_ENABLE_PARTIAL_WRITE each SSL_write_ex() stops after one record: loop so
+     * that a whole chunk becomes records in the pair, then send them in one go. */
+    size_t total = 0;
+    while (total < len) {
+        size_t done = 0;
+        ERR_clear_error();
+        errno = 0;
+        int r = SSL_write_ex(c->ssl, (const uint8_t *)buf + total, len - total, &done);
+        if (r == 1) {
+            total += done;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_WRITE)
+            break; /* the pair is full: send, the caller comes back for the rest */
+        if (total > 0)
+            break; /* report the error on the next call */
+        if (e == SSL_ERROR_WANT_READ)
+            return MPL_IO_WANT_READ;
+        r = ssl_result(c, r, "TLS send");
+        return r == 0 ? MPL_IO_ERROR : r;
     }
-    int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_WANT_WRITE) {
-        /* the pair is full: push it out, the caller retries with the same bytes */
-        f = mpl_conn_flush(c);
-        return f == MPL_IO_ERROR ? MPL_IO_ERROR : MPL_IO_WANT_WRITE;
-    }
-    if (e == SSL_ERROR_WANT_READ)
-        return MPL_IO_WANT_READ;
-    r = ssl_result(c, r, "TLS send");
-    return r == 0 ? MPL_IO_ERROR : r;
+    f = mpl_conn_flush(c);
+    if (f == MPL_IO_ERROR)
+        return MPL_IO_ERROR;
+    return total > 0 ? (ssize_t)total : MPL_IO_WANT_WRITE;
 }
 
 void
