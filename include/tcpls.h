@@ -230,9 +230,11 @@ int tcpls_conn_set_backup(tcpls_session_t *s, uint32_t conn_id, int backup);
  * tcpls_conn_info() shows no unacknowledged record left, from_id can be closed without loss
  * (tcpls_conn_failed(s, id, 0)). Returns 0 or TCPLS_ERR_NO_CONN. */
 int tcpls_conn_migrate(tcpls_session_t *s, uint32_t from_id, uint32_t to_id);
-/* Path metrics from the application (tcp_info): smoothed RTT in microseconds and bytes queued
- * in the kernel but not sent yet. The schedulers use them. */
-void tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_us, uint32_t notsent_bytes);
+/* Path metrics from the application (tcp_info): smoothed RTT in microseconds, bytes queued
+ * in the kernel but not sent yet, and the delivery rate in bits per second (0: unknown). The
+ * schedulers use them. */
+void tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_us, uint32_t notsent_bytes,
+                            uint64_t delivery_bps);
 /* The session's clock for what tcpls_receive() does not see (output timing): call it once per
  * event-loop round with a monotonic time in nanoseconds. */
 void tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns);

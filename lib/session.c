@@ -77,6 +77,7 @@ typedef struct conn {
     SSL *ssl; /* client: the join handshake of this connection */
     int backup, migrated, error;
     uint32_t srtt_us, notsent;
+    uint64_t rate_bps;     /* delivery rate from tcp_info, 0 if unknown */
     uint64_t data_records; /* records with stream data (round-robin scheduler) */
     uint64_t stalled_since;
     uint64_t stream_bytes_sent, stream_bytes_received;
@@ -1482,10 +1483,38 @@ faster(const conn_t *x, const conn_t *c)
     return x->srtt_us < c->srtt_us || (x->srtt_us == c->srtt_us && x->id < c->id);
 }
 
+/* Expected time (us) until a record of len bytes given to c now reaches the peer: half the RTT
+ * plus draining what waits before it (our output and the kernel's unsent bytes). */
+static double
+conn_arrival_us(const conn_t *c, size_t len)
+{
+    return c->srtt_us / 2.0 + (double)(c->out.len + c->notsent + len) * 8e6 / (double)c->rate_bps;
+}
+
+/* Scheduling: how many stream bytes may connection c carry in its next record (0: none; control
+ * frames always go)? Connections are ranked: migrated away from (2) < backup (1) < normal (0);
+ * only the best rank present carries data. Among those, "rr" keeps the record counts equal,
+ * "minrtt" sends only on the lowest smoothed RTT, and "default" prefers lower RTTs but overflows
+ * to the next connection while the faster ones have output waiting (their socket is full). With
+ * delivery rates known, "default" also bounds what a slower path gets (ECF/BLEST style): its
+ * record must arrive no later than a faster path would deliver the same bytes after its own
+ * queue, plus a slack of what the rest of the backlog keeps the faster path busy with (at most
+ * SCHED_SLACK_US). A slow path thus never makes the receiver wait for it. */
+/* With rates known: would a full record reach the peer sooner over x than over c? */
 static int
-conn_may_send_data(tcpls_session_t *s, conn_t *c)
+earlier(const conn_t *x, const conn_t *c)
+{
+    double tx = conn_arrival_us(x, TCPLS_MAX_PLAINTEXT), tc = conn_arrival_us(c, TCPLS_MAX_PLAINTEXT);
+    return tx < tc || (tx == tc && x->id < c->id);
+}
+
+#define SCHED_SLACK_US  20000.0
+#define SCHED_MIN_CHUNK 1024
+static size_t
+conn_data_budget(tcpls_session_t *s, conn_t *c)
 {
     int best = 3;
+    size_t budget = SIZE_MAX;
     if (c->state != 1)
         return 0;
     for (size_t i = 0; i < s->nconns; i++)
@@ -1507,12 +1536,25 @@ conn_may_send_data(tcpls_session_t *s, conn_t *c)
                 return 0;
             break;
         default:
-            if (faster(x, c) && x->out.len < MP_OUT_TARGET / 4)
+            if (x->rate_bps > 0 && c->rate_bps > 0 ? !earlier(x, c) : !faster(x, c))
+                break;
+            if (x->out.len < MP_OUT_TARGET / 4)
                 return 0;
+            if (x->rate_bps > 0 && c->rate_bps > 0) {
+                /* backlog the faster path would still be busy with after this record */
+                double backlog_us = (double)s->send_buffered * 8e6 / (double)x->rate_bps;
+                double slack = backlog_us < SCHED_SLACK_US ? backlog_us : SCHED_SLACK_US;
+                double deadline = conn_arrival_us(x, 0) + slack, base = conn_arrival_us(c, 0);
+                double room = (deadline - base) * (double)c->rate_bps / 8e6;
+                if (room < SCHED_MIN_CHUNK)
+                    return 0;
+                if (room < (double)budget)
+                    budget = (size_t)room;
+            }
             break;
         }
     }
-    return 1;
+    return budget;
 }
 
 /* Builds records for connection c until its output target waits or nothing is left. */
@@ -1581,9 +1623,12 @@ fill_output(tcpls_session_t *s, conn_t *c)
             ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
             s->tokens[i].sent = 1;
         }
-        if (conn_may_send_data(s, c) && (st = sendq_pop(s)) != NULL) {
+        size_t budget = conn_data_budget(s, c);
+        if (budget > 0 && (st = sendq_pop(s)) != NULL) {
             sent_record_t rec = {.seq = c->send_seq, .stream_id = st->id};
             size_t max = TCPLS_MAX_PLAINTEXT - TCPLS_STREAM_TRAILER_LEN - ctllen, n;
+            if (max > budget)
+                max = budget;
             int fin, k;
             k = tcpls__stream_next_chunk(st, max, &rec.off, &n, &fin, iov);
             niov = n > 0 ? (size_t)k : 0;
@@ -1962,13 +2007,15 @@ tcpls_conn_migrate(tcpls_session_t *s, uint32_t from_id, uint32_t to_id)
 }
 
 void
-tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_us, uint32_t notsent_bytes)
+tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_us, uint32_t notsent_bytes,
+                       uint64_t delivery_bps)
 {
     conn_t *c = s ? conn_find(s, conn_id) : NULL;
     if (c == NULL)
         return;
     c->srtt_us = srtt_us;
     c->notsent = notsent_bytes;
+    c->rate_bps = delivery_bps;
 }
 
 void

@@ -733,7 +733,7 @@ sample_conns(getter_t *g, double t, double dt)
             smp.rtt_ms = m.srtt_us / 1000.0;
             smp.cwnd = m.cwnd;
             smp.delivery_mbps = (double)m.delivery_bps / 1e6;
-            tcpls_conn_set_metrics(g->s, c->id, m.srtt_us, m.notsent_bytes);
+            tcpls_conn_set_metrics(g->s, c->id, m.srtt_us, m.notsent_bytes, m.delivery_bps);
         }
         smp.goodput_mbps = dt > 0 ? (double)(rx - c->last_rx) * 8 / dt / 1e6 : 0;
         c->last_rx = rx;

@@ -218,14 +218,19 @@ conns_upkeep(sess_t *se, uint64_t now)
             sc->multipath_opts = 1;
             mpl_tcp_multipath_opts(sc->fd, 128 * 1024, (unsigned)(bh > 0 ? bh * 2000 : 3000));
         }
-        double th = bh;
+        double th = bh, drain = 0;
         if (mpl_tcp_metrics(sc->fd, &m) == 0) {
-            tcpls_conn_set_metrics(se->s, sc->id, m.srtt_us, m.notsent_bytes);
+            tcpls_conn_set_metrics(se->s, sc->id, m.srtt_us, m.notsent_bytes, m.delivery_bps);
             if (th <= 0)
                 th = 4.0 * m.srtt_us / 1e6;
+            /* a slow path's queue takes time to drain before any acknowledgment can come */
+            if (m.delivery_bps > 0)
+                drain = ((double)m.notsent_bytes + (double)m.cwnd * m.mss) * 8 / (double)m.delivery_bps;
         }
         if (th < 0.3 && bh <= 0)
             th = 0.3;
+        if (bh <= 0)
+            th += drain < 2.0 ? drain : 2.0;
         uint64_t since = tcpls_conn_stalled_since(se->s, sc->id);
         if (since != 0 && now > since && (double)(now - since) / 1e9 > th &&
             tcpls_conn_live_count(se->s) > 1) {
