@@ -1510,6 +1510,7 @@ earlier(const conn_t *x, const conn_t *c)
 
 #define SCHED_SLACK_US  20000.0
 #define SCHED_MIN_CHUNK 1024
+#define SCHED_PROBE     8192
 static size_t
 conn_data_budget(tcpls_session_t *s, conn_t *c)
 {
@@ -1536,6 +1537,17 @@ conn_data_budget(tcpls_session_t *s, conn_t *c)
                 return 0;
             break;
         default:
+            if (c->rate_bps > 0 && x->rate_bps == 0)
+                break; /* a path not measured yet never holds a measured one back */
+            if (c->rate_bps == 0 && x->rate_bps > 0) {
+                /* c not measured yet (fresh join): one probe record at a time, so a slow
+                 * path cannot take a queue of seconds before its rate is known */
+                if (c->ring_len > 0 || c->out.len > 0)
+                    return 0;
+                if (budget > SCHED_PROBE)
+                    budget = SCHED_PROBE;
+                break;
+            }
             if (x->rate_bps > 0 && c->rate_bps > 0 ? !earlier(x, c) : !faster(x, c))
                 break;
             if (x->out.len < MP_OUT_TARGET / 4)
