@@ -13,10 +13,10 @@ port=$(free_port)
 srv=$!
 at_exit "kill -9 $srv"
 wait_for 20 "grep -q 'listening on 127.0.0.1:$port (tcpls)' $T_TMP/srv.log" || fail "server did not start: $(cat $T_TMP/srv.log)"
-url="https://127.0.0.1:$port/bytes/600M"
+url="https://127.0.0.1:$port/bytes/1G"
 
-# sha256 of /bytes/600M (src/bytesgen.c), as over tcp, tls and one tcpls connection
-ref=6de535c996026c0cb1b8c1e51a622f2230376056afcf540c1820926613965104
+# sha256 of /bytes/1G (src/bytesgen.c), as over tcp, tls and one tcpls connection
+ref=f7dce24bd8845a70e103193158f638380717c306d44fa4147996540c2ac600d8
 
 # three paths, connection from 127.0.0.2 killed mid-transfer
 "$MPLAB" get --proto tcpls --json --timeout 30 --interval 0.5 --bind 127.0.0.1 --bind 127.0.0.2 --bind 127.0.0.3 \
@@ -24,13 +24,13 @@ ref=6de535c996026c0cb1b8c1e51a622f2230376056afcf540c1820926613965104
 cli=$!
 at_exit "kill -9 $cli"
 wait_for 20 "grep -q 'connection 2 joined' $T_TMP/srv.log" || fail "no joins: $(cat $T_TMP/srv.log $T_TMP/mp.err)"
-sleep 0.5
+sleep 0.2
 killed=$(ss -K -tn "src 127.0.0.2 and dport = :$port" 2>&1 | grep -c 127.0.0.2)
 wait $cli || fail "multipath get failed: $(cat $T_TMP/mp.err)"
 out=$(cat "$T_TMP/mp.json")
 echo "$out" | grep -q '"verified":true' || fail "not verified: $out"
 echo "$out" | grep -q "\"sha256\":\"$ref\"" || fail "sha256 differs from one path: $out"
-echo "$out" | grep -q '"bytes":600000000' || fail "bytes: $out"
+echo "$out" | grep -q '"bytes":1000000000' || fail "bytes: $out"
 n=$(echo "$out" | grep -o '"id":[0-9]*,"local"' | wc -l)
 [ "$n" -ge 3 ] || fail "expected 3+ connections, got $n: $out"
 echo "$out" | grep -q '"series":\[{"t":' || fail "no per-connection series: $out"
@@ -44,14 +44,14 @@ fi
 
 # forged token: that join is refused, the download completes on the other connection
 out=$(MPLAB_TCPLS_INJECT=forge-token "$MPLAB" get --proto tcpls --json --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 \
-    "https://127.0.0.1:$port/bytes/20M" 2>"$T_TMP/forge.err") || fail "forged: get failed: $(cat $T_TMP/forge.err)"
+    "https://127.0.0.1:$port/bytes/300M" 2>"$T_TMP/forge.err") || fail "forged: get failed: $(cat $T_TMP/forge.err)"
 echo "$out" | grep -q '"verified":true' || fail "forged: not verified"
 echo "$out" | grep -q '"state":"refused"' || fail "forged: join not refused: $out"
 grep -q 'join refused' "$T_TMP/srv.log" || fail "server did not log the refused join"
 
 # replayed token: the replayed ClientHello gets illegal_parameter
 MPLAB_TCPLS_INJECT=replay-token "$MPLAB" get --proto tcpls --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 \
-    "https://127.0.0.1:$port/bytes/50M" 2>"$T_TMP/replay.err" >/dev/null || fail "replay: get failed: $(cat $T_TMP/replay.err)"
+    "https://127.0.0.1:$port/bytes/300M" 2>"$T_TMP/replay.err" >/dev/null || fail "replay: get failed: $(cat $T_TMP/replay.err)"
 grep -q 'replayed token refused' "$T_TMP/replay.err" || fail "replay not refused: $(cat $T_TMP/replay.err)"
 [ "$(grep -c 'join refused' "$T_TMP/srv.log")" -ge 2 ] || fail "server did not log the replay: $(cat $T_TMP/srv.log)"
 
