@@ -38,6 +38,9 @@ link_schedule(const char *topo, int argc, char **argv)
     static mpl_topology_t t;
     if (argc < 1)
         return mpl_usage_error("schedule: missing events ('TIME LINK ACTION [VALUE]'...)");
+    for (int i = 0; i < argc; i++)
+        if (argv[i][0] == '-')
+            return mpl_bad_arg(argv[i], NULL);
     if (mpl_tb_load_running(topo, &t) != 0)
         return 1;
     t.n_events = 0;
@@ -192,6 +195,8 @@ cmd_link(int argc, char **argv)
     }
     if (i + 1 >= argc)
         return mpl_usage_error("set: missing LINK and ACTION");
+    if (argv[i + 1][0] == '-')
+        return mpl_bad_arg(argv[i + 1], NULL);
     if (i + 2 >= argc)
         return mpl_usage_error("set: missing ACTION (down, up, blackhole, rate R, delay D, loss P)");
     const char *link = argv[i + 1];
