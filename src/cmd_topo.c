@@ -37,7 +37,7 @@ sub_usage(const char *sub, FILE *f)
                    "host and per link (PREFIX-NAME-HOST, PREFIX-NAME-_LINK), addresses, routes, link\n"
                    "emulation and the [events] schedule. Needs root.\n"
                    "  --name NAME    name of the running topology (default: from FILE)\n"
-                   "  --capture DIR  record a pcap per link end into DIR\n"
+                   "  --capture DIR  capture every link from up to down into DIR/LINK.pcap\n"
                    "  -v, --verbose  print every command run\n");
     else if (!strcmp(sub, "down"))
         fprintf(f, "Usage: mplab topo down NAME | --all\n\n"
@@ -59,7 +59,8 @@ sub_usage(const char *sub, FILE *f)
                    "      (TCP over Ethernet reaches at most 1448/1514 = 0.956 of the rate); links\n"
                    "      with loss and links of 1 Gbit/s or more only need to stay under the rate\n"
                    "      (the table says why: 'loss', 'cpu').\n"
-                   "Prints PASS when every row is ok, else FAIL. Exit status 0 PASS, 1 FAIL.\n");
+                   "Prints PASS when every row is ok, else FAIL; --json has \"pass\" and, per link\n"
+                   "direction, \"rtt_pass\" and \"tcp_pass\". Exit status 0 PASS, 1 FAIL.\n");
     else if (!strcmp(sub, "commands"))
         fprintf(f, "Usage: mplab topo commands FILE\n\n"
                    "Prints, per host, the ip/tc/sysctl commands that reproduce FILE's topology on\n"
