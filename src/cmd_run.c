@@ -71,9 +71,10 @@ resolve(const char *arg, const char *exe, char *out, size_t len)
         snprintf(out, len, "%s", arg);
         return 0;
     }
-    if (strchr(arg, '/') != NULL)
+    /* a path or a file name is taken as given; only a bare NAME is looked up as scenarios/NAME.ini */
+    if (strchr(arg, '/') != NULL || strstr(arg, ".ini") != NULL)
         return -1;
-    const char *ext = strstr(arg, ".ini") ? "" : ".ini";
+    const char *ext = ".ini";
     snprintf(out, len, "scenarios/%s%s", arg, ext);
     if (stat(out, &sb) == 0)
         return 0;
@@ -167,7 +168,11 @@ cmd_run(int argc, char **argv)
     }
     for (int i = 0; i < nsc && rc == 0; i++) {
         if (strlen(argv[optind + i]) > 1000 || resolve(argv[optind + i], exe, path, sizeof(path)) != 0) {
-            mpl_err("%s: no such scenario file (nor scenarios/%s.ini)", argv[optind + i], argv[optind + i]);
+            const char *a = argv[optind + i];
+            if (strchr(a, '/') != NULL || strstr(a, ".ini") != NULL)
+                mpl_err("%s: no such scenario file", a);
+            else
+                mpl_err("%s: no such scenario file (nor scenarios/%s.ini)", a, a);
             rc = 2;
         } else if (mpl_sc_load(path, &scs[i], err, sizeof(err)) != 0) {
             mpl_err("%s", err);

@@ -417,7 +417,101 @@ plot_run_ts(report_t *r, const mpl_run_t *run)
     add_plot(r, name, cap);
 }
 
-/* Failover timeline of a point: the application goodput of every protocol (first repetition). */
+/* Link capacity of a point (Mbit/s) before and after the failure: the configured rates of
+ * meta.json's points[], else the medians of the tcp references. 0 when unknown. */
+static void
+point_capacity(report_t *r, int point, double *before, double *after)
+{
+    int fail_path = mpl_stats_link_index(meta_str(r, "failure", "link", ""));
+    *before = *after = 0;
+    const mpl_jv_t *pts = mpl_jv_get(&r->meta, r->root, "points");
+    for (const mpl_jv_t *p = mpl_jv_child(&r->meta, pts); p != NULL; p = mpl_jv_next(&r->meta, p)) {
+        if ((int)mpl_jv_num(mpl_jv_get(&r->meta, p, "point"), -1) != point)
+            continue;
+        const mpl_jv_t *rates = mpl_jv_get(&r->meta, p, "rate_mbps");
+        int i = 1, unlimited = 0;
+        for (const mpl_jv_t *c = mpl_jv_child(&r->meta, rates); c != NULL;
+             c = mpl_jv_next(&r->meta, c), i++) {
+            double v = mpl_jv_num(c, 0);
+            if (!(v > 0))
+                unlimited = 1;
+            *before += v;
+            if (i != fail_path)
+                *after += v;
+        }
+        if (!unlimited && *before > 0)
+            return;
+        *before = *after = 0;
+    }
+    for (int k = 0; k < r->n_groups; k++) {
+        const mpl_group_t *g = &r->groups[k];
+        if (g->point != point || g->proto != MPL_PROTO_TCP || g->path <= 0 || isnan(g->median))
+            continue;
+        *before += g->median;
+        if (g->path != fail_path)
+            *after += g->median;
+    }
+}
+
+#define FAILOVER_AVG_S 0.25 /* moving average drawn next to the raw goodput */
+
+/* Writes one run's application goodput as "t raw avg" lines; returns the samples written. */
+static int
+failover_block(FILE *ts, FILE *dat, const char *id, double *peak)
+{
+    char line[512];
+    size_t idlen = strlen(id);
+    double *t = NULL, *v = NULL;
+    int n = 0, cap = 0;
+    rewind(ts);
+    while (fgets(line, sizeof(line), ts) != NULL) {
+        if (strncmp(line, id, idlen) != 0 || strncmp(line + idlen, ",app,", 5) != 0)
+            continue;
+        char *save = NULL, *tok[7];
+        int k = 0;
+        for (char *x = strtok_r(line, ",\n", &save); x && k < 7; x = strtok_r(NULL, ",\n", &save))
+            tok[k++] = x;
+        double tv, vv;
+        if (k < 6 || mpl_parse_double(tok[4], &tv) != 0 || mpl_parse_double(tok[5], &vv) != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            double *nt = realloc(t, sizeof(double) * (size_t)cap), *nv;
+            if (nt == NULL)
+                break;
+            t = nt;
+            nv = realloc(v, sizeof(double) * (size_t)cap);
+            if (nv == NULL)
+                break;
+            v = nv;
+        }
+        t[n] = tv;
+        v[n++] = vv;
+    }
+    int first = 0;
+    double sum = 0; /* Mbit/s x s over (t[i] - FAILOVER_AVG_S, t[i]] */
+    for (int i = 0; i < n; i++) {
+        double len = t[i] - (i > 0 ? t[i - 1] : 0);
+        sum += v[i] * (len > 0 ? len : 0);
+        while (first < i && t[first] <= t[i] - FAILOVER_AVG_S + 1e-9) {
+            double l = t[first] - (first > 0 ? t[first - 1] : 0);
+            sum -= v[first] * (l > 0 ? l : 0);
+            first++;
+        }
+        double from = first > 0 ? t[first - 1] : 0;
+        double avg = t[i] - from > 0 ? sum / (t[i] - from) : v[i];
+        fprintf(dat, "%g %g %g\n", t[i], v[i], avg);
+        if (v[i] > *peak)
+            *peak = v[i];
+    }
+    free(t);
+    free(v);
+    return n;
+}
+
+/* Failover timeline of a point: the application goodput of every protocol (first repetition),
+ * raw and as a 0.25 s moving average, with the link capacity (all links, then the survivors);
+ * the y range is clamped to 1.5x the capacity and clipped samples are marked. */
 static void
 plot_failover(report_t *r, int point)
 {
@@ -435,37 +529,39 @@ plot_failover(report_t *r, int point)
         if (chosen[x->proto] == NULL || x->rep < chosen[x->proto]->rep)
             chosen[x->proto] = x;
     }
-    char path[1200], line[512];
+    char path[1200];
     snprintf(path, sizeof(path), "%s/timeseries.csv", r->dir);
     FILE *f = fopen(path, "r");
     int blocks = 0;
+    double peak = 0;
     const mpl_run_t *order[MPL_PROTO_COUNT];
     for (int p = 0; p < MPL_PROTO_COUNT && f != NULL; p++) {
         if (chosen[p] == NULL)
             continue;
-        rewind(f);
-        size_t idlen = strlen(chosen[p]->id);
-        int any = 0;
-        fprintf(dat, "# %s\n", chosen[p]->id);
-        while (fgets(line, sizeof(line), f) != NULL) {
-            if (strncmp(line, chosen[p]->id, idlen) != 0 || strncmp(line + idlen, ",app,", 5) != 0)
-                continue;
-            char *save = NULL, *tok[7];
-            int k = 0;
-            for (char *s = strtok_r(line, ",\n", &save); s && k < 7; s = strtok_r(NULL, ",\n", &save))
-                tok[k++] = s;
-            if (k >= 6) {
-                fprintf(dat, "%s %s\n", tok[4], tok[5]);
-                any = 1;
-            }
-        }
-        if (!any)
-            fprintf(dat, "? ?\n");
+        fprintf(dat, "# %s: t goodput avg%.2fs\n", chosen[p]->id, FAILOVER_AVG_S);
+        if (failover_block(f, dat, chosen[p]->id, &peak) == 0)
+            fprintf(dat, "? ? ?\n");
         fprintf(dat, "\n\n");
         order[blocks++] = chosen[p];
     }
     if (f != NULL)
         fclose(f);
+    /* a failed transfer stalls until its timeout: show the successful ones in full */
+    double xmax = 0;
+    for (int i = 0; i < blocks; i++)
+        if (!strcmp(order[i]->status, "ok") && order[i]->seconds > xmax)
+            xmax = order[i]->seconds;
+    double cap_before, cap_after;
+    point_capacity(r, point, &cap_before, &cap_after);
+    double at = mpl_jv_num(mpl_jv_get(&r->meta, mpl_jv_get(&r->meta, r->root, "failure"), "at_s"), NAN);
+    int have_cap = cap_before > 0 && !isnan(at) && blocks > 0;
+    if (have_cap) {
+        double end = xmax > 0 ? xmax * 1.15 : at * 4;
+        fprintf(
+            dat,
+            "# capacity: sum of the link rates, then the surviving links\n0 %g\n%g %g\n%g %g\n%g %g\n\n\n",
+            cap_before, at, cap_before, at, cap_after, end, cap_after);
+    }
     fclose(dat);
     if (blocks == 0)
         return;
@@ -475,28 +571,48 @@ plot_failover(report_t *r, int point)
     char title[400];
     snprintf(title, sizeof(title), "Failover timeline, %s: application goodput", order[0]->label);
     gp_begin(gp, name, title, "time since the start of the transfer (s)", "goodput (Mbit/s)");
-    /* a failed transfer stalls until its timeout: show the successful ones in full */
-    double xmax = 0;
-    for (int i = 0; i < blocks; i++)
-        if (!strcmp(order[i]->status, "ok") && order[i]->seconds > xmax)
-            xmax = order[i]->seconds;
-    if (xmax > 0)
-        fprintf(gp, "set yrange [0:*]\nset xrange [0:%.1f]\n", xmax * 1.15);
+    double ymax = have_cap ? 1.5 * cap_before : 0;
+    int clipped = ymax > 0 && peak > ymax;
+    if (ymax > 0)
+        fprintf(gp, "set yrange [0:%g]\n", ymax);
     else
-        fprintf(gp, "set yrange [0:*]\nset xrange [0:*]\n");
+        fprintf(gp, "set yrange [0:*]\n");
+    if (xmax > 0)
+        fprintf(gp, "set xrange [0:%.1f]\n", xmax * 1.15);
+    else
+        fprintf(gp, "set xrange [0:*]\n");
     gp_events(r, gp, order[0]);
+    if (clipped)
+        fprintf(gp,
+                "set label 90 \"peak %.0f Mbit/s clipped (y range = 1.5 x capacity; triangles = clipped "
+                "samples)\" at graph 0.99, graph 0.90 right tc rgb '#555555' noenhanced\n",
+                peak);
     fprintf(gp, "plot ");
-    for (int i = 0; i < blocks; i++)
-        fprintf(gp, "%s'%s.dat' index %d using 1:2 with lines lw 2 title \"%s (rep %d, %s)\"",
-                i ? ", \\\n  " : "", name, i, mpl_proto_name(order[i]->proto), order[i]->rep,
-                order[i]->status);
+    for (int i = 0; i < blocks; i++) {
+        fprintf(gp,
+                "%s'%s.dat' index %d using 1:2 with lines lw 1 lc %d dt 3 title \"%s raw\", \\\n  "
+                "'%s.dat' index %d using 1:3 with lines lw 2 lc %d title \"%s %.2f s average (rep %d, %s)\"",
+                i ? ", \\\n  " : "", name, i, i + 1, mpl_proto_name(order[i]->proto), name, i, i + 1,
+                mpl_proto_name(order[i]->proto), FAILOVER_AVG_S, order[i]->rep, order[i]->status);
+        if (clipped)
+            fprintf(gp,
+                    ", \\\n  '%s.dat' index %d using 1:($2 > %g ? %g : 1/0) with points pt 9 ps 1.2 lc %d "
+                    "notitle",
+                    name, i, ymax, ymax * 0.985, i + 1);
+    }
+    if (have_cap)
+        fprintf(gp,
+                ", \\\n  '%s.dat' index %d using 1:2 with lines lw 2 lc rgb '#444444' dt 2 title \"link "
+                "capacity (%.0f, then %.0f Mbit/s)\"",
+                name, blocks, cap_before, cap_after);
     fprintf(gp, "\n");
     gp_finish(gp, name);
     fclose(gp);
     char cap[512];
     snprintf(cap, sizeof(cap),
-             "Failover timeline of %s: application goodput of each protocol around the failure.",
-             order[0]->label);
+             "Failover timeline of %s: application goodput of each protocol around the failure (dotted: raw "
+             "intervals; solid: %.2f s moving average; dashed grey: link capacity%s).",
+             order[0]->label, FAILOVER_AVG_S, clipped ? "; y range clamped to 1.5x capacity" : "");
     add_plot(r, name, cap);
 }
 
@@ -622,7 +738,11 @@ write_html(report_t *r, FILE *f)
         f,
         "<h2>Results</h2>\n<p>Median and spread over the repetitions. <em>Expected</em> is the expected "
         "aggregate of a multipath transfer: the sum of the single-path TCP goodputs measured on each link "
-        "in the same point. Ratios off by more than %.0f%% are highlighted.</p>\n",
+        "in the same point. Ratios off by more than %.0f%% are highlighted. With a backup path (mptcp), "
+        "expected counts the non-backup links only (marked b). At a failure point (marked f) the aggregate "
+        "is not the right yardstick: expected is an ideal transfer of the same size at the sum of the "
+        "(non-backup) links until the failure, then at the surviving links (time-weighted), and these "
+        "rows are never flagged.</p>\n",
         MPL_FLAG_RATIO * 100);
     fprintf(
         f,
@@ -647,7 +767,10 @@ write_html(report_t *r, FILE *f)
         html_num(f, "%.2f", x->stddev);
         html_num(f, "%.2f", x->seconds_median);
         html_num(f, "%.1f", x->expected);
-        html_num(f, "%.2f", x->ratio);
+        if (x->basis == MPL_EXPECTED_FAILOVER || x->basis == MPL_EXPECTED_BACKUP)
+            fprintf(f, "<td>%.2f %s</td>", x->ratio, x->basis == MPL_EXPECTED_FAILOVER ? "f" : "b");
+        else
+            html_num(f, "%.2f", x->ratio);
         html_num(f, "%.2f", x->stall_median);
         html_num(f, "%.2f", x->recover_median);
         html_num(f, "%.2f", x->cpu_client_median);
@@ -738,7 +861,10 @@ mpl_report_build(const char *dir, int print, char *err, size_t errlen)
         snprintf(err, errlen, "%s", msg);
         goto out;
     }
-    r.n_groups = mpl_stats_groups(&r.runs, &r.groups);
+    mpl_stats_ctx_t ctx = {
+        .fail_at_s = mpl_jv_num(mpl_jv_get(&r.meta, mpl_jv_get(&r.meta, r.root, "failure"), "at_s"), NAN),
+        .fail_path = mpl_stats_link_index(meta_str(&r, "failure", "link", ""))};
+    r.n_groups = mpl_stats_groups_ctx(&r.runs, &ctx, &r.groups);
     if (r.n_groups < 0) {
         snprintf(err, errlen, "out of memory");
         goto out;

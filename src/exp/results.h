@@ -57,6 +57,15 @@ int mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen
 
 /* ---- statistics ---------------------------------------------------------------------- */
 
+/* How the expected value of a multipath group was computed. */
+typedef enum mpl_expected_basis {
+    MPL_EXPECTED_NONE = 0,  /* not multipath, or references missing */
+    MPL_EXPECTED_AGGREGATE, /* sum of the tcp references of every link */
+    MPL_EXPECTED_BACKUP,    /* mptcp with backup links: the non-backup links' references only */
+    MPL_EXPECTED_FAILOVER,  /* failure point: all (non-backup) links until the failure, then the
+                             * surviving ones, time-weighted over an ideal transfer; not flagged */
+} mpl_expected_basis_t;
+
 typedef struct mpl_group {
     int point;
     char label[256];
@@ -70,16 +79,34 @@ typedef struct mpl_group {
     double seconds_median;
     double cpu_client_median, cpu_server_median;
     double stall_median, recover_median;
-    double expected; /* multipath: sum of the tcp references' medians of the point; else NAN */
+    double expected; /* multipath: see expected_basis; else NAN */
     double ratio;    /* median / expected, NAN when unknown */
-    int flagged;     /* |ratio - 1| > MPL_FLAG_RATIO */
+    int flagged;     /* |ratio - 1| > MPL_FLAG_RATIO (never for failure points) */
+    mpl_expected_basis_t basis;
+    char fail[16];
+    char backup[MPL_SC_VALUE_LEN];
 } mpl_group_t;
+
+/* What a failure point needs to compute its expected value (NULL / unknown: no expected). */
+typedef struct mpl_stats_ctx {
+    double fail_at_s; /* failure time after the start of the transfer; NAN unknown */
+    int fail_path;    /* failed link, 1-based ("l2" -> 2); 0 unknown */
+} mpl_stats_ctx_t;
+
+/* "l3" -> 3; 0 when the name is not lN. */
+int mpl_stats_link_index(const char *link);
+const char *mpl_expected_basis_name(mpl_expected_basis_t b);
+/* Expected goodput (Mbit/s) of an ideal transfer of size_bytes that runs at before_mbps until
+ * at_s, then at after_mbps (instant failover). NAN when a rate is not positive. */
+double mpl_expected_failover(double size_bytes, double before_mbps, double after_mbps, double at_s);
 
 /* Median of v[0..n) (v is reordered). NAN for n == 0. */
 double mpl_median(double *v, int n);
 /* Groups runs by (point, protocol, path) in first-seen order. *out is malloc'ed. Returns the
  * number of groups, or -1 on allocation failure. */
 int mpl_stats_groups(const mpl_runs_t *rs, mpl_group_t **out);
+/* Same, with the failure parameters (ctx may be NULL: failure points get no expected value). */
+int mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group_t **out);
 /* The terminal summary table. */
 void mpl_stats_print(FILE *f, const mpl_group_t *g, int n);
 

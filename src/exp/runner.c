@@ -1207,7 +1207,9 @@ print_json_summary(exp_t *e, int status)
     snprintf(path, sizeof(path), "%s/runs.csv", e->dir);
     mpl_runs_csv_load(path, &all, msg, sizeof(msg));
     mpl_group_t *g = NULL;
-    int ng = mpl_stats_groups(&all, &g);
+    mpl_stats_ctx_t ctx = {.fail_at_s = (double)e->sc->fail_at_ns / 1e9,
+                           .fail_path = mpl_stats_link_index(e->sc->fail_link)};
+    int ng = mpl_stats_groups_ctx(&all, &ctx, &g);
     mpl_json_t j;
     mpl_json_init(&j, stdout);
     mpl_json_obj_begin(&j, NULL);
@@ -1234,6 +1236,7 @@ print_json_summary(exp_t *e, int status)
         mpl_json_num(&j, "goodput_min_mbps", g[i].min);
         mpl_json_num(&j, "goodput_max_mbps", g[i].max);
         mpl_json_num(&j, "expected_mbps", g[i].expected);
+        mpl_json_str(&j, "expected_basis", mpl_expected_basis_name(g[i].basis));
         mpl_json_num(&j, "ratio", g[i].ratio);
         mpl_json_bool(&j, "flagged", g[i].flagged);
         mpl_json_num(&j, "stall_s", g[i].stall_median);

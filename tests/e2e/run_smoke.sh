@@ -27,6 +27,9 @@ done
 grep -q '"kernel"' "$OUT/meta.json" || fail "meta.json has no kernel"
 grep -q '"net.mptcp.scheduler"' "$OUT/meta.json" || fail "meta.json has no MPTCP sysctls"
 grep -q '"status":"complete"' "$T_TMP/summary.json" || fail "--json: $(cat "$T_TMP/summary.json")"
+# l1 fails: the multipath rows are measured against the surviving capacity, never flagged
+grep -q '"expected_basis":"failover"' "$T_TMP/summary.json" || fail "no failover basis: $(cat "$T_TMP/summary.json")"
+grep -q '"flagged":true' "$T_TMP/summary.json" && fail "a failure point was flagged: $(cat "$T_TMP/summary.json")"
 [ "$(wc -l <"$OUT/runs.csv")" -eq 5 ] || fail "runs.csv should have a header and 4 runs: $(cat "$OUT/runs.csv")"
 
 # --- numbers: column of a run by name
@@ -62,6 +65,7 @@ for p in goodput_by_point failover_p01 ts_p01-mptcp-r1; do
     grep -q '<svg' "$OUT/plots/$p.svg" || fail "$p.svg"
 done
 grep -q 'data:image/png;base64,iVBOR' "$OUT/index.html" || fail "index.html has no embedded plot"
+grep -q "link capacity" "$OUT/plots/failover_p01.gp" || fail "failover plot has no capacity line"
 grep -q 'mptcp' "$OUT/index.html" || fail "index.html has no mptcp row"
 rm -rf "$OUT/plots" "$OUT/index.html"
 $MPLAB report "$OUT" >"$T_TMP/report.out" || fail "mplab report"

@@ -12,6 +12,8 @@ $MPLAB run --repeat 0 2>/dev/null; [ $? -eq 2 ] || fail "--repeat 0 is not a usa
 $MPLAB run --bogus 2>/dev/null; [ $? -eq 2 ] || fail "--bogus is not a usage error"
 $MPLAB run no-such-scenario 2>"$T_TMP/e"; [ $? -eq 2 ] || fail "missing scenario is not a usage error"
 grep -q "no-such-scenario" "$T_TMP/e" || fail "unclear: $(cat "$T_TMP/e")"
+$MPLAB run /nonexistent.ini 2>"$T_TMP/e"; [ $? -eq 2 ] || fail "missing scenario path is not a usage error"
+grep -qx "mplab run: error: /nonexistent.ini: no such scenario file" "$T_TMP/e" || fail "unclear: $(cat "$T_TMP/e")"
 
 printf '[scenario]\nname = bad\n[topology]\nsplit = 30/60\n' >bad.ini
 $MPLAB run bad.ini --dry-run 2>"$T_TMP/e"; [ $? -eq 2 ] || fail "invalid scenario accepted"

@@ -173,6 +173,101 @@ test_failure_metrics(void **state)
     assert_true(stall == 0);
 }
 
+static mpl_run_t
+mkp(int point, mpl_proto_t proto, int path, double goodput, const char *fail, const char *backup)
+{
+    mpl_run_t r = mk(point, proto, path, 1, goodput, "ok");
+    r.size = 10e6;
+    snprintf(r.fail, sizeof(r.fail), "%s", fail);
+    snprintf(r.backup, sizeof(r.backup), "%s", backup);
+    return r;
+}
+
+static const mpl_group_t *
+find_group(const mpl_group_t *g, int n, int point, mpl_proto_t proto)
+{
+    for (int i = 0; i < n; i++)
+        if (g[i].point == point && g[i].proto == proto)
+            return &g[i];
+    return NULL;
+}
+
+static void
+test_expected_failover(void **state)
+{
+    /* 10 MB: 1 s at 40 Mbit/s (40 Mbit), the other 40 Mbit at 20 Mbit/s (2 s): 80 Mbit in 3 s */
+    assert_true(fabs(mpl_expected_failover(10e6, 40, 20, 1) - 80.0 / 3) < 1e-9);
+    /* ends before the failure */
+    assert_true(mpl_expected_failover(1e6, 40, 20, 1) == 40);
+    assert_true(isnan(mpl_expected_failover(10e6, 40, 0, 1)));
+    assert_int_equal(mpl_stats_link_index("l1"), 1);
+    assert_int_equal(mpl_stats_link_index("l12"), 12);
+    assert_int_equal(mpl_stats_link_index("wan"), 0);
+    assert_int_equal(mpl_stats_link_index("l0"), 0);
+    assert_int_equal(mpl_stats_link_index("l2x"), 0);
+
+    mpl_runs_t rs = {0};
+    mpl_run_t r;
+    /* point 1: l1 down at 1 s, two 20 Mbit/s links (the smoke scenario) */
+    r = mkp(1, MPL_PROTO_TCP, 1, 20, "down", "none");
+    mpl_runs_add(&rs, &r);
+    r = mkp(1, MPL_PROTO_TCP, 2, 20, "down", "none");
+    mpl_runs_add(&rs, &r);
+    r = mkp(1, MPL_PROTO_MPTCP, 0, 21.4, "down", "none");
+    mpl_runs_add(&rs, &r);
+    /* point 2: l2 is an MPTCP backup, no failure */
+    r = mkp(2, MPL_PROTO_TCP, 1, 30, "none", "l2");
+    mpl_runs_add(&rs, &r);
+    r = mkp(2, MPL_PROTO_TCP, 2, 70, "none", "l2");
+    mpl_runs_add(&rs, &r);
+    r = mkp(2, MPL_PROTO_MPTCP, 0, 29, "none", "l2");
+    mpl_runs_add(&rs, &r);
+    r = mkp(2, MPL_PROTO_TCPLS, 0, 95, "none", "l2");
+    mpl_runs_add(&rs, &r);
+    /* point 3: l2 backup, l1 (the primary) fails: 30 until 1 s, then the backup's 70 */
+    r = mkp(3, MPL_PROTO_TCP, 1, 30, "blackhole", "l2");
+    mpl_runs_add(&rs, &r);
+    r = mkp(3, MPL_PROTO_TCP, 2, 70, "blackhole", "l2");
+    mpl_runs_add(&rs, &r);
+    r = mkp(3, MPL_PROTO_MPTCP, 0, 20, "blackhole", "l2");
+    mpl_runs_add(&rs, &r);
+
+    mpl_stats_ctx_t ctx = {.fail_at_s = 1, .fail_path = 1};
+    mpl_group_t *g;
+    int n = mpl_stats_groups_ctx(&rs, &ctx, &g);
+    const mpl_group_t *x = find_group(g, n, 1, MPL_PROTO_MPTCP);
+    assert_int_equal(x->basis, MPL_EXPECTED_FAILOVER);
+    assert_true(fabs(x->expected - 80.0 / 3) < 1e-9);
+    assert_true(fabs(x->ratio - 21.4 / (80.0 / 3)) < 1e-9);
+    assert_false(x->flagged); /* 0.80, but a failure point is never flagged */
+    x = find_group(g, n, 2, MPL_PROTO_MPTCP);
+    assert_int_equal(x->basis, MPL_EXPECTED_BACKUP);
+    assert_true(x->expected == 30);
+    assert_false(x->flagged);
+    x = find_group(g, n, 2, MPL_PROTO_TCPLS); /* backup is an MPTCP flag: TCPLS aggregates */
+    assert_int_equal(x->basis, MPL_EXPECTED_AGGREGATE);
+    assert_true(x->expected == 100);
+    assert_false(x->flagged);
+    x = find_group(g, n, 3, MPL_PROTO_MPTCP);
+    assert_int_equal(x->basis, MPL_EXPECTED_FAILOVER);
+    /* 80 Mbit: 30 in the first second, 50 at 70 Mbit/s */
+    assert_true(fabs(x->expected - 80.0 / (1 + 50.0 / 70)) < 1e-9);
+    assert_false(x->flagged);
+    FILE *f = fopen("/dev/null", "w");
+    mpl_stats_print(f, g, n);
+    fclose(f);
+    free(g);
+
+    /* without the failure parameters: no expected value at failure points, no flag */
+    n = mpl_stats_groups(&rs, &g);
+    x = find_group(g, n, 1, MPL_PROTO_MPTCP);
+    assert_true(isnan(x->expected) && isnan(x->ratio));
+    assert_int_equal(x->basis, MPL_EXPECTED_NONE);
+    assert_false(x->flagged);
+    free(g);
+    mpl_runs_free(&rs);
+}
+
 int
 main(void)
 {
@@ -181,6 +276,7 @@ main(void)
         cmocka_unit_test(test_groups_and_ratio),
         cmocka_unit_test(test_csv_roundtrip),
         cmocka_unit_test(test_failure_metrics),
+        cmocka_unit_test(test_expected_failover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
