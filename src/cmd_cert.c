@@ -65,13 +65,11 @@ cmd_cert(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return mpl_getopt_error(argv, opts);
         }
     }
     if (optind < argc) {
-        mpl_err("unexpected argument '%s' (see --help)", argv[optind]);
-        return 2;
+        return mpl_usage_error("unexpected argument '%s'", argv[optind]);
     }
     if (dir[0] == '\0')
         mpl_cert_dir(dir, sizeof(dir));

@@ -40,14 +40,14 @@ cmd_exec(int argc, char **argv)
         else if (argv[i][0] != '-' && host) {
             break; /* "exec HOST CMD..." without "--" */
         } else {
-            mpl_err("unexpected argument '%s'", argv[i]);
-            return 2;
+            static const char *const with_value[] = {"--topo", NULL};
+            return mpl_bad_arg(argv[i], with_value);
         }
     }
-    if (!host || i >= argc) {
-        usage(stderr);
-        return 2;
-    }
+    if (!host)
+        return mpl_usage_error("missing HOST and CMD");
+    if (i >= argc)
+        return mpl_usage_error("missing CMD to run in host '%s'", host);
     static mpl_topology_t t;
     if (mpl_tb_load_running(topo, &t) != 0)
         return 1;

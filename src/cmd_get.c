@@ -337,13 +337,11 @@ cmd_get(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return mpl_getopt_error(argv, opts);
         }
     }
     if (optind >= argc) {
-        mpl_err("no URL given (see --help)");
-        return 2;
+        return mpl_usage_error("no URL given");
     }
     const char *const *urls = (const char *const *)argv + optind;
     size_t n_urls = (size_t)(argc - optind);

@@ -36,10 +36,11 @@ static int
 link_schedule(const char *topo, int argc, char **argv)
 {
     static mpl_topology_t t;
-    if (argc < 1) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 1)
+        return mpl_usage_error("schedule: missing events ('TIME LINK ACTION [VALUE]'...)");
+    for (int i = 0; i < argc; i++)
+        if (argv[i][0] == '-')
+            return mpl_bad_arg(argv[i], NULL);
     if (mpl_tb_load_running(topo, &t) != 0)
         return 1;
     t.n_events = 0;
@@ -105,10 +106,14 @@ link_capture(const char *topo, int argc, char **argv)
         else
             break;
     }
-    if (!link || !file) {
-        usage(stderr);
-        return 2;
+    if (i < argc && argv[i][0] == '-') {
+        static const char *const with_value[] = {"-w", "--end", "--duration", NULL};
+        return mpl_bad_arg(argv[i], with_value);
     }
+    if (!link)
+        return mpl_usage_error("capture: missing LINK");
+    if (!file)
+        return mpl_usage_error("capture: missing -w FILE");
     uint64_t dur_ns = 0;
     if (duration && (mpl_parse_duration(duration, &dur_ns) != 0 || dur_ns < 1000000000ull)) {
         mpl_err("--duration: expected at least 1s");
@@ -161,28 +166,39 @@ cmd_link(int argc, char **argv)
     }
     const char *topo = NULL;
     int i = 1;
-    if (i + 1 < argc && !strcmp(argv[i], "--topo")) {
+    if (i < argc && !strcmp(argv[i], "--topo")) {
+        if (i + 1 >= argc)
+            return mpl_usage_error("option '--topo' requires an argument");
         topo = argv[i + 1];
         i += 2;
     }
-    if (i < argc && !strcmp(argv[i], "schedule")) {
+    if (i >= argc)
+        return mpl_usage_error("missing subcommand (set, capture, schedule)");
+    if (!strcmp(argv[i], "schedule")) {
         if (geteuid() != 0) {
             mpl_err("needs root (network namespaces)");
             return 1;
         }
         return link_schedule(topo, argc - i - 1, argv + i + 1);
     }
-    if (i + 1 < argc && !strcmp(argv[i], "capture")) {
+    if (!strcmp(argv[i], "capture")) {
         if (geteuid() != 0) {
             mpl_err("needs root (network namespaces)");
             return 1;
         }
         return link_capture(topo, argc - i - 1, argv + i + 1);
     }
-    if (i + 2 >= argc || strcmp(argv[i], "set") != 0) {
-        usage(stderr);
-        return 2;
+    if (strcmp(argv[i], "set") != 0) {
+        if (argv[i][0] == '-')
+            return mpl_usage_error("unrecognized option '%s'", argv[i]);
+        return mpl_usage_error("unknown subcommand '%s' (set, capture, schedule)", argv[i]);
     }
+    if (i + 1 >= argc)
+        return mpl_usage_error("set: missing LINK and ACTION");
+    if (argv[i + 1][0] == '-')
+        return mpl_bad_arg(argv[i + 1], NULL);
+    if (i + 2 >= argc)
+        return mpl_usage_error("set: missing ACTION (down, up, blackhole, rate R, delay D, loss P)");
     const char *link = argv[i + 1];
     mpl_tb_change_t c;
     char err[512];

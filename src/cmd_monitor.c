@@ -191,9 +191,8 @@ cmd_monitor(int argc, char **argv)
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
             quiet = 1;
         else {
-            mpl_err("unexpected argument '%s'", a);
-            usage(stderr);
-            return 2;
+            static const char *const with_value[] = {"--topo", "--hz", "--duration", "--csv", NULL};
+            return mpl_bad_arg(a, with_value);
         }
     }
     if (geteuid() != 0) {

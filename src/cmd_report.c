@@ -37,14 +37,13 @@ cmd_report(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return mpl_getopt_error(argv, opts);
         }
     }
-    if (argc - optind != 1) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind < 1)
+        return mpl_usage_error("missing DIR (an experiment's output directory)");
+    if (argc - optind > 1)
+        return mpl_usage_error("unexpected argument '%s'", argv[optind + 1]);
     const char *dir = argv[optind];
     char err[600];
     if (mpl_report_build(dir, !quiet, err, sizeof(err)) != 0) {

@@ -133,8 +133,7 @@ cmd_run(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return mpl_getopt_error(argv, opts);
         }
     }
     static char exe[PATH_MAX];

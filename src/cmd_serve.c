@@ -189,13 +189,11 @@ cmd_serve(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return mpl_getopt_error(argv, opts);
         }
     }
     if (optind < argc) {
-        mpl_err("unexpected argument '%s' (see --help)", argv[optind]);
-        return 2;
+        return mpl_usage_error("unexpected argument '%s'", argv[optind]);
     }
     cfg.tp = mpl_transport_find(proto);
     if (cfg.tp == NULL) {

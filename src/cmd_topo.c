@@ -23,7 +23,51 @@ usage(FILE *f)
                "       mplab topo commands FILE\n\n"
                "Builds emulated multi-link topologies in network namespaces (docs/TESTBED.md).\n"
                "Environment: MPLAB_PREFIX (default mpl) prefixes every name; MPLAB_RUNDIR\n"
-               "(default /run/mplab) holds the state of running topologies.\n");
+               "(default /run/mplab) holds the state of running topologies.\n"
+               "'mplab topo SUBCOMMAND --help' describes each subcommand.\n");
+}
+
+/* 'topo SUB --help': the help of one subcommand. Returns 0, or -1 for an unknown SUB. */
+static int
+sub_usage(const char *sub, FILE *f)
+{
+    if (!strcmp(sub, "up"))
+        fprintf(f, "Usage: mplab topo up FILE [--name NAME] [--capture DIR] [-v]\n\n"
+                   "Builds the topology of FILE (format: docs/TESTBED.md): one network namespace per\n"
+                   "host and per link (PREFIX-NAME-HOST, PREFIX-NAME-_LINK), addresses, routes, link\n"
+                   "emulation and the [events] schedule. Needs root.\n"
+                   "  --name NAME    name of the running topology (default: from FILE)\n"
+                   "  --capture DIR  capture every link from up to down into DIR/LINK.pcap\n"
+                   "  -v, --verbose  print every command run\n");
+    else if (!strcmp(sub, "down"))
+        fprintf(f, "Usage: mplab topo down NAME | --all\n\n"
+                   "Removes topology NAME (namespaces, interfaces, processes, state), or every\n"
+                   "topology and leftover namespace of the prefix (MPLAB_PREFIX) with --all.\n"
+                   "Exit status: 0 removed; 1 NAME was not up (a notice names NAME and the prefix)\n"
+                   "or removal failed. --all with nothing up is not an error (exit 0, silent).\n");
+    else if (!strcmp(sub, "show"))
+        fprintf(f, "Usage: mplab topo show [NAME] [--json]\n\n"
+                   "Prints hosts, namespaces, addresses, interfaces and links (configured and live\n"
+                   "rate, delay, loss, queue, counters) of NAME, or of every running topology.\n");
+    else if (!strcmp(sub, "check"))
+        fprintf(f, "Usage: mplab topo check [NAME] [--json]\n\n"
+                   "Measures every link of a running topology (the only one when NAME is left out),\n"
+                   "in both directions, and compares with its configuration. Needs root.\n"
+                   "  RTT (ping over the link):  ok when min >= 2 x delay - 0.3 ms and\n"
+                   "                             avg <= 2 x delay + max(2 ms, 10 %%)\n"
+                   "  TCP (one flow per direction): ok when goodput / rate is between 0.75 and 1.02\n"
+                   "      (TCP over Ethernet reaches at most 1448/1514 = 0.956 of the rate); links\n"
+                   "      with loss and links of 1 Gbit/s or more only need to stay under the rate\n"
+                   "      (the table says why: 'loss', 'cpu').\n"
+                   "Prints PASS when every row is ok, else FAIL; --json has \"pass\" and, per link\n"
+                   "direction, \"rtt_pass\" and \"tcp_pass\". Exit status 0 PASS, 1 FAIL.\n");
+    else if (!strcmp(sub, "commands"))
+        fprintf(f, "Usage: mplab topo commands FILE\n\n"
+                   "Prints, per host, the ip/tc/sysctl commands that reproduce FILE's topology on\n"
+                   "real machines (nothing is run; no root needed).\n");
+    else
+        return -1;
+    return 0;
 }
 
 static int
@@ -51,14 +95,12 @@ topo_up(int argc, char **argv)
         else if (argv[i][0] != '-' && !file)
             file = argv[i];
         else {
-            mpl_err("unexpected argument '%s'", argv[i]);
-            return 2;
+            static const char *const with_value[] = {"--name", "--capture", NULL};
+            return mpl_bad_arg(argv[i], with_value);
         }
     }
-    if (!file) {
-        usage(stderr);
-        return 2;
-    }
+    if (!file)
+        return mpl_usage_error("up: missing FILE");
     static mpl_topology_t t;
     char err[600];
     if (mpl_topo_load(file, &t, err, sizeof(err)) != 0) {
@@ -96,15 +138,27 @@ topo_up(int argc, char **argv)
 static int
 topo_down(int argc, char **argv)
 {
-    if (argc != 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2)
+        return mpl_usage_error("down: missing NAME (or --all)");
+    if (argc > 2)
+        return mpl_bad_arg(argv[2], NULL);
+    if (argv[1][0] == '-' && strcmp(argv[1], "--all") != 0)
+        return mpl_bad_arg(argv[1], NULL);
     if (need_root() != 0)
         return 1;
     if (!strcmp(argv[1], "--all"))
         return mpl_tb_down_all() == 0 ? 0 : 1;
-    return mpl_tb_down(argv[1]) == 0 ? 0 : 1;
+    static char names[256][MPL_TB_TOPO_MAX + 1];
+    int n = mpl_tb_list(names, 256), up = 0;
+    for (int i = 0; i < n && !up; i++)
+        up = !strcmp(names[i], argv[1]);
+    int rc = mpl_tb_down(argv[1]); /* also removes leftovers of a half-built NAME */
+    if (!up) {
+        fprintf(stderr, "%s: nothing to do: topology '%s' is not up (prefix %s)\n", mpl_progname(), argv[1],
+                mpl_tb_prefix());
+        return 1;
+    }
+    return rc == 0 ? 0 : 1;
 }
 
 /* 1 when the running topology uses the netem backend (no forwarders). */
@@ -286,10 +340,8 @@ topo_show(int argc, char **argv)
             json = 1;
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
-        else {
-            mpl_err("unexpected argument '%s'", argv[i]);
-            return 2;
-        }
+        else
+            return mpl_bad_arg(argv[i], NULL);
     }
     static char names[64][MPL_TB_TOPO_MAX + 1];
     int n;
@@ -334,10 +386,10 @@ topo_show(int argc, char **argv)
 static int
 topo_commands(int argc, char **argv)
 {
-    if (argc != 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2)
+        return mpl_usage_error("commands: missing FILE");
+    if (argc > 2 || argv[1][0] == '-')
+        return mpl_bad_arg(argv[argc > 2 ? 2 : 1], NULL);
     static mpl_topology_t t;
     char err[600];
     if (mpl_topo_load(argv[1], &t, err, sizeof(err)) != 0) {
@@ -358,10 +410,8 @@ topo_check(int argc, char **argv)
             json = 1;
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
-        else {
-            mpl_err("unexpected argument '%s'", argv[i]);
-            return 2;
-        }
+        else
+            return mpl_bad_arg(argv[i], NULL);
     }
     if (need_root() != 0)
         return 1;
@@ -371,9 +421,12 @@ topo_check(int argc, char **argv)
 int
 cmd_topo(int argc, char **argv)
 {
-    if (argc < 2 || mpl_wants_help(argc, argv)) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2)
+        return mpl_usage_error("missing subcommand (up, down, show, check, commands)");
+    if (mpl_wants_help(argc, argv)) {
+        if (sub_usage(argv[1], stdout) != 0)
+            usage(stdout);
+        return 0;
     }
     const char *sub = argv[1];
     argc--;
@@ -388,6 +441,7 @@ cmd_topo(int argc, char **argv)
         return topo_check(argc, argv);
     if (!strcmp(sub, "commands"))
         return topo_commands(argc, argv);
-    mpl_err("unknown subcommand '%s' (up, down, show, check, commands)", sub);
-    return 2;
+    if (sub[0] == '-')
+        return mpl_bad_arg(sub, NULL);
+    return mpl_usage_error("unknown subcommand '%s' (up, down, show, check, commands)", sub);
 }

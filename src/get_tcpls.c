@@ -108,6 +108,25 @@ find(getter_t *g, uint32_t id)
 
 static int send_request(getter_t *g, cstream_t *cs, int keep_alive);
 
+/* The server is gone: the first unfinished URL and its bytes, as src/client.c says it. */
+static void
+fail_server_gone(getter_t *g, const char *how)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        const cstream_t *cs = &g->streams[i];
+        if (cs->done || cs->resp == NULL)
+            continue;
+        if (mpl_http_cresp_head_done(cs->resp) && mpl_http_cresp_head(cs->resp)->has_content_length)
+            fail(g, "%s: %s after %llu of %llu bytes", cs->url, how,
+                 (unsigned long long)mpl_http_cresp_body_bytes(cs->resp),
+                 (unsigned long long)mpl_http_cresp_head(cs->resp)->content_length);
+        else
+            fail(g, "%s: %s before a complete response", cs->url, how);
+        return;
+    }
+    fail(g, "%s", how);
+}
+
 /* Feeds one response; returns the bytes of data it took. */
 static size_t
 feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int fin)
@@ -921,7 +940,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
             if (w < 0 && !g.closed && tcpls_conn_count(g.s) > 1) {
                 tcpls_conn_failed(g.s, c->id, TCPLS_ERR_CONN_FAILED);
             } else if (w < 0 && !g.closed) {
-                fail(&g, "connection to the server failed while sending");
+                fail_server_gone(&g, "connection closed by the server");
                 break;
             }
             /* blackhole: data outstanding and no acknowledgment progress */
@@ -947,7 +966,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         }
         if (started && live_count(&g) == 0 && !g.closed && tcpls_session_token_count(g.s) == 0 &&
             g.n_done < g.n) {
-            fail(&g, "every connection to the server failed");
+            fail_server_gone(&g, "every connection to the server failed");
             break;
         }
     }

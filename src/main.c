@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "util.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,7 @@ main(int argc, char **argv)
     static char progname[64];
 
     signal(SIGPIPE, SIG_IGN);
+    opterr = 0; /* the commands report getopt errors as one line (mpl_getopt_error) */
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -66,6 +67,54 @@ mpl_err(const char *fmt, ...)
     va_start(ap, fmt);
     vlog("error: ", fmt, ap);
     va_end(ap);
+}
+
+int
+mpl_usage_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    mpl_err("%s (see '%s --help')", msg, progname);
+    return 2;
+}
+
+int
+mpl_getopt_error(char **argv, const struct option *opts)
+{
+    const char *arg = argv[optind - 1];
+    if (optopt == 0) /* unknown or ambiguous long option: getopt has skipped it */
+        return mpl_usage_error("unrecognized option '%.*s'", (int)strcspn(arg, "="), arg);
+    if (!strncmp(arg, "--", 2)) {
+        size_t n = strcspn(arg + 2, "=");
+        for (const struct option *o = opts; o->name; o++) {
+            if (strlen(o->name) != n || strncmp(o->name, arg + 2, n) != 0)
+                continue;
+            if (arg[2 + n] == '=' && o->has_arg == no_argument)
+                return mpl_usage_error("option '--%s' does not take an argument", o->name);
+            if (arg[2 + n] == '\0' && o->has_arg == required_argument)
+                return mpl_usage_error("option '--%s' requires an argument", o->name);
+        }
+    }
+    for (const struct option *o = opts; o->name; o++)
+        if (o->val == optopt && o->has_arg == required_argument)
+            return mpl_usage_error("option '-%c' requires an argument", optopt);
+    if (optopt > ' ' && optopt < 127)
+        return mpl_usage_error("invalid option '-%c'", optopt);
+    return mpl_usage_error("invalid option '%s'", arg);
+}
+
+int
+mpl_bad_arg(const char *arg, const char *const *with_value)
+{
+    for (; with_value && *with_value; with_value++)
+        if (!strcmp(arg, *with_value))
+            return mpl_usage_error("option '%s' requires an argument", arg);
+    if (arg[0] == '-')
+        return mpl_usage_error("unrecognized option '%s'", arg);
+    return mpl_usage_error("unexpected argument '%s'", arg);
 }
 
 void

@@ -29,6 +29,16 @@ void mpl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mpl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mpl_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mpl_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage errors: one line "PROG: error: MSG (see 'PROG --help')" on stderr; returns 2. */
+int mpl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For getopt_long's '?' / ':' result (main.c sets opterr = 0): names the bad option
+ * (unrecognized, missing argument, argument not allowed) with mpl_usage_error; returns 2. */
+struct option;
+int mpl_getopt_error(char **argv, const struct option *opts);
+/* For hand-written parsers: arg was not accepted. "option 'X' requires an argument" when arg
+ * is one of the NULL-terminated with_value (it came last), "unrecognized option" when it
+ * starts with '-', else "unexpected argument". Returns 2. */
+int mpl_bad_arg(const char *arg, const char *const *with_value);
 
 /* ---- time --------------------------------------------------------------------------- */
 

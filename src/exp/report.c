@@ -675,7 +675,8 @@ write_html(report_t *r, FILE *f)
         f, "</title>\n<style>\nbody{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;}\n"
            "table{border-collapse:collapse;margin:1em 0;font-size:90%%}td,th{border:1px solid #bbb;padding:"
            "3px 8px;text-align:right}th{background:#eee}td.l{text-align:left}\ntr.flag td{background:#fde0dc}"
-           "tr.na td{color:#888}\nfigure{margin:1.5em 0}img{max-width:100%%;border:1px solid #ddd}"
+           "tr.na td{color:#888}p.partial{background:#fff3cd;padding:6px}\nfigure{margin:1.5em "
+           "0}img{max-width:100%%;border:1px solid #ddd}"
            "figcaption{font-size:90%%;color:#333}\ncode{background:#f4f4f4;padding:0 3px}\n</style></head>\n"
            "<body>\n<h1>");
     html_esc(f, name);
@@ -690,6 +691,14 @@ write_html(report_t *r, FILE *f)
             "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
             "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
             "DIR</code>.</p>\n");
+    int planned = (int)mpl_jv_num(mpl_jv_get(&r->meta, r->root, "planned"), 0);
+    if (planned > r->runs.n)
+        fprintf(
+            f,
+            "<p class=partial><strong>Partial results:</strong> %d of %d planned runs (the experiment was "
+            "interrupted or is still running); continue it with <code>mplab run SCENARIO --out DIR "
+            "--resume</code>.</p>\n",
+            r->runs.n, planned);
     /* environment */
     fprintf(f, "<h2>Environment</h2>\n<table>\n");
     static const char *const env_keys[] = {"date",    "kernel", "mplab_version", "openssl_version",
@@ -869,14 +878,21 @@ mpl_report_build(const char *dir, int print, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto out;
     }
+    int planned = (int)mpl_jv_num(mpl_jv_get(&r.meta, r.root, "planned"), 0);
     snprintf(path, sizeof(path), "%s/summary.txt", dir);
     FILE *sum = fopen(path, "w");
     if (sum != NULL) {
         mpl_stats_print(sum, r.groups, r.n_groups);
+        if (planned > r.runs.n)
+            fprintf(sum, "partial results: %d of %d planned runs (continue with --resume)\n", r.runs.n,
+                    planned);
         fclose(sum);
     }
-    if (print)
+    if (print) {
         mpl_stats_print(stdout, r.groups, r.n_groups);
+        if (planned > r.runs.n)
+            printf("partial results: %d of %d planned runs (continue with --resume)\n", r.runs.n, planned);
+    }
 
     snprintf(r.plots_dir, sizeof(r.plots_dir), "%s/plots", dir);
     mkdir(r.plots_dir, 0755);

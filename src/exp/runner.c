@@ -1020,6 +1020,7 @@ write_meta(exp_t *e, const char *started)
     mpl_json_str(&j, "openssl_version", OpenSSL_version(OPENSSL_VERSION));
     mpl_json_u64(&j, "seed", e->seed);
     mpl_json_u64(&j, "repeat", (uint64_t)e->repeat);
+    mpl_json_i64(&j, "planned", e->total); /* runs of the whole plan: the report says when it is partial */
     mpl_json_obj_begin(&j, "sysctls");
     static const char *const sysctls[] = {"net.mptcp.enabled",
                                           "net.mptcp.scheduler",

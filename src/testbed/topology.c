@@ -29,11 +29,13 @@ typedef struct parser {
     char link_a[MPL_TB_MAX_LINKS][MPL_TB_NAME_MAX + 1];
     char link_b[MPL_TB_MAX_LINKS][MPL_TB_NAME_MAX + 1];
     int addr_line[MPL_TB_MAX_LINKS][2];
+    int end_line[MPL_TB_MAX_LINKS][2]; /* lines of the 'a =' / 'b =' keys */
     /* per-direction values given for both directions, or only one (bit 0 a2b, bit 1 b2a) */
     int have_delay[MPL_TB_MAX_LINKS], have_rate[MPL_TB_MAX_LINKS];
     /* events name their link: resolved at the end as well */
     char ev_link[MPL_TB_MAX_EVENTS][MPL_TB_NAME_MAX + 1];
     char default_link[MPL_TB_MAX_HOSTS][MPL_TB_NAME_MAX + 1];
+    int default_line[MPL_TB_MAX_HOSTS];
     int have_name;
 } parser_t;
 
@@ -427,6 +429,7 @@ host_key(parser_t *p, const char *k, const char *v)
         if (!valid_name(v, MPL_TB_NAME_MAX))
             return perr(p, "default: invalid link name '%s'", v);
         snprintf(p->default_link[p->idx], sizeof(p->default_link[0]), "%s", v);
+        p->default_line[p->idx] = p->line;
     } else {
         return perr(p,
                     "unknown key '%s' in [host %s] (router, mptcp_endpoints, mptcp_subflows, "
@@ -464,6 +467,7 @@ link_key(parser_t *p, const char *k, const char *v)
         if (!valid_name(v, MPL_TB_NAME_MAX))
             return perr(p, "%s: invalid host name '%s'", k, v);
         snprintf(k[0] == 'a' ? p->link_a[p->idx] : p->link_b[p->idx], MPL_TB_NAME_MAX + 1, "%s", v);
+        p->end_line[p->idx][k[0] == 'a' ? 0 : 1] = p->line;
         return 0;
     }
     if (mask == 3 && (!strcmp(k, "a_addr") || !strcmp(k, "b_addr"))) {
@@ -578,12 +582,17 @@ finish(parser_t *p)
             return perr(p, "link '%s': missing 'b' (the host at the other end)", l->name);
         l->a = mpl_topo_host(t, p->link_a[i]);
         l->b = mpl_topo_host(t, p->link_b[i]);
-        if (l->a < 0)
-            return perr(p, "link '%s': unknown host '%s'", l->name, p->link_a[i]);
-        if (l->b < 0)
-            return perr(p, "link '%s': unknown host '%s'", l->name, p->link_b[i]);
-        if (l->a == l->b)
+        /* errors about a key's value name the line of that key */
+        for (int e = 0; e < 2; e++) {
+            if ((e ? l->b : l->a) < 0) {
+                p->line = p->end_line[i][e];
+                return perr(p, "link '%s': unknown host '%s'", l->name, e ? p->link_b[i] : p->link_a[i]);
+            }
+        }
+        if (l->a == l->b) {
+            p->line = p->end_line[i][1];
             return perr(p, "link '%s': both ends are host '%s'", l->name, p->link_a[i]);
+        }
         if (!l->plen)
             l->plen = 24;
         /* automatic addresses: link i gets 10.0.<i+1>.0/24, a = .1, b = .2 */
@@ -592,6 +601,7 @@ finish(parser_t *p)
             l->addr[0] = (10u << 24) | ((uint32_t)(i + 1) << 8) | 1;
             l->addr[1] = (10u << 24) | ((uint32_t)(i + 1) << 8) | 2;
         } else if (given == 1) {
+            p->line = p->addr_line[i][l->addr[0] ? 0 : 1];
             return perr(p, "link '%s': give both a_addr and b_addr, or neither", l->name);
         }
         uint32_t mask = l->plen >= 32 ? 0xffffffffu : ~(0xffffffffu >> l->plen);
@@ -627,7 +637,7 @@ finish(parser_t *p)
             int plen = li->plen < lj->plen ? li->plen : lj->plen;
             uint32_t mask = ~(0xffffffffu >> plen);
             if ((li->addr[0] & mask) == (lj->addr[0] & mask)) {
-                p->line = li->line;
+                p->line = p->addr_line[i][0] ? p->addr_line[i][0] : li->line;
                 return perr(p, "link '%s': its subnet overlaps the one of link '%s'", li->name, lj->name);
             }
         }
@@ -641,6 +651,7 @@ finish(parser_t *p)
         if (nl == 0)
             return perr(p, "host '%s' is on no link", h->name);
         if (p->default_link[i][0]) {
+            p->line = p->default_line[i];
             int li = mpl_topo_link(t, p->default_link[i]);
             if (li < 0)
                 return perr(p, "host '%s': default: unknown link '%s'", h->name, p->default_link[i]);

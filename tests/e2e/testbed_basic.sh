@@ -15,7 +15,7 @@ leftovers() { ls /run/netns 2>/dev/null | grep "^$MPLAB_PREFIX-"; ls "$MPLAB_RUN
 # --- an invalid file: file, line and problem; nothing built
 printf '[host c]\n[host s]\n[link l1]\na = c\nb = nowhere\n' >"$T_TMP/bad.ini"
 out=$($MPLAB topo up "$T_TMP/bad.ini" 2>&1) && fail "invalid topology accepted"
-echo "$out" | grep -q "bad.ini:3: link 'l1': unknown host 'nowhere'" || fail "unclear error: $out"
+echo "$out" | grep -q "bad.ini:5: link 'l1': unknown host 'nowhere'" || fail "unclear error: $out"
 [ -z "$(leftovers)" ] || fail "invalid file left: $(leftovers)"
 
 # --- up

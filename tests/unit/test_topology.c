@@ -98,7 +98,14 @@ expect_error(const char *text, const char *needle)
 static void
 test_errors(void **state)
 {
-    expect_error(TWO_HOSTS "[link l1]\na = c\nb = x\n", "t.ini:3: link 'l1': unknown host 'x'");
+    /* errors about a key's value name the line of that key, not the section header */
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = x\n", "t.ini:5: link 'l1': unknown host 'x'");
+    expect_error(TWO_HOSTS "[link l1]\n# comment\na = nosuch\nb = s\n",
+                 "t.ini:5: link 'l1': unknown host 'nosuch'");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nb_addr = 10.9.0.2\n",
+                 "t.ini:6: link 'l1': give both a_addr and b_addr");
+    expect_error("[host c]\ndefault = l9\n[host s]\n[link l1]\na = c\nb = s\n",
+                 "t.ini:2: host 'c': default: unknown link 'l9'");
     expect_error(TWO_HOSTS "[link l1]\na = c\n", "t.ini:3: link 'l1': missing 'b'");
     expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\nrate = -5mbit\n",
                  "t.ini:6: rate: invalid rate '-5mbit'");
@@ -116,8 +123,8 @@ test_errors(void **state)
                  "not in the same /24 subnet");
     expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[link l2]\na = c\nb = s\na_addr = 10.0.1.7\n"
                            "b_addr = 10.0.1.9\n",
-                 "overlaps");
-    expect_error(TWO_HOSTS "[link l1]\na = c\nb = c\n", "both ends");
+                 "t.ini:9: link 'l2': its subnet overlaps");
+    expect_error(TWO_HOSTS "[link l1]\na = c\nb = c\n", "t.ini:5: link 'l1': both ends");
     expect_error(TWO_HOSTS "[link l1]\na = c\nb = s\n[host c]\n", "t.ini:6: duplicate name 'c'");
     expect_error("[host c]\n[host s]\n[link Bad]\n", "t.ini:3: invalid link name 'Bad'");
     expect_error("[host averyveryverylongname]\n", "invalid host name");
