@@ -96,6 +96,16 @@ test_bytesgen(void **state)
     mpl_bytes_fill(0, b, 8);
     for (int i = 0; i < 8; i++)
         assert_int_equal(b[i], (uint8_t)(z >> (8 * i)));
+    /* every vector path (AVX-512, AVX2, scalar) gives the formula's words */
+    mpl_bytes_fill(0, a, sizeof(a));
+    for (uint64_t w = 0; w < sizeof(a) / 8; w++) {
+        uint64_t x = MPL_BYTES_SEED + w + 0x9e3779b97f4a7c15ull;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+        x ^= x >> 31;
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(a[8 * w + (uint64_t)i], (uint8_t)(x >> (8 * i)));
+    }
 }
 
 static void
