@@ -242,6 +242,9 @@ void tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns);
  * oldest unacknowledged record went out or the last ACK that advanced, 0 when nothing is
  * unacknowledged. The application declares a blackhole when now - this > its timeout. */
 uint64_t tcpls_conn_stalled_since(tcpls_session_t *s, uint32_t conn_id);
+/* Stream bytes the default scheduler queued again on a faster connection while a slower one
+ * still held them (opportunistic reinjection; the receiver drops whichever copy comes second). */
+uint64_t tcpls_session_reinjected_bytes(tcpls_session_t *s);
 /* Connections that are established and not closed. */
 size_t tcpls_conn_live_count(tcpls_session_t *s);
 /* Addresses (New Address / Remove Address frames). version 4 or 6, addr in network order

@@ -60,6 +60,7 @@ typedef struct sent_record {
     uint32_t stream_id;
     uint16_t len;
     uint8_t fin;
+    uint8_t reinjected; /* its frames were also queued for another connection */
 } sent_record_t;
 
 typedef struct conn {
@@ -72,11 +73,14 @@ typedef struct conn {
     int ack_due;
     sent_record_t *ring; /* unacknowledged records that carried stream frames */
     size_t ring_head, ring_len, ring_cap;
+    size_t ring_bytes; /* stream bytes of the records in ring */
     uint64_t bytes_sent, bytes_received, records_sent, records_received;
     /* multipath */
     SSL *ssl; /* client: the join handshake of this connection */
     int backup, migrated, error;
-    uint32_t srtt_us, notsent;
+    uint32_t srtt_us;
+    uint64_t notsent;      /* kernel's unsent bytes at the last metrics, plus what we gave it since */
+    uint64_t metrics_ns;   /* session time of the last tcpls_conn_set_metrics */
     uint64_t rate_bps;     /* delivery rate from tcp_info, 0 if unknown */
     uint64_t data_records; /* records with stream data (round-robin scheduler) */
     uint64_t stalled_since;
@@ -111,7 +115,8 @@ struct tcpls_session {
     uint32_t next_stream_id, peer_next_stream_id;
     tcpls_stream_t *sendq_head, *sendq_tail;
     size_t send_buffered;
-    size_t reorder_total; /* out-of-order bytes held over all streams */
+    uint64_t reinjected_bytes; /* stream bytes queued again by opportunistic reinjection */
+    size_t reorder_total;      /* out-of-order bytes held over all streams */
     int any_blocked;
     token_t tokens[MAX_TOKENS]; /* client: tokens received; server: tokens issued */
     size_t ntokens;
@@ -473,6 +478,7 @@ conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
         tcpls_stream_t *st;
         c->ring_head = (c->ring_head + 1) % c->ring_cap;
         c->ring_len--;
+        c->ring_bytes -= r.len;
         if ((st = stream_find(s, r.stream_id)) != NULL) {
             tcpls__stream_requeue(st, r.off, r.len, r.fin);
             sendq_push(s, st);
@@ -1105,6 +1111,7 @@ ring_push(conn_t *c, const sent_record_t *r)
     }
     c->ring[(c->ring_head + c->ring_len) % c->ring_cap] = *r;
     c->ring_len++;
+    c->ring_bytes += r->len;
     return 0;
 }
 
@@ -1152,6 +1159,7 @@ process_ack(tcpls_session_t *s, uint32_t conn_id, uint64_t seq)
         tcpls_stream_t *st;
         c->ring_head = (c->ring_head + 1) % c->ring_cap;
         c->ring_len--;
+        c->ring_bytes -= r.len;
         if ((st = stream_find(s, r.stream_id)) != NULL) {
             s->send_buffered -= tcpls__stream_ack(st, r.off, r.len, r.fin);
             stream_maybe_finish(s, st);
@@ -1486,9 +1494,17 @@ faster(const conn_t *x, const conn_t *c)
 /* Expected time (us) until a record of len bytes given to c now reaches the peer: half the RTT
  * plus draining what waits before it (our output and the kernel's unsent bytes). */
 static double
-conn_arrival_us(const conn_t *c, size_t len)
+conn_arrival_us(const tcpls_session_t *s, const conn_t *c, size_t len)
 {
-    return c->srtt_us / 2.0 + (double)(c->out.len + c->notsent + len) * 8e6 / (double)c->rate_bps;
+    /* the kernel's queue: as last measured plus what we wrote since, drained at the delivery
+     * rate meanwhile (metrics come every few tens of ms; between them the estimate must still
+     * see what this side just queued) */
+    double notsent = (double)c->notsent;
+    if (s->now_ns > c->metrics_ns && c->metrics_ns != 0)
+        notsent -= (double)(s->now_ns - c->metrics_ns) / 1e9 * (double)c->rate_bps / 8;
+    if (notsent < 0)
+        notsent = 0;
+    return c->srtt_us / 2.0 + ((double)(c->out.len + len) + notsent) * 8e6 / (double)c->rate_bps;
 }
 
 /* Scheduling: how many stream bytes may connection c carry in its next record (0: none; control
@@ -1502,15 +1518,51 @@ conn_arrival_us(const conn_t *c, size_t len)
  * SCHED_SLACK_US). A slow path thus never makes the receiver wait for it. */
 /* With rates known: would a full record reach the peer sooner over x than over c? */
 static int
-earlier(const conn_t *x, const conn_t *c)
+earlier(const tcpls_session_t *s, const conn_t *x, const conn_t *c)
 {
-    double tx = conn_arrival_us(x, TCPLS_MAX_PLAINTEXT), tc = conn_arrival_us(c, TCPLS_MAX_PLAINTEXT);
+    double tx = conn_arrival_us(s, x, TCPLS_MAX_PLAINTEXT), tc = conn_arrival_us(s, c, TCPLS_MAX_PLAINTEXT);
     return tx < tc || (tx == tc && x->id < c->id);
 }
 
-#define SCHED_SLACK_US  20000.0
-#define SCHED_MIN_CHUNK 1024
-#define SCHED_PROBE     8192
+#define SCHED_SLACK_MIN_US 20000.0
+#define SCHED_SLACK_MAX_US 250000.0
+#define SCHED_MIN_CHUNK    1024
+#define SCHED_PROBE        8192
+#define REINJECT_MAX       (64 * 1024) /* stream bytes reinjected per idle moment */
+
+/* Stream bytes queued and never sent (new data and resend ranges), over the first streams of
+ * the send queue (enough for a scheduling estimate). */
+static size_t
+sendq_unsent(const tcpls_session_t *s)
+{
+    size_t n = 0, k = 0;
+    for (const tcpls_stream_t *st = s->sendq_head; st != NULL && k < 32; st = st->sendq_next, k++) {
+        uint64_t end = st->send_base + st->slen;
+        if (end > st->send_next)
+            n += (size_t)(end - st->send_next);
+        for (size_t i = 0; i < st->nresend; i++)
+            if (st->resend[i].end > st->resend[i].off)
+                n += (size_t)(st->resend[i].end - st->resend[i].off);
+    }
+    return n;
+}
+
+/* How long (us) the fast path x may be kept busy by what waits to be sent, i.e. how much later
+ * than x a slower path may deliver without the receiver waiting for it (ECF): the unsent
+ * backlog's drain time on x, at least SCHED_SLACK_MIN_US, and at most a quarter of the stream
+ * send buffer's drain time (a record on the slow path pins the buffer until acknowledged; the
+ * fast path must not run out of buffer meanwhile) and SCHED_SLACK_MAX_US (latency). */
+static double
+sched_slack_us(const tcpls_session_t *s, const conn_t *x)
+{
+    double backlog = (double)sendq_unsent(s) * 8e6 / (double)x->rate_bps;
+    double cap = (double)s->ctx->stream_send_buffer / 4 * 8e6 / (double)x->rate_bps;
+    if (cap > SCHED_SLACK_MAX_US)
+        cap = SCHED_SLACK_MAX_US;
+    if (backlog > cap)
+        backlog = cap;
+    return backlog > SCHED_SLACK_MIN_US ? backlog : SCHED_SLACK_MIN_US;
+}
 static size_t
 conn_data_budget(tcpls_session_t *s, conn_t *c)
 {
@@ -1548,15 +1600,14 @@ conn_data_budget(tcpls_session_t *s, conn_t *c)
                     budget = SCHED_PROBE;
                 break;
             }
-            if (x->rate_bps > 0 && c->rate_bps > 0 ? !earlier(x, c) : !faster(x, c))
+            if (x->rate_bps > 0 && c->rate_bps > 0 ? !earlier(s, x, c) : !faster(x, c))
                 break;
             if (x->out.len < MP_OUT_TARGET / 4)
                 return 0;
             if (x->rate_bps > 0 && c->rate_bps > 0) {
                 /* backlog the faster path would still be busy with after this record */
-                double backlog_us = (double)s->send_buffered * 8e6 / (double)x->rate_bps;
-                double slack = backlog_us < SCHED_SLACK_US ? backlog_us : SCHED_SLACK_US;
-                double deadline = conn_arrival_us(x, 0) + slack, base = conn_arrival_us(c, 0);
+                double deadline = conn_arrival_us(s, x, 0) + sched_slack_us(s, x),
+                       base = conn_arrival_us(s, c, 0);
                 double room = (deadline - base) * (double)c->rate_bps / 8e6;
                 if (room < SCHED_MIN_CHUNK)
                     return 0;
@@ -1567,6 +1618,71 @@ conn_data_budget(tcpls_session_t *s, conn_t *c)
         }
     }
     return budget;
+}
+
+/* Opportunistic reinjection (default scheduler). Records already given to a slower connection
+ * y are queued again so that c carries their frames too, and the receiver takes whichever copy
+ * comes first (it drops the other), when
+ *  - c may carry data but nothing new waits (the application is done, or the send buffer is
+ *    full because its oldest bytes are unacknowledged on y), or
+ *  - a record given to y now would arrive later than over c by more than twice the most slack
+ *    the scheduler itself allows a slower path (the same estimate, conn_arrival_us): what y holds
+ *    was given to it on wrong estimates, e.g. it took a queue before a faster connection
+ *    joined, or its rate dropped.
+ * Oldest records first, at most REINJECT_MAX bytes per call, each record at most once.
+ * Returns 1 when something was queued. */
+static int
+reinject(tcpls_session_t *s, conn_t *c)
+{
+    conn_t *y = NULL;
+    uint64_t y_off = UINT64_MAX;
+    int idle = s->sendq_head == NULL;
+
+    if (s->sched != TSCHED_DEFAULT)
+        return 0;
+    for (size_t i = 0; i < s->nconns; i++) {
+        conn_t *x = s->conns[i];
+        if (x == c || x->state != 1 || x->ring_len == 0 || conn_rank(x) < conn_rank(c))
+            continue;
+        if (idle) {
+            /* c would deliver sooner, by a margin (no duplicates between alike paths) */
+            if (x->rate_bps > 0 && c->rate_bps > 0
+                    ? conn_arrival_us(s, x, 0) <= conn_arrival_us(s, c, 0) + SCHED_SLACK_MIN_US
+                    : x->srtt_us <= c->srtt_us + 2 * SCHED_SLACK_MIN_US)
+                continue;
+        } else {
+            if (x->rate_bps == 0 || c->srtt_us == 0)
+                continue;
+            double tc = c->rate_bps > 0 ? conn_arrival_us(s, c, 0) : c->srtt_us / 2.0;
+            if (conn_arrival_us(s, x, 0) <= tc + 2 * SCHED_SLACK_MAX_US)
+                continue;
+        }
+        const sent_record_t *r = NULL;
+        for (size_t k = 0; k < x->ring_len && r == NULL; k++)
+            if (!x->ring[(x->ring_head + k) % x->ring_cap].reinjected)
+                r = &x->ring[(x->ring_head + k) % x->ring_cap];
+        if (r != NULL && r->off < y_off) {
+            y = x;
+            y_off = r->off;
+        }
+    }
+    if (y == NULL)
+        return 0;
+    size_t done = 0;
+    for (size_t k = 0; k < y->ring_len && done < REINJECT_MAX; k++) {
+        sent_record_t *r = &y->ring[(y->ring_head + k) % y->ring_cap];
+        tcpls_stream_t *st;
+        if (r->reinjected)
+            continue;
+        r->reinjected = 1;
+        if ((st = stream_find(s, r->stream_id)) == NULL)
+            continue;
+        tcpls__stream_requeue(st, r->off, r->len, r->fin);
+        sendq_push(s, st);
+        done += r->len + 1;
+        s->reinjected_bytes += r->len;
+    }
+    return done > 0;
 }
 
 /* Builds records for connection c until its output target waits or nothing is left. */
@@ -1636,6 +1752,9 @@ fill_output(tcpls_session_t *s, conn_t *c)
             s->tokens[i].sent = 1;
         }
         size_t budget = conn_data_budget(s, c);
+        if (budget > 0 && live_conns(s, 0) > 1 &&
+            (s->sendq_head == NULL || c->ring_len == 0 || (c->records_sent & 15) == 0))
+            reinject(s, c);
         if (budget > 0 && (st = sendq_pop(s)) != NULL) {
             sent_record_t rec = {.seq = c->send_seq, .stream_id = st->id};
             size_t max = TCPLS_MAX_PLAINTEXT - TCPLS_STREAM_TRAILER_LEN - ctllen, n;
@@ -1719,6 +1838,7 @@ tcpls_conn_output_consumed(tcpls_session_t *s, uint32_t conn_id, size_t n)
         n = c->out.len;
     buf_consume(&c->out, n);
     c->bytes_sent += n;
+    c->notsent += n; /* in the kernel's queue now, until the next metrics say otherwise */
     if (s->mode == MODE_PLAIN && c->out.len < OUT_TARGET / 2)
         notify_writable(s);
 }
@@ -2027,7 +2147,14 @@ tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_us, u
         return;
     c->srtt_us = srtt_us;
     c->notsent = notsent_bytes;
+    c->metrics_ns = s->now_ns;
     c->rate_bps = delivery_bps;
+}
+
+uint64_t
+tcpls_session_reinjected_bytes(tcpls_session_t *s)
+{
+    return s != NULL ? s->reinjected_bytes : 0;
 }
 
 void

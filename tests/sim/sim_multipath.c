@@ -661,6 +661,38 @@ test_migration(void **state)
     sim_free(&m);
 }
 
+/* A download starts on a slow path (2 Mbit/s), which takes a queue of data before a fast one
+ * (48 Mbit/s) joins: the data stuck in the slow path's queue is reinjected on the fast path,
+ * so the receiver does not wait a second for it. */
+static void
+test_reinjection(void **state)
+{
+    sim_t m;
+    uint64_t t0, total = 8u << 20;
+    sim_init(&m, 2, NULL);
+    sim_link(&m, 0, 2, 10);
+    sim_link(&m, 1, 48, 10);
+    sim_start(&m);
+    t0 = m.now_us;
+    sim_download(&m, total);
+    sim_run_until(&m, t0 + 200000);
+    assert_int_equal(sim_join(&m, 1), 0);
+    while (m.fin == 0 && m.now_us - t0 < 30000000)
+        sim_step(&m);
+    assert_int_equal(m.fin, 1);
+    assert_int_equal(m.received, m.total);
+    assert_int_equal(m.bad, 0);
+    double secs = (double)(m.now_us - t0) / 1e6;
+    print_message("download started on 2 Mbit/s, 48 Mbit/s joined at 0.2 s: %.2f s, %.1f Mbit/s, "
+                  "reinjected %llu bytes\n",
+                  secs, (double)total * 8 / secs / 1e6,
+                  (unsigned long long)tcpls_session_reinjected_bytes(m.server));
+    assert_true(tcpls_session_reinjected_bytes(m.server) > 0);
+    /* ideal: 0.2 s at 2 Mbit/s, then 50 Mbit/s: about 1.6 s */
+    assert_true(secs < 2.0);
+    sim_free(&m);
+}
+
 int
 main(void)
 {
@@ -668,7 +700,7 @@ main(void)
         cmocka_unit_test(test_tokens_and_joins), cmocka_unit_test(test_bad_tokens),
         cmocka_unit_test(test_aggregation),      cmocka_unit_test(test_skewed),
         cmocka_unit_test(test_failover_reset),   cmocka_unit_test(test_blackhole),
-        cmocka_unit_test(test_migration),
+        cmocka_unit_test(test_migration),        cmocka_unit_test(test_reinjection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
