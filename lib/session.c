@@ -25,7 +25,7 @@
 #define EXT_TCPLS_TOKEN 0xff5d
 #define EXT_TCPLS_JOIN  0xff5e
 
-#define OUT_TARGET        (256 * 1024) /* stop building records when this much output waits */
+#define OUT_TARGET        (64 * 1024) /* stop building records when this much output waits */
 #define MP_OUT_TARGET     (48 * 1024)  /* the same with several connections (short queues) */
 #define HANDSHAKE_REC_MAX (16384 + 2048 + 5)
 #define MAX_TOKENS        16
