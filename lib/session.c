@@ -26,7 +26,7 @@
 #define EXT_TCPLS_JOIN  0xff5e
 
 #define OUT_TARGET        (64 * 1024) /* stop building records when this much output waits */
-#define MP_OUT_TARGET     (48 * 1024)  /* the same with several connections (short queues) */
+#define MP_OUT_TARGET     (48 * 1024) /* the same with several connections (short queues) */
 #define HANDSHAKE_REC_MAX (16384 + 2048 + 5)
 #define MAX_TOKENS        16
 #define STREAM_BUCKETS    256

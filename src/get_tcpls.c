@@ -20,6 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "http.h"
+#include "linkwatch.h"
 #include "tcp_metrics.h"
 #include "tcpls.h"
 #include "util.h"
@@ -639,6 +640,15 @@ join_path(getter_t *g, size_t pi)
 
     if (g->nconns >= MPL_TCPLS_MAX_CONNS || tcpls_session_token_count(g->s) == 0)
         return -1;
+    if (p->bind_idx >= 0) { /* not through an interface that is down or has no carrier */
+        mpl_ifstate_t *st = mpl_ifstate_get();
+        int usable = mpl_ifstate_addr_usable(st, (const struct sockaddr *)&cfg->bind[p->bind_idx], NULL, 0);
+        mpl_ifstate_free(st);
+        if (!usable) {
+            p->retry_ns = mpl_now_ns() + 200000000ull;
+            return -1;
+        }
+    }
     fd = socket(p->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0)
         return -1;
@@ -675,6 +685,30 @@ live_count(getter_t *g)
         if (g->conns[i].fd >= 0 && g->conns[i].state != 2)
             n++;
     return n;
+}
+
+/* A local interface went down, lost its carrier or an address (rtnetlink): connections on it
+ * fail now (their unacknowledged records go to the others) while another connection lives; paths
+ * without a connection may be joined again at once (an interface that came back). */
+static void
+links_changed(getter_t *g)
+{
+    mpl_ifstate_t *st = mpl_ifstate_get();
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < g->nconns && !g->closed; i++) {
+        cconn_t *c = &g->conns[i];
+        char ifn[32];
+        if (c->fd < 0 || c->state != 1 || live_count(g) < 2 ||
+            mpl_ifstate_sock_usable(st, c->fd, ifn, sizeof(ifn)))
+            continue;
+        mpl_info("connection %u (%s): interface %s is down, failing over", c->id, c->local, ifn);
+        tcpls_conn_failed(g->s, c->id, TCPLS_ERR_CONN_FAILED);
+    }
+    for (size_t i = 0; i < g->npaths; i++)
+        if (g->paths[i].conn < 0 && g->paths[i].retry_ns != UINT64_MAX)
+            g->paths[i].retry_ns = 0;
+    mpl_ifstate_free(st);
 }
 
 /* Path management each round: join free paths while tokens last (make-before-break spares and
@@ -814,7 +848,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     memset(res, 0, sizeof(*res));
     tcpls_ctx_t *ctx = NULL;
     char err[256];
-    int fd = -1, port, started = 0, rc = -1;
+    int fd = -1, port, started = 0, rc = -1, lw = -1;
     uint64_t last_progress, all_done_ns = 0, start_ns, next_sample;
     double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
     double interval = cfg->interval_s > 0 ? cfg->interval_s : 1.0;
@@ -874,11 +908,13 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     if (cfg->n_bind > 1)
         mpl_tcp_multipath_opts(g.conns[0].fd, 128 * 1024, 0);
     mpl_sink_start(cfg->sink);
+    if (cfg->n_bind > 1)
+        lw = mpl_linkwatch_open(); /* -1: go without (timeouts still detect failures) */
     start_ns = last_progress = mpl_now_ns();
     next_sample = start_ns + (uint64_t)(interval * 1e9);
     while (!g.closed) {
-        struct pollfd pfd[MPL_TCPLS_MAX_CONNS];
-        size_t idx[MPL_TCPLS_MAX_CONNS], np = 0;
+        struct pollfd pfd[MPL_TCPLS_MAX_CONNS + 1];
+        size_t idx[MPL_TCPLS_MAX_CONNS + 1], np = 0;
         for (size_t i = 0; i < g.nconns; i++) {
             cconn_t *c = &g.conns[i];
             const uint8_t *d;
@@ -891,6 +927,12 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
             pfd[np].revents = 0;
             idx[np++] = i;
         }
+        size_t nconn_fds = np;
+        if (lw >= 0 && g.nconns > 1) {
+            pfd[np].fd = lw;
+            pfd[np].events = POLLIN;
+            pfd[np++].revents = 0;
+        }
         int pr = poll(pfd, np, 50);
         uint64_t now = mpl_now_ns();
         uint64_t before = res->bytes + cfg->sink->total;
@@ -899,7 +941,9 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
             break;
         }
         tcpls_session_set_time(g.s, now);
-        for (size_t k = 0; k < np && pr > 0 && !g.closed; k++) {
+        if (np > nconn_fds && (pfd[nconn_fds].revents & POLLIN) && mpl_linkwatch_drain(lw))
+            links_changed(&g);
+        for (size_t k = 0; k < nconn_fds && pr > 0 && !g.closed; k++) {
             cconn_t *c = &g.conns[idx[k]];
             if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) {
                 int r = tcpls_io_read(g.s, c->id, c->fd, now);
@@ -991,6 +1035,8 @@ exit:
     tcpls_ctx_free(ctx);
     if (fd >= 0)
         close(fd);
+    if (lw >= 0)
+        close(lw);
     for (size_t i = 0; i < g.nconns; i++) {
         if (g.conns[i].fd >= 0)
             close(g.conns[i].fd);

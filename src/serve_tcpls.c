@@ -20,6 +20,7 @@
 
 #include <openssl/ssl.h>
 
+#include "linkwatch.h"
 #include "http.h"
 #include "tcpls.h"
 #include "util.h"
@@ -479,11 +480,42 @@ make_ctx(const mpl_server_cfg_t *cfg, char *err, size_t errlen)
     return ctx;
 }
 
+/* A local interface went down or lost its carrier (or an address went away): connections on it
+ * fail now, their unacknowledged records go to the session's other connections, instead of
+ * waiting for the blackhole timeout. A session's last live connection is left alone (TCP may
+ * well survive a short carrier loss). */
+static void
+links_changed(srv_t *sv)
+{
+    mpl_ifstate_t *st = mpl_ifstate_get();
+    if (st == NULL)
+        return;
+    for (sess_t *se = sv->sessions; se; se = se->next) {
+        int failed = 0;
+        if (se->dead || se->conns == NULL || se->conns->next == NULL)
+            continue;
+        for (sconn_t *sc = se->conns; sc; sc = sc->next) {
+            char ifn[32];
+            if (sc->dead || tcpls_conn_live_count(se->s) < 2 ||
+                mpl_ifstate_sock_usable(st, sc->fd, ifn, sizeof(ifn)))
+                continue;
+            if (!sv->cfg->quiet)
+                mpl_info("%s: connection %u (%s): interface %s is down, failing over", se->peer, sc->id,
+                         sc->peer, ifn);
+            tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED);
+            failed = 1;
+        }
+        if (failed)
+            pump(se);
+    }
+    mpl_ifstate_free(st);
+}
+
 int
 mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err, size_t errlen)
 {
     srv_t sv = {.cfg = cfg, .st = stats, .ep = -1};
-    int lfds[MPL_SERVER_MAX_LISTEN], nl = 0, rc = -1;
+    int lfds[MPL_SERVER_MAX_LISTEN], nl = 0, rc = -1, lw = -1;
     double idle = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 120.0;
     uint64_t last_sweep = mpl_now_ns();
 
@@ -511,6 +543,11 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
         getsockname(fd, (struct sockaddr *)&ss, &sl);
         fprintf(stderr, "listening on %s (tcpls)\n", mpl_fmt_addr((struct sockaddr *)&ss, 1, a, sizeof(a)));
     }
+    if ((lw = mpl_linkwatch_open()) >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN};
+        ev.data.u64 = MPL_SERVER_MAX_LISTEN; /* not a listener index, not a pointer */
+        epoll_ctl(sv.ep, EPOLL_CTL_ADD, lw, &ev);
+    }
     while (!*cfg->stop) {
         struct epoll_event evs[64];
         int n = epoll_wait(sv.ep, evs, 64, 200);
@@ -520,6 +557,11 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
             goto exit;
         }
         for (int i = 0; i < n; i++) {
+            if (evs[i].data.u64 == MPL_SERVER_MAX_LISTEN) {
+                if (mpl_linkwatch_drain(lw))
+                    links_changed(&sv);
+                continue;
+            }
             if (evs[i].data.u64 < MPL_SERVER_MAX_LISTEN) {
                 accept_all(&sv, lfds[evs[i].data.u64]);
                 continue;
@@ -559,6 +601,8 @@ exit:
         sess_free(sv.sessions);
     for (int i = 0; i < nl; i++)
         close(lfds[i]);
+    if (lw >= 0)
+        close(lw);
     if (sv.ep >= 0)
         close(sv.ep);
     tcpls_ctx_free(sv.ctx);

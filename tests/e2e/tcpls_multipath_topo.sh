@@ -1,7 +1,8 @@
 #!/bin/sh
 # TCPLS multipath over an emulated two-link topology (mplab topo, unique MPLAB_PREFIX): the
 # server advertises both addresses, the client joins one connection per link, and link l1
-# goes down mid-transfer: the download completes over l2, content verified, SHA-256 intact.
+# goes down mid-transfer: the download completes over l2, content verified, SHA-256 intact, and
+# the carrier loss is noticed through rtnetlink (not the acknowledgment timeout).
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd ip tc ethtool
@@ -52,4 +53,7 @@ echo "$out" | grep -q "$want" || fail "sha256 differs: $out"
 echo "$out" | grep -q '"remote":"10.0.2.2:8443"' || fail "no connection to the second server address: $out"
 grep -q 'joined' "$T_TMP/srv.log" || fail "no join: $(cat $T_TMP/srv.log)"
 grep -q 'failing over\|closed' "$T_TMP/srv.log" || fail "the server saw no failure: $(cat $T_TMP/srv.log)"
+# the carrier loss is noticed at once (rtnetlink), not after the blackhole timeout
+grep -q 'interface l1 is down, failing over' "$T_TMP/srv.log" "$T_TMP/cli.err" ||
+    fail "carrier loss not noticed: $(cat $T_TMP/srv.log $T_TMP/cli.err)"
 echo "ok"
