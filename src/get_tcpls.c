@@ -19,6 +19,7 @@
 
 #include <openssl/ssl.h>
 
+#include "bytesgen.h"
 #include "http.h"
 #include "linkwatch.h"
 #include "tcp_metrics.h"
@@ -60,6 +61,8 @@ typedef struct cstream {
     int64_t sink_bytes_n;
     uint64_t sink_cur, sink_expected;
     int started, done;
+    uint64_t up_off; /* --upload: request body bytes queued so far */
+    int up_fin;      /* the body (and the stream's sending side) is complete */
 } cstream_t;
 
 typedef struct getter {
@@ -108,6 +111,7 @@ find(getter_t *g, uint32_t id)
 }
 
 static int send_request(getter_t *g, cstream_t *cs, int keep_alive);
+static void pump_uploads(getter_t *g);
 
 /* The server is gone: the first unfinished URL and its bytes, as src/client.c says it. */
 static void
@@ -132,15 +136,17 @@ fail_server_gone(getter_t *g, const char *how)
 static size_t
 feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int fin)
 {
-    mpl_body_sink_t *sink = g->cfg->sink;
+    mpl_body_sink_t *sink = g->cfg->sink, *body_sink = g->cfg->upload > 0 ? NULL : sink;
     size_t taken = 0;
 
-    sink->bytes_n = cs->sink_bytes_n;
-    sink->cur = cs->sink_cur;
-    sink->expected = cs->sink_expected;
+    if (body_sink != NULL) {
+        sink->bytes_n = cs->sink_bytes_n;
+        sink->cur = cs->sink_cur;
+        sink->expected = cs->sink_expected;
+    }
     while (taken < len && !cs->done) {
         size_t used = 0;
-        int r = mpl_http_cresp_input(cs->resp, data + taken, len - taken, &used, sink);
+        int r = mpl_http_cresp_input(cs->resp, data + taken, len - taken, &used, body_sink);
         if (r < 0) {
             fail(g, "%s: %s", cs->url, mpl_http_cresp_error(cs->resp));
             cs->done = 1;
@@ -161,9 +167,11 @@ feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int f
         fail(g, "%s: /bytes content mismatch at offset %llu", cs->url, (unsigned long long)sink->mismatch_at);
     if (sink->write_error && !g->failed)
         fail(g, "writing the output failed: %s", strerror(sink->write_error));
-    cs->sink_bytes_n = sink->bytes_n;
-    cs->sink_cur = sink->cur;
-    cs->sink_expected = sink->expected;
+    if (body_sink != NULL) {
+        cs->sink_bytes_n = sink->bytes_n;
+        cs->sink_cur = sink->cur;
+        cs->sink_expected = sink->expected;
+    }
     if (cs->done) {
         g->n_done++;
         if (mpl_http_cresp_head_done(cs->resp)) {
@@ -242,15 +250,62 @@ send_request(getter_t *g, cstream_t *cs, int keep_alive)
 {
     char req[4096];
     size_t acc = 0;
-    int len = mpl_http_build_request(req, sizeof(req), g->cfg->head ? "HEAD" : "GET", cs->u.host, cs->u.path,
-                                     0, keep_alive);
+    uint64_t up = g->cfg->upload;
+    int len = mpl_http_build_request(req, sizeof(req),
+                                     up > 0         ? "POST"
+                                     : g->cfg->head ? "HEAD"
+                                                    : "GET",
+                                     cs->u.host, cs->u.path, up, keep_alive);
     if (len < 0)
         return fail(g, "%s: request too long", cs->url);
-    /* TCPLS: the request ends the stream's sending side; plain TLS: the connection goes on */
-    if (tcpls_stream_write(g->s, cs->id, req, (size_t)len, tcpls_session_is_tcpls(g->s), &acc) != 0 ||
+    /* TCPLS: the request (with its body, see pump_uploads) ends the stream's sending side;
+     * plain TLS: the connection goes on */
+    if (tcpls_stream_write(g->s, cs->id, req, (size_t)len, up == 0 && tcpls_session_is_tcpls(g->s), &acc) !=
+            0 ||
         acc != (size_t)len)
         return fail(g, "cannot send the request for %s", cs->url);
+    cs->up_fin = up == 0;
+    pump_uploads(g);
     return 0;
+}
+
+/* --upload: queues the request bodies (/bytes/N content) of the started streams as far as the
+ * session's send buffers take them; the scheduler spreads them over the connections. The sink
+ * counts the bytes queued (progress, intervals, goodput), as src/client.c does. */
+static void
+pump_uploads(getter_t *g)
+{
+    static uint8_t buf[65536];
+    uint64_t total = g->cfg->upload;
+    if (total == 0)
+        return;
+    for (size_t i = 0; i < g->n && !g->failed; i++) {
+        cstream_t *cs = &g->streams[i];
+        if (!cs->started || cs->up_fin)
+            continue;
+        if (cs->up_off == 0)
+            mpl_sink_begin(g->cfg->sink, -1, total);
+        while (cs->up_off < total) {
+            size_t n = total - cs->up_off < sizeof(buf) ? (size_t)(total - cs->up_off) : sizeof(buf), acc = 0;
+            mpl_bytes_fill(cs->up_off, buf, n);
+            if (tcpls_stream_write(g->s, cs->id, buf, n, 0, &acc) != 0) {
+                fail(g, "%s: cannot send the request body", cs->url);
+                return;
+            }
+            if (acc > 0)
+                mpl_sink_write(g->cfg->sink, buf, acc);
+            cs->up_off += acc;
+            if (acc < n)
+                break; /* send buffer full: more when acknowledgments free it */
+        }
+        if (cs->up_off == total) {
+            size_t acc;
+            if (tcpls_session_is_tcpls(g->s) && tcpls_stream_write(g->s, cs->id, NULL, 0, 1, &acc) != 0)
+                return;
+            cs->up_fin = 1;
+            mpl_sink_end(g->cfg->sink);
+        }
+    }
 }
 
 static int
@@ -849,17 +904,13 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     tcpls_ctx_t *ctx = NULL;
     char err[256];
     int fd = -1, port, started = 0, rc = -1, lw = -1;
-    uint64_t last_progress, all_done_ns = 0, start_ns, next_sample;
+    uint64_t last_progress, all_done_ns = 0, start_ns, next_sample, metrics_ns = 0;
     double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
     double interval = cfg->interval_s > 0 ? cfg->interval_s : 1.0;
     double bh = cfg->blackhole_s > 0 ? cfg->blackhole_s : 1.0;
     const char *inject = getenv("MPLAB_TCPLS_INJECT");
 
     g.inject = inject;
-    if (cfg->upload > 0) {
-        fail(&g, "--upload is not supported with --proto tcpls yet");
-        return -1;
-    }
     if ((g.streams = calloc(cfg->n_urls, sizeof(*g.streams))) == NULL)
         return fail(&g, "out of memory");
     g.n = cfg->n_urls;
@@ -875,7 +926,8 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
             fail(&g, "with --proto tcpls every URL must name the same server (one session)");
             goto exit;
         }
-        cs->bytes_n = (!cfg->head && mpl_http_bytes_path(cs->u.path, &n) == 0) ? (int64_t)n : -1;
+        cs->bytes_n =
+            (!cfg->head && cfg->upload == 0 && mpl_http_bytes_path(cs->u.path, &n) == 0) ? (int64_t)n : -1;
         cs->sink_bytes_n = -1;
         if ((cs->resp = mpl_http_cresp_new(cfg->head, cs->bytes_n)) == NULL) {
             fail(&g, "out of memory");
@@ -964,6 +1016,17 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         }
         if (started && g.n_done < g.n)
             manage_paths(&g, now, start_ns);
+        if (started && cfg->upload > 0)
+            pump_uploads(&g);
+        if (g.nconns > 1 && now - metrics_ns > 20000000ull) {
+            /* the client sends too (uploads, requests): the scheduler's path metrics */
+            metrics_ns = now;
+            for (size_t i = 0; i < g.nconns; i++) {
+                mpl_tcp_metrics_t m;
+                if (g.conns[i].fd >= 0 && g.conns[i].state == 1 && mpl_tcp_metrics(g.conns[i].fd, &m) == 0)
+                    tcpls_conn_set_metrics(g.s, g.conns[i].id, m.srtt_us, m.notsent_bytes, m.delivery_bps);
+            }
+        }
         if (g.n_done == g.n && started && !g.failed) {
             if (all_done_ns == 0)
                 all_done_ns = now;

@@ -1,8 +1,8 @@
 #!/bin/sh
 # TCPLS multipath on loopback (127.0.0.1, .2, .3): a download over three joined connections,
 # one of them killed mid-transfer with `ss -K` (content verified, SHA-256 as over one path);
-# a forged token and a replayed token are refused with illegal_parameter while the session
-# they aimed at goes on.
+# an upload spread over two connections; a forged token and a replayed token are refused with
+# illegal_parameter while the session they aimed at goes on.
 . "$(dirname "$0")/lib.sh"
 need_cmd ss
 export MPLAB_CERT_DIR="$T_TMP/certs"
@@ -42,6 +42,14 @@ else
     echo "note: ss -K killed nothing (no INET_DIAG_DESTROY, or the transfer had finished)"
 fi
 
+# upload over two connections: the client schedules the request body over both
+out=$("$MPLAB" get --proto tcpls --json --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 --upload 200M \
+    "https://127.0.0.1:$port/upload" 2>"$T_TMP/up.err") || fail "upload failed: $(cat $T_TMP/up.err)"
+echo "$out" | grep -q '"status":200' || fail "upload: no 200: $out"
+echo "$out" | grep -q '"bytes":200000000' || fail "upload: bytes: $out"
+echo "$out" | grep -q '"direction":"upload"' || fail "upload: direction: $out"
+n=$(echo "$out" | grep -o '"bytes_sent":[0-9]\{7,\}' | wc -l)
+[ "$n" -ge 2 ] || fail "upload: expected two connections with 1 MB+ sent each: $out"
 # forged token: that join is refused, the download completes on the other connection
 out=$(MPLAB_TCPLS_INJECT=forge-token "$MPLAB" get --proto tcpls --json --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 \
     "https://127.0.0.1:$port/bytes/300M" 2>"$T_TMP/forge.err") || fail "forged: get failed: $(cat $T_TMP/forge.err)"
