@@ -52,13 +52,13 @@ mpl_runs_find(const mpl_runs_t *rs, const char *id)
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-#define NCOLS 29
+#define NCOLS 30
 static const char *const columns[NCOLS] = {
     "run_id",    "point",        "label",    "rep",          "proto",        "path",
     "links",     "share1_pct",   "split",    "rate",         "delay",        "loss",
     "backup",    "fail",         "cc",       "size_bytes",   "status",       "bytes",
     "seconds",   "goodput_mbps", "verified", "cpu_client_s", "cpu_server_s", "stall_s",
-    "recover_s", "mptcp",        "subflows", "error",        "series"};
+    "recover_s", "mptcp",        "subflows", "error",        "series",       "direction"};
 
 void
 mpl_runs_csv_header(FILE *f)
@@ -117,6 +117,7 @@ mpl_runs_csv_row(FILE *f, const mpl_run_t *r)
     fprintf(f, ",%d,%d", r->mptcp, r->subflows);
     cell(f, r->error);
     cell(f, mpl_run_series(r, series, sizeof(series)));
+    cell(f, r->direction[0] ? r->direction : "download");
     fputc('\n', f);
 }
 
@@ -224,6 +225,7 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
         r.mptcp = inum(c[25]);
         r.subflows = inum(c[26]);
         scopy(r.error, sizeof(r.error), c[27]);
+        scopy(r.direction, sizeof(r.direction), c[29][0] ? c[29] : "download");
         if (nc != header_cols || r.id[0] == '\0' || r.point < 1 || r.status[0] == '\0') {
             /* e.g. the last line of a run killed while writing: that run is done again */
             mpl_warn("%s:%d: malformed row ignored", path, lineno);

@@ -26,6 +26,7 @@ typedef struct mpl_run {
     char split[MPL_SC_VALUE_LEN], rate[MPL_SC_VALUE_LEN], delay[MPL_SC_VALUE_LEN], loss[MPL_SC_VALUE_LEN];
     char backup[MPL_SC_VALUE_LEN], fail[16], cc[32];
     double size;
+    char direction[12]; /* download | upload (an older runs.csv without the column: download) */
     /* outcome */
     char status[16]; /* ok | failed | unavailable */
     double bytes, seconds, goodput_mbps;

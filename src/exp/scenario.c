@@ -16,9 +16,9 @@
 
 static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
 static const char *const param_names[MPL_SC_NPARAMS] = {"links",  "rate", "split", "delay", "loss",
-                                                        "backup", "fail", "cc",    "size"};
+                                                        "backup", "fail", "cc",    "size",  "direction"};
 static const char *const param_defaults[MPL_SC_NPARAMS] = {"2",    "100mbit", "",      "10ms", "0",
-                                                           "none", "none",    "cubic", "100M"};
+                                                           "none", "none",    "cubic", "100M", "download"};
 
 const char *
 mpl_proto_name(mpl_proto_t p)
@@ -190,6 +190,10 @@ check_value(mpl_sc_param_t param, const char *v)
         if (n != 1 || mpl_parse_size(v, &u) != 0 || u == 0 || u > (1ull << 40))
             return "invalid size (e.g. 100M, 1G)";
         return NULL;
+    case MPL_SC_DIRECTION:
+        if (strcmp(v, "download") && strcmp(v, "upload"))
+            return "direction takes download or upload";
+        return NULL;
     default:
         return "unknown parameter";
     }
@@ -282,12 +286,13 @@ scenario_key(sparser_t *p, const char *k, char *v)
         return 0;
     }
     for (int i = 0; i < MPL_SC_NPARAMS; i++)
-        if (!strcmp(k, param_names[i]) && (i == MPL_SC_FAIL || i == MPL_SC_CC || i == MPL_SC_SIZE))
+        if (!strcmp(k, param_names[i]) &&
+            (i == MPL_SC_FAIL || i == MPL_SC_CC || i == MPL_SC_SIZE || i == MPL_SC_DIRECTION))
             return set_values(p, (mpl_sc_param_t)i, v);
     return serr(
         p,
-        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, cc, "
-        "fail, fail_at, fail_link)",
+        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, direction, "
+        "cc, fail, fail_at, fail_link)",
         k);
 }
 
@@ -662,6 +667,7 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
         }
     snprintf(pt->cc, sizeof(pt->cc), "%s", val[MPL_SC_CC]);
     mpl_parse_size(val[MPL_SC_SIZE], &pt->size);
+    snprintf(pt->direction, sizeof(pt->direction), "%s", val[MPL_SC_DIRECTION]);
     return 0;
 }
 

@@ -42,7 +42,8 @@ typedef enum mpl_sc_param {
     MPL_SC_BACKUP,    /* "none" or link names marked MPTCP backup "l2" or "l2/l3" */
     MPL_SC_FAIL,      /* "none", or the failure applied to fail_link at fail_at: down|blackhole */
     MPL_SC_CC,        /* congestion control: cubic, bbr, reno, ... */
-    MPL_SC_SIZE,      /* download size: 100M, 1G */
+    MPL_SC_SIZE,      /* transfer size: 100M, 1G */
+    MPL_SC_DIRECTION, /* download (GET /bytes/N) or upload (POST /upload of N bytes) */
     MPL_SC_NPARAMS,
 } mpl_sc_param_t;
 
@@ -97,6 +98,7 @@ typedef struct mpl_sc_point {
     char fail[16]; /* "none", "down", "blackhole" */
     char cc[32];
     uint64_t size;
+    char direction[12]; /* "download" or "upload" */
 } mpl_sc_point_t;
 
 /* Parses a scenario from text. fname is used in messages and as default name (its stem).

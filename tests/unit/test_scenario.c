@@ -34,7 +34,16 @@ test_defaults(void **state)
     assert_int_equal(pt.size, 100000000);
     assert_string_equal(pt.cc, "cubic");
     assert_string_equal(pt.fail, "none");
+    assert_string_equal(pt.direction, "download");
     assert_string_equal(pt.label, "base");
+    /* direction: a sweepable [scenario] key */
+    assert_int_equal(parse("[scenario]\ndirection = download upload\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(mpl_sc_npoints(&sc), 2);
+    assert_int_equal(mpl_sc_point(&sc, 1, &pt, err, sizeof(err)), 0);
+    assert_string_equal(pt.direction, "upload");
+    assert_string_equal(pt.label, "direction=upload");
+    assert_int_equal(parse("[scenario]\ndirection = sideways\n", &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "direction takes download or upload"));
 }
 
 static void
