@@ -1,6 +1,6 @@
 /*
- * frame.c — the nine TCPLS frames. Each frame is written front to back with its type byte
- * last, so a record's frames are parsed from the end of the record backwards.
+ * frame.c — the nine TCPLS frames, and our Connection Priority extension (0x40). Each frame is written front
+ * to back with its type byte last, so a record's frames are parsed from the end of the record backwards.
  */
 #include <string.h>
 
@@ -28,6 +28,8 @@ tcpls__frame_size(const tcpls_frame_t *f)
         return 2;
     case TCPLS_FRAME_STREAM_CHANGE:
         return 13;
+    case TCPLS_FRAME_CONN_PRIORITY:
+        return 6;
     default:
         return 0;
     }
@@ -93,6 +95,13 @@ tcpls__frame_encode(uint8_t *dst, size_t cap, const tcpls_frame_t *f)
         tcpls__put32(p, f->u.stream_change.stream_id);
         tcpls__put64(p + 4, f->u.stream_change.offset);
         p += 12;
+        break;
+    case TCPLS_FRAME_CONN_PRIORITY:
+        if (f->u.conn_priority.backup > 1)
+            return 0;
+        tcpls__put32(p, f->u.conn_priority.conn_id);
+        p[4] = f->u.conn_priority.backup;
+        p += 5;
         break;
     }
     *p = f->type;
@@ -182,6 +191,14 @@ tcpls__frame_parse(const uint8_t **src, const uint8_t *start, tcpls_frame_t *f)
         f->u.stream_change.offset = tcpls__get64(end - 8);
         f->u.stream_change.stream_id = tcpls__get32(end - 12);
         end -= 12;
+        break;
+    case TCPLS_FRAME_CONN_PRIORITY:
+        NEED(5);
+        f->u.conn_priority.backup = end[-1];
+        f->u.conn_priority.conn_id = tcpls__get32(end - 5);
+        if (f->u.conn_priority.backup > 1)
+            return TCPLS_ERR_FRAME;
+        end -= 5;
         break;
     default:
         return TCPLS_ERR_FRAME;

@@ -60,6 +60,8 @@ enum {
     TCPLS_FRAME_NEW_ADDRESS = 0x07,
     TCPLS_FRAME_REMOVE_ADDRESS = 0x08,
     TCPLS_FRAME_STREAM_CHANGE = 0x09,
+    /* our extension (docs/PROTOCOL.md): a connection's backup flag changed during the session */
+    TCPLS_FRAME_CONN_PRIORITY = 0x40,
 };
 
 #define TCPLS_TOKEN_LEN          32
@@ -101,6 +103,10 @@ typedef struct tcpls_frame {
             uint32_t stream_id;
             uint64_t offset;
         } stream_change;
+        struct {
+            uint32_t conn_id;
+            uint8_t backup; /* 0 or 1 */
+        } conn_priority;
     } u;
 } tcpls_frame_t;
 

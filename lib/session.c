@@ -78,6 +78,7 @@ typedef struct conn {
     /* multipath */
     SSL *ssl; /* client: the join handshake of this connection */
     int backup, migrated, error;
+    int prio_dirty; /* our backup flag changed: tell the peer (Connection Priority frame) */
     uint32_t srtt_us;
     uint64_t notsent;      /* kernel's unsent bytes at the last metrics, plus what we gave it since */
     uint64_t metrics_ns;   /* session time of the last tcpls_conn_set_metrics */
@@ -1259,6 +1260,12 @@ handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *
             r = s->closed ? 0 : r;
             break;
         }
+        case TCPLS_FRAME_CONN_PRIORITY: {
+            conn_t *pc = conn_find(s, f.u.conn_priority.conn_id);
+            if (pc != NULL)
+                pc->backup = f.u.conn_priority.backup; /* the peer's word; not echoed */
+            break;
+        }
         case TCPLS_FRAME_NEW_ADDRESS: {
             size_t i;
             for (i = 0; i < s->n_peer_addrs && s->peer_addrs[i].id != f.u.new_address.addr_id; i++)
@@ -1720,6 +1727,16 @@ fill_output(tcpls_session_t *s, conn_t *c)
             }
             ac->ack_due = 0;
         }
+        for (size_t i = 0; i < s->nconns && ctllen + 2 * TCPLS_MAX_FRAME_OVERHEAD <= sizeof(ctl); i++) {
+            conn_t *pc = s->conns[i];
+            if (!pc->prio_dirty)
+                continue;
+            tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_PRIORITY};
+            f.u.conn_priority.conn_id = pc->id;
+            f.u.conn_priority.backup = (uint8_t)pc->backup;
+            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
+            pc->prio_dirty = 0;
+        }
         while (s->nresets > 0) {
             tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_RESET};
             f.u.conn_reset.conn_id = s->resets[--s->nresets];
@@ -2120,6 +2137,8 @@ tcpls_conn_set_backup(tcpls_session_t *s, uint32_t conn_id, int backup)
     conn_t *c = s ? conn_find(s, conn_id) : NULL;
     if (c == NULL)
         return TCPLS_ERR_NO_CONN;
+    if (c->backup != (backup != 0) && s->mode == MODE_TCPLS && c->state == 1)
+        c->prio_dirty = 1;
     c->backup = backup != 0;
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #define MPL_CLIENT_MAX_BIND 16
+#define MPL_CLIENT_MAX_PRIO 8
 
 typedef struct mpl_url {
     int https; /* scheme was https:// */
@@ -52,8 +53,14 @@ typedef struct mpl_client_cfg {
     double migrate_at_s;                            /* > 0: migrate at this time after the start */
     int migrate_to;                                 /* bind index to migrate to (-1: the second path) */
     double blackhole_s;                             /* no-ack-progress timeout (0: 1 s) */
-    double interval_s;                              /* per-connection samples every S (0: 1 s) */
-    FILE *interval_out;                             /* print per-connection samples here, or NULL */
+    /* priority changes during the session (--backup-at / --normal-at): at prio_at_s[i], the
+     * connections from bind[prio_bind[i]] become backups (prio_backup 1) or normal (0) */
+    size_t n_prio;
+    double prio_at_s[MPL_CLIENT_MAX_PRIO];
+    int prio_bind[MPL_CLIENT_MAX_PRIO];
+    unsigned char prio_backup[MPL_CLIENT_MAX_PRIO];
+    double interval_s;  /* per-connection samples every S (0: 1 s) */
+    FILE *interval_out; /* print per-connection samples here, or NULL */
 } mpl_client_cfg_t;
 
 #define MPL_TCPLS_MAX_CONNS 16

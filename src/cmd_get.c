@@ -58,6 +58,9 @@ usage(FILE *f)
                "      --sched NAME     scheduler of what the client sends: default, minrtt, rr\n"
                "      --migrate-at S   at S after the start move the session to the connection from\n"
                "                       --migrate-to ADDR (default: the second --bind), closing the others\n"
+               "      --backup-at S:ADDR  at S after the start the connections from ADDR (a --bind)\n"
+               "                       become backups (the server is told: Connection Priority frame)\n"
+               "      --normal-at S:ADDR  ... become normal again (both may be repeated)\n"
                "      --blackhole-timeout S  give a connection up after S without acknowledgment\n"
                "                       progress (default 1s)\n"
                "      --interval also prints each connection's rtt, cwnd, delivery rate and goodput;\n"
@@ -211,6 +214,8 @@ cmd_get(int argc, char **argv)
         {"migrate-at", required_argument, NULL, 'M'},
         {"migrate-to", required_argument, NULL, 'm'},
         {"blackhole-timeout", required_argument, NULL, 'O'},
+        {"backup-at", required_argument, NULL, 0x101},
+        {"normal-at", required_argument, NULL, 0x102},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -223,6 +228,7 @@ cmd_get(int argc, char **argv)
     double interval = 0;
     char err[512];
     const char *migrate_to = NULL;
+    const char *prio_arg[MPL_CLIENT_MAX_PRIO];
 
     memset(&cfg, 0, sizeof(cfg));
     memset(&res, 0, sizeof(res));
@@ -277,6 +283,15 @@ cmd_get(int argc, char **argv)
             break;
         case 'm':
             migrate_to = optarg;
+            break;
+        case 0x101:
+        case 0x102:
+            if (cfg.n_prio == MPL_CLIENT_MAX_PRIO) {
+                mpl_usage_error("at most %d --backup-at/--normal-at", MPL_CLIENT_MAX_PRIO);
+                return 2;
+            }
+            prio_arg[cfg.n_prio] = optarg;
+            cfg.prio_backup[cfg.n_prio++] = opt == 0x101;
             break;
         case 'O':
             if (mpl_parse_duration(optarg, &v) != 0 || v == 0) {
@@ -398,6 +413,38 @@ cmd_get(int argc, char **argv)
                 cfg.migrate_to = (int)i;
         if (cfg.migrate_to < 0) {
             mpl_err("--migrate-to %s is not one of the --bind addresses", migrate_to);
+            return 2;
+        }
+    }
+    for (size_t k = 0; k < cfg.n_prio; k++) {
+        /* S:ADDR — the time ends at the first ':' (an IPv6 address has more) */
+        char tbuf[32];
+        const char *a = prio_arg[k], *colon = strchr(a, ':');
+        struct sockaddr_storage pa;
+        socklen_t pl;
+        const char *what = cfg.prio_backup[k] ? "--backup-at" : "--normal-at";
+        if (colon == NULL || (size_t)(colon - a) >= sizeof(tbuf)) {
+            mpl_usage_error("bad %s '%s' (S:ADDR, e.g. 5s:10.0.1.1)", what, a);
+            return 2;
+        }
+        memcpy(tbuf, a, (size_t)(colon - a));
+        tbuf[colon - a] = '\0';
+        uint64_t v;
+        if (mpl_parse_duration(tbuf, &v) != 0 || v == 0) {
+            mpl_usage_error("bad %s time '%s'", what, tbuf);
+            return 2;
+        }
+        cfg.prio_at_s[k] = (double)v / 1e9;
+        if (mpl_parse_addr(colon + 1, 0, &pa, &pl, err, sizeof(err)) != 0) {
+            mpl_usage_error("bad %s address: %s", what, err);
+            return 2;
+        }
+        cfg.prio_bind[k] = -1;
+        for (size_t i = 0; i < cfg.n_bind; i++)
+            if (cfg.bind_len[i] == pl && memcmp(&cfg.bind[i], &pa, pl) == 0)
+                cfg.prio_bind[k] = (int)i;
+        if (cfg.prio_bind[k] < 0) {
+            mpl_usage_error("%s: %s is not one of the --bind/--backup addresses", what, colon + 1);
             return 2;
         }
     }

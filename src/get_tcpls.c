@@ -82,6 +82,7 @@ typedef struct getter {
     cconn_t conns[MPL_TCPLS_MAX_CONNS];
     size_t nconns;
     int migrated;
+    unsigned char prio_done[MPL_CLIENT_MAX_PRIO];
 } getter_t;
 
 static int fail(getter_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -766,6 +767,31 @@ links_changed(getter_t *g)
     mpl_ifstate_free(st);
 }
 
+/* --backup-at / --normal-at: the connections from that local address change priority (the
+ * server learns it from a Connection Priority frame); later joins on its paths follow. */
+static void
+priority_changes(getter_t *g, uint64_t now, uint64_t start_ns)
+{
+    const mpl_client_cfg_t *cfg = g->cfg;
+    double t = (double)(now - start_ns) / 1e9;
+    for (size_t k = 0; k < cfg->n_prio; k++) {
+        if (g->prio_done[k] || t < cfg->prio_at_s[k])
+            continue;
+        g->prio_done[k] = 1;
+        for (size_t i = 0; i < g->npaths; i++)
+            if (g->paths[i].bind_idx == cfg->prio_bind[k])
+                g->paths[i].backup = cfg->prio_backup[k];
+        for (size_t i = 0; i < g->nconns; i++) {
+            cconn_t *c = &g->conns[i];
+            if (c->fd < 0 || c->state == 2 || g->paths[c->path].bind_idx != cfg->prio_bind[k])
+                continue;
+            if (tcpls_conn_set_backup(g->s, c->id, cfg->prio_backup[k]) == 0)
+                mpl_info("connection %u (%s): now %s", c->id, c->local,
+                         cfg->prio_backup[k] ? "a backup" : "normal");
+        }
+    }
+}
+
 /* Path management each round: join free paths while tokens last (make-before-break spares and
  * re-joins after a failure), migration at --migrate-at. */
 static void
@@ -1014,8 +1040,10 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
             if (inject != NULL && strcmp(inject, "tamper") == 0)
                 tamper_output(&g);
         }
-        if (started && g.n_done < g.n)
+        if (started && g.n_done < g.n) {
             manage_paths(&g, now, start_ns);
+            priority_changes(&g, now, start_ns);
+        }
         if (started && cfg->upload > 0)
             pump_uploads(&g);
         if (g.nconns > 1 && now - metrics_ns > 20000000ull) {

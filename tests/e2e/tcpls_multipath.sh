@@ -1,7 +1,7 @@
 #!/bin/sh
 # TCPLS multipath on loopback (127.0.0.1, .2, .3): a download over three joined connections,
 # one of them killed mid-transfer with `ss -K` (content verified, SHA-256 as over one path);
-# an upload spread over two connections; a forged token and a replayed token are refused with
+# an upload spread over two connections; a priority change (--backup-at); a forged token and a replayed token are refused with
 # illegal_parameter while the session they aimed at goes on.
 . "$(dirname "$0")/lib.sh"
 need_cmd ss
@@ -50,6 +50,14 @@ echo "$out" | grep -q '"bytes":200000000' || fail "upload: bytes: $out"
 echo "$out" | grep -q '"direction":"upload"' || fail "upload: direction: $out"
 n=$(echo "$out" | grep -o '"bytes_sent":[0-9]\{7,\}' | wc -l)
 [ "$n" -ge 2 ] || fail "upload: expected two connections with 1 MB+ sent each: $out"
+# priority change during the session: connection 0 becomes a backup at 0.3 s, then normal
+out=$("$MPLAB" get --proto tcpls --json --timeout 20 --no-hash --bind 127.0.0.1 --bind 127.0.0.2 \
+    --backup-at 0.3s:127.0.0.1 --normal-at 0.6s:127.0.0.1 "https://127.0.0.1:$port/bytes/1G" 2>"$T_TMP/prio.err") ||
+    fail "priority change: get failed: $(cat $T_TMP/prio.err)"
+echo "$out" | grep -q '"verified":true' || fail "priority change: not verified: $out"
+grep -q 'now a backup' "$T_TMP/prio.err" || fail "priority change not applied: $(cat $T_TMP/prio.err)"
+"$MPLAB" get --proto tcpls --bind 127.0.0.1 --backup-at 1s:127.0.0.9 "https://127.0.0.1:$port/bytes/1" 2>"$T_TMP/prio2.err"
+[ $? -eq 2 ] && grep -q 'not one of the --bind' "$T_TMP/prio2.err" || fail "bad --backup-at accepted: $(cat $T_TMP/prio2.err)"
 # forged token: that join is refused, the download completes on the other connection
 out=$(MPLAB_TCPLS_INJECT=forge-token "$MPLAB" get --proto tcpls --json --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 \
     "https://127.0.0.1:$port/bytes/300M" 2>"$T_TMP/forge.err") || fail "forged: get failed: $(cat $T_TMP/forge.err)"

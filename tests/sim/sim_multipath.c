@@ -661,6 +661,43 @@ test_migration(void **state)
     sim_free(&m);
 }
 
+/* Priority change during the session: the client marks connection 0 as a backup (Connection
+ * Priority frame); the server, which sends the download, stops putting data on it, and uses it
+ * again once it is normal again. */
+static void
+test_priority_change(void **state)
+{
+    sim_t m;
+    uint64_t t0, d0;
+    sim_init(&m, 2, NULL);
+    sim_link(&m, 0, 20, 10);
+    sim_link(&m, 1, 20, 10);
+    sim_start(&m);
+    assert_int_equal(sim_join(&m, 1), 0);
+    sim_run_until(&m, m.now_us + 200000);
+    t0 = m.now_us;
+    sim_download(&m, 16u << 20);
+    sim_run_until(&m, t0 + 1000000);
+    assert_true(m.links[0].delivered > (512u << 10)); /* both in use */
+    assert_int_equal(tcpls_conn_set_backup(m.client, 0, 1), 0);
+    sim_run_until(&m, m.now_us + 300000); /* the frame arrives, queued records drain */
+    d0 = m.links[0].delivered;
+    sim_run_until(&m, m.now_us + 1000000);
+    print_message("after the priority change: %llu bytes on the backup in 1 s\n",
+                  (unsigned long long)(m.links[0].delivered - d0));
+    assert_true(m.links[0].delivered - d0 < 16384); /* ACKs and control only */
+    assert_int_equal(tcpls_conn_set_backup(m.client, 0, 0), 0);
+    d0 = m.links[0].delivered;
+    sim_run_until(&m, m.now_us + 1000000);
+    assert_true(m.links[0].delivered - d0 > (512u << 10)); /* in use again */
+    while (m.fin == 0 && m.now_us - t0 < 30000000)
+        sim_step(&m);
+    assert_int_equal(m.fin, 1);
+    assert_int_equal(m.received, m.total);
+    assert_int_equal(m.bad, 0);
+    sim_free(&m);
+}
+
 /* A download starts on a slow path (2 Mbit/s), which takes a queue of data before a fast one
  * (48 Mbit/s) joins: the data stuck in the slow path's queue is reinjected on the fast path,
  * so the receiver does not wait a second for it. */
@@ -701,6 +738,7 @@ main(void)
         cmocka_unit_test(test_aggregation),      cmocka_unit_test(test_skewed),
         cmocka_unit_test(test_failover_reset),   cmocka_unit_test(test_blackhole),
         cmocka_unit_test(test_migration),        cmocka_unit_test(test_reinjection),
+        cmocka_unit_test(test_priority_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,9 @@ all_frames(tcpls_frame_t *f)
     f[n].type = TCPLS_FRAME_STREAM_CHANGE;
     f[n].u.stream_change.stream_id = 4;
     f[n++].u.stream_change.offset = 123456789;
+    f[n].type = TCPLS_FRAME_CONN_PRIORITY;
+    f[n].u.conn_priority.conn_id = 3;
+    f[n++].u.conn_priority.backup = 1;
     return n;
 }
 
@@ -92,13 +95,17 @@ assert_frame_equal(const tcpls_frame_t *a, const tcpls_frame_t *b)
         assert_int_equal(a->u.stream_change.stream_id, b->u.stream_change.stream_id);
         assert_int_equal(a->u.stream_change.offset, b->u.stream_change.offset);
         break;
+    case TCPLS_FRAME_CONN_PRIORITY:
+        assert_int_equal(a->u.conn_priority.conn_id, b->u.conn_priority.conn_id);
+        assert_int_equal(a->u.conn_priority.backup, b->u.conn_priority.backup);
+        break;
     }
 }
 
 static void
 test_round_trip_each(void **state)
 {
-    tcpls_frame_t f[11], g;
+    tcpls_frame_t f[12], g;
     size_t n = all_frames(f);
     uint8_t buf[128];
 
@@ -116,7 +123,7 @@ test_round_trip_each(void **state)
 static void
 test_record_of_frames_back_to_front(void **state)
 {
-    tcpls_frame_t f[11], g;
+    tcpls_frame_t f[12], g;
     size_t n = all_frames(f), len = 0;
     uint8_t buf[512];
     const uint8_t *cur;
@@ -135,7 +142,7 @@ test_record_of_frames_back_to_front(void **state)
 static void
 test_truncated(void **state)
 {
-    tcpls_frame_t f[11], g;
+    tcpls_frame_t f[12], g;
     size_t n = all_frames(f);
     uint8_t buf[128];
 
@@ -163,6 +170,8 @@ test_malformed(void **state)
     const uint8_t *cur;
 
     for (int t = 0x0a; t <= 0xff; t++) {
+        if (t == TCPLS_FRAME_CONN_PRIORITY)
+            continue; /* our extension, below */
         buf[20] = (uint8_t)t;
         cur = buf + 21;
         assert_int_equal(tcpls__frame_parse(&cur, buf, &g), TCPLS_ERR_FRAME);
@@ -186,6 +195,14 @@ test_malformed(void **state)
     tcpls__frame_stream_trailer(buf + 10, 0, UINT64_MAX, 10, 0);
     cur = buf + 25;
     assert_int_equal(tcpls__frame_parse(&cur, buf, &g), TCPLS_ERR_FRAME);
+    /* Connection Priority with a flag other than 0 or 1 */
+    buf[19] = 2;
+    buf[20] = TCPLS_FRAME_CONN_PRIORITY;
+    cur = buf + 21;
+    assert_int_equal(tcpls__frame_parse(&cur, buf, &g), TCPLS_ERR_FRAME);
+    buf[19] = 0;
+    cur = buf + 21;
+    assert_int_equal(tcpls__frame_parse(&cur, buf, &g), 0);
     /* empty input */
     cur = buf;
     assert_int_equal(tcpls__frame_parse(&cur, buf, &g), TCPLS_ERR_FRAME);
