@@ -356,6 +356,14 @@ test_tokens_and_joins(void **state)
         sim_run_until(&m, m.now_us + 100000);
         assert_int_equal(tcpls_session_peer_address(m.client, 0, &got), 0);
         assert_int_equal(got.removed, 1);
+        /* the client advertises its addresses too (informational: the server cannot connect) */
+        tcpls_addr_t ca = {.id = 2, .version = 4, .addr = {10, 0, 3, 1}, .port = 0};
+        assert_int_equal(tcpls_session_add_address(m.client, &ca), 0);
+        sim_run_until(&m, m.now_us + 100000);
+        assert_int_equal(tcpls_session_peer_address_count(m.server), 1);
+        assert_int_equal(tcpls_session_peer_address(m.server, 0, &got), 0);
+        assert_int_equal(got.id, 2);
+        assert_memory_equal(got.addr, ca.addr, 4);
     }
     assert_int_equal(tcpls_session_token_count(m.client), 3);
     for (int i = 1; i <= 3; i++)
