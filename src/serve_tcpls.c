@@ -66,7 +66,12 @@ struct srv {
     tcpls_ctx_t *ctx;
     mpl_http_server_cfg_t hcfg;
     sess_t *sessions;
+    struct epoll_event *evs; /* the batch being handled: events of a freed connection are voided */
+    int nevs;
 };
+
+#define EV_LINKWATCH MPL_SERVER_MAX_LISTEN       /* data.u64 of the rtnetlink socket */
+#define EV_VOID      (MPL_SERVER_MAX_LISTEN + 1) /* an event whose connection was freed */
 
 static sstream_t *
 find_stream(sess_t *se, uint32_t id)
@@ -192,6 +197,10 @@ free_stream(srv_t *sv, sstream_t *ss)
 static void
 sconn_close(srv_t *sv, sconn_t *sc)
 {
+    /* events of this batch not handled yet must not reach the freed connection */
+    for (int i = 0; i < sv->nevs; i++)
+        if (sv->evs[i].data.ptr == sc)
+            sv->evs[i].data.u64 = EV_VOID;
     epoll_ctl(sv->ep, EPOLL_CTL_DEL, sc->fd, NULL);
     close(sc->fd);
     free(sc);
@@ -545,7 +554,7 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
     }
     if ((lw = mpl_linkwatch_open()) >= 0) {
         struct epoll_event ev = {.events = EPOLLIN};
-        ev.data.u64 = MPL_SERVER_MAX_LISTEN; /* not a listener index, not a pointer */
+        ev.data.u64 = EV_LINKWATCH; /* not a listener index, not a pointer */
         epoll_ctl(sv.ep, EPOLL_CTL_ADD, lw, &ev);
     }
     while (!*cfg->stop) {
@@ -556,8 +565,12 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
             snprintf(err, errlen, "epoll_wait: %s", strerror(errno));
             goto exit;
         }
+        sv.evs = evs;
+        sv.nevs = n > 0 ? n : 0;
         for (int i = 0; i < n; i++) {
-            if (evs[i].data.u64 == MPL_SERVER_MAX_LISTEN) {
+            if (evs[i].data.u64 == EV_VOID)
+                continue;
+            if (evs[i].data.u64 == EV_LINKWATCH) {
                 if (mpl_linkwatch_drain(lw))
                     links_changed(&sv);
                 continue;
@@ -577,6 +590,7 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
             if (se->dead && !se->want_out)
                 sess_free(se);
         }
+        sv.nevs = 0;
         /* sessions with several connections: blackhole checks even without events */
         for (sess_t *se = sv.sessions, *next; se; se = next) {
             next = se->next;
