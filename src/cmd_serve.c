@@ -49,7 +49,7 @@ usage(FILE *f)
         "                      certificates (see 'mplab cert'), created on first use\n"
         "      --cc ALGO       TCP congestion control of every connection (e.g. cubic, bbr)\n"
         "      --stats FILE    on exit write {cpu_user_s,cpu_sys_s,bytes_sent,bytes_received,\n"
-        "                      connections,errors,requests} as JSON to FILE\n"
+        "                      connections,errors,requests,reinjected_bytes} as JSON to FILE\n"
         "      --idle-timeout S  close connections idle for S seconds (default 120)\n"
         "  -q, --quiet         errors only;  -v, --verbose: log every request\n"
         "  tcpls multipath (docs/PROTOCOL.md):\n"
@@ -80,6 +80,7 @@ write_stats(const char *path, const mpl_server_stats_t *st)
     mpl_json_u64(&j, "connections", st->connections);
     mpl_json_u64(&j, "errors", st->errors);
     mpl_json_u64(&j, "requests", st->requests);
+    mpl_json_u64(&j, "reinjected_bytes", st->reinjected_bytes);
     mpl_json_obj_end(&j);
     mpl_json_finish(&j);
     return fclose(f) == 0 ? 0 : -1;

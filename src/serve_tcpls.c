@@ -371,6 +371,7 @@ sess_free(sess_t *se)
         se->streams = ss->next;
         free_stream(sv, ss);
     }
+    sv->st->reinjected_bytes += tcpls_session_reinjected_bytes(se->s);
     tcpls_session_free(se->s);
     free(se);
 }

@@ -39,6 +39,7 @@ typedef struct mpl_server_stats {
     uint64_t connections;    /* accepted */
     uint64_t errors;         /* connections that ended with an error (bad request, reset, TLS) */
     uint64_t requests;
+    uint64_t reinjected_bytes; /* tcpls: stream bytes sent again by opportunistic reinjection */
 } mpl_server_stats_t;
 
 /* Listens on every address, prints "listening on ADDR:PORT (PROTO)" for each on stderr, and
