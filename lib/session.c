@@ -1636,7 +1636,8 @@ conn_data_budget(tcpls_session_t *s, conn_t *c)
  *    the scheduler itself allows a slower path (the same estimate, conn_arrival_us): what y holds
  *    was given to it on wrong estimates, e.g. it took a queue before a faster connection
  *    joined, or its rate dropped.
- * Oldest records first, at most REINJECT_MAX bytes per call, each record at most once.
+ * Oldest records first (past those y has probably delivered), at most what c can deliver
+ * before y would deliver a new record and REINJECT_MAX bytes per call, each record at most once.
  * Returns 1 when something was queued. */
 static int
 reinject(tcpls_session_t *s, conn_t *c)
@@ -1675,11 +1676,22 @@ reinject(tcpls_session_t *s, conn_t *c)
     }
     if (y == NULL)
         return 0;
-    size_t done = 0;
-    for (size_t k = 0; k < y->ring_len && done < REINJECT_MAX; k++) {
+    /* How much: what c can deliver before y would deliver a record queued now, and not the
+     * oldest records y has probably delivered already (acknowledgment on its way: about half
+     * an RTT of its rate). */
+    double room = REINJECT_MAX / 4, skip = 0;
+    if (y->rate_bps > 0 && c->rate_bps > 0) {
+        room = (conn_arrival_us(s, y, 0) - conn_arrival_us(s, c, 0)) * (double)c->rate_bps / 8e6;
+        skip = (double)y->srtt_us / 2 * (double)y->rate_bps / 8e6;
+    }
+    if (room > REINJECT_MAX)
+        room = REINJECT_MAX;
+    size_t done = 0, seen = 0;
+    for (size_t k = 0; k < y->ring_len && (double)done < room; k++) {
         sent_record_t *r = &y->ring[(y->ring_head + k) % y->ring_cap];
         tcpls_stream_t *st;
-        if (r->reinjected)
+        seen += r->len;
+        if (r->reinjected || (double)seen <= skip)
             continue;
         r->reinjected = 1;
         if ((st = stream_find(s, r->stream_id)) == NULL)
