@@ -3,7 +3,8 @@
 # one run. For every split of the links: the two single-path TCP goodputs, MPTCP and TCPLS
 # downloads over both links, and aggregation ratio = goodput / (tcp1 + tcp2). Then failover:
 # link l1 goes down at 2 s during a download; the longest gap with no application data (from
-# --interval 0.05 samples) and the rate after it. Reports numbers; not a test.
+# --interval 0.05 samples) and the rate after it, for 'down' and 'blackhole' (FAILS="down" to
+# run one). Reports numbers; not a test.
 #
 #   sh bench/multipath.sh [--splits "30/70 50/50 70/30 5/45"] [--delays "10/10 10/40"] [--secs 6]
 # Needs root and kernel MPTCP. Numbers measured while other jobs use the CPU are depressed.
@@ -97,17 +98,20 @@ for d in $delays; do
 done
 
 echo
-echo "failover: l1 (50 Mbit/s, 10 ms) down at 2 s; l2 50 Mbit/s 10 ms; longest gap after 2 s, rate in the last second"
-for proto in mptcp tcpls; do
-    topo 50 50 10 10
-    $MPLAB link --topo mpb schedule '2s l1 down' >/dev/null 2>&1 &
-    sp=$!
-    if [ $proto = mptcp ]; then
-        j=$(cget --proto mptcp --interval 0.05 "http://10.0.1.2:8080/bytes/40M")
-    else
-        j=$(cget --proto tcpls --interval 0.05 --servername mplab-server --bind 10.0.1.1 --bind 10.0.2.1 "https://10.0.1.2:8443/bytes/40M")
-    fi
-    wait $sp 2>/dev/null
-    echo "$proto: goodput $(echo "$j" | num goodput_mbps) Mbit/s, verified $(echo "$j" | sed -n 's/.*"verified":\([a-z]*\).*/\1/p'), gap_s / last_s_mbps: $(echo "$j" | gap)"
-    untopo
+echo "failover: l1 (50 Mbit/s, 10 ms) fails at 2 s (down: the carrier goes; blackhole: silent drops);"
+echo "l2 50 Mbit/s 10 ms; longest gap after 2 s, rate in the last second"
+for ev in ${FAILS:-down blackhole}; do
+    for proto in mptcp tcpls; do
+        topo 50 50 10 10
+        $MPLAB link --topo mpb schedule "2s l1 $ev" >/dev/null 2>&1 &
+        sp=$!
+        if [ $proto = mptcp ]; then
+            j=$(cget --proto mptcp --interval 0.05 "http://10.0.1.2:8080/bytes/40M")
+        else
+            j=$(cget --proto tcpls --interval 0.05 --servername mplab-server --bind 10.0.1.1 --bind 10.0.2.1 "https://10.0.1.2:8443/bytes/40M")
+        fi
+        wait $sp 2>/dev/null
+        echo "$ev $proto: goodput $(echo "$j" | num goodput_mbps) Mbit/s, verified $(echo "$j" | sed -n 's/.*"verified":\([a-z]*\).*/\1/p'), gap_s / last_s_mbps: $(echo "$j" | gap)"
+        untopo
+    done
 done
