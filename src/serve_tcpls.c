@@ -214,7 +214,10 @@ conns_upkeep(sess_t *se, uint64_t now)
 {
     srv_t *sv = se->srv;
     double bh = sv->cfg->blackhole_s; /* 0: adaptive, max(0.3 s, 4 x srtt) */
-    int multi = tcpls_conn_count(se->s) > 1;
+    /* multipath from the start when the client advertised several addresses (it will join):
+     * short kernel queues before the first join keep the first path from taking a queue that
+     * the joined ones would wait for */
+    int multi = tcpls_conn_count(se->s) > 1 || tcpls_session_peer_address_count(se->s) > 1;
 
     tcpls_session_set_time(se->s, now);
     if (!multi || now - se->metrics_ns < 20000000ull)
