@@ -136,19 +136,20 @@ mpl_bytes_fill(uint64_t offset, uint8_t *buf, size_t len)
     }
     uint64_t index = offset >> 3;
 #ifdef MPL_BYTES_AVX2
-    if (len >= 128 && have_avx512()) {
-        size_t n16 = len / 128;
-        fill_words_avx512(index, buf, n16);
-        index += 16 * n16;
-        buf += 128 * n16;
-        len -= 128 * n16;
-    }
-    if (len >= 64 && have_avx2()) {
-        size_t n8 = len / 64;
-        fill_words_avx2(index, buf, n8);
-        index += 8 * n8;
-        buf += 64 * n8;
-        len -= 64 * n8;
+    /* the widest vector path first: words per call of fill_words_* and bytes per round */
+    static const struct {
+        int (*have)(void);
+        void (*fill)(uint64_t, uint8_t *, size_t);
+        size_t words;
+    } paths[] = {{have_avx512, fill_words_avx512, 16}, {have_avx2, fill_words_avx2, 8}};
+    for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+        size_t round = 8 * paths[p].words, n = len / round;
+        if (n == 0 || !paths[p].have())
+            continue;
+        paths[p].fill(index, buf, n);
+        index += paths[p].words * n;
+        buf += round * n;
+        len -= round * n;
     }
 #endif
     while (len >= 32) { /* four independent words per round: the multiplies overlap */

@@ -336,6 +336,33 @@ sim_download(sim_t *m, uint64_t total)
 
 /* ---- tests ---- */
 
+/* Runs until the download is complete (at most 30 s after t0): every byte, once, intact. */
+static void
+sim_finish(sim_t *m, uint64_t t0)
+{
+    while (m->fin == 0 && m->now_us - t0 < 30000000)
+        sim_step(m);
+    assert_int_equal(m->fin, 1);
+    assert_int_equal(m->received, m->total);
+    assert_int_equal(m->bad, 0);
+}
+
+/* Two equal links (mbps, one-way delay_ms), connection 1 joined and settled, then a download
+ * of total bytes starts. Returns its start time. */
+static uint64_t
+sim_two_links_download(sim_t *m, double mbps, double delay_ms, uint64_t total)
+{
+    sim_init(m, 2, NULL);
+    sim_link(m, 0, mbps, delay_ms);
+    sim_link(m, 1, mbps, delay_ms);
+    sim_start(m);
+    assert_int_equal(sim_join(m, 1), 0);
+    sim_run_until(m, m->now_us + 300000);
+    uint64_t t0 = m->now_us;
+    sim_download(m, total);
+    return t0;
+}
+
 static void
 test_tokens_and_joins(void **state)
 {
@@ -584,11 +611,7 @@ test_failover_reset(void **state)
     /* break-before-make on top: join a new path with the replenished token */
     sim_run_until(&m, m.now_us + 200000);
     assert_int_equal(sim_join(&m, 2), 0);
-    while (m.fin == 0 && m.now_us - t0 < 30000000)
-        sim_step(&m);
-    assert_int_equal(m.fin, 1);
-    assert_int_equal(m.received, m.total);
-    assert_int_equal(m.bad, 0);
+    sim_finish(&m, t0);
     assert_true(m.links[2].delivered > 0);
     assert_false(m.client_closed);
     sim_free(&m);
@@ -602,14 +625,7 @@ test_blackhole(void **state)
     const uint64_t timeout_us = 300000;
     sim_t m;
     uint64_t t0, hole_at, detected_at = 0;
-    sim_init(&m, 2, NULL);
-    sim_link(&m, 0, 40, 10);
-    sim_link(&m, 1, 40, 10);
-    sim_start(&m);
-    assert_int_equal(sim_join(&m, 1), 0);
-    sim_run_until(&m, m.now_us + 300000);
-    t0 = m.now_us;
-    sim_download(&m, 12u << 20);
+    t0 = sim_two_links_download(&m, 40, 10, 12u << 20);
     sim_run_until(&m, t0 + 800000);
     hole_at = m.now_us;
     m.links[1].blackhole = 1;
@@ -659,11 +675,7 @@ test_migration(void **state)
     before = m.links[0].delivered;
     assert_int_equal(tcpls_conn_failed(m.server, 0, 0), 0); /* orderly close after draining */
     m.links[0].up = 0;
-    while (m.fin == 0 && m.now_us - t0 < 30000000)
-        sim_step(&m);
-    assert_int_equal(m.fin, 1);
-    assert_int_equal(m.received, m.total);
-    assert_int_equal(m.bad, 0);
+    sim_finish(&m, t0);
     assert_int_equal(m.links[0].delivered, before);
     assert_true(m.links[1].delivered > (4u << 20));
     sim_free(&m);
@@ -677,14 +689,7 @@ test_priority_change(void **state)
 {
     sim_t m;
     uint64_t t0, d0;
-    sim_init(&m, 2, NULL);
-    sim_link(&m, 0, 20, 10);
-    sim_link(&m, 1, 20, 10);
-    sim_start(&m);
-    assert_int_equal(sim_join(&m, 1), 0);
-    sim_run_until(&m, m.now_us + 200000);
-    t0 = m.now_us;
-    sim_download(&m, 16u << 20);
+    t0 = sim_two_links_download(&m, 20, 10, 16u << 20);
     sim_run_until(&m, t0 + 1000000);
     assert_true(m.links[0].delivered > (512u << 10)); /* both in use */
     assert_int_equal(tcpls_conn_set_backup(m.client, 0, 1), 0);
@@ -698,11 +703,7 @@ test_priority_change(void **state)
     d0 = m.links[0].delivered;
     sim_run_until(&m, m.now_us + 1000000);
     assert_true(m.links[0].delivered - d0 > (512u << 10)); /* in use again */
-    while (m.fin == 0 && m.now_us - t0 < 30000000)
-        sim_step(&m);
-    assert_int_equal(m.fin, 1);
-    assert_int_equal(m.received, m.total);
-    assert_int_equal(m.bad, 0);
+    sim_finish(&m, t0);
     sim_free(&m);
 }
 
@@ -722,11 +723,7 @@ test_reinjection(void **state)
     sim_download(&m, total);
     sim_run_until(&m, t0 + 200000);
     assert_int_equal(sim_join(&m, 1), 0);
-    while (m.fin == 0 && m.now_us - t0 < 30000000)
-        sim_step(&m);
-    assert_int_equal(m.fin, 1);
-    assert_int_equal(m.received, m.total);
-    assert_int_equal(m.bad, 0);
+    sim_finish(&m, t0);
     double secs = (double)(m.now_us - t0) / 1e6;
     print_message("download started on 2 Mbit/s, 48 Mbit/s joined at 0.2 s: %.2f s, %.1f Mbit/s, "
                   "reinjected %llu bytes\n",
