@@ -418,7 +418,8 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
         if (!mpl_proto_multipath(x->proto))
             continue;
         int backup[MPL_SC_MAX_LINKS + 1] = {0};
-        if (x->proto == MPL_PROTO_MPTCP) /* backup is an MPTCP endpoint flag; TCPLS ignores it */
+        if (x->proto == MPL_PROTO_MPTCP ||
+            x->proto == MPL_PROTO_TCPLS) /* MPTCP endpoint flag, TCPLS --backup */
             parse_backup(x->backup, backup);
         int failing = x->fail[0] != '\0' && strcmp(x->fail, "none") != 0;
         double all = 0, primary = 0, surv = 0, surv_primary = 0;
@@ -529,7 +530,8 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
                 "(f) failure point: expected = an ideal transfer at the sum of the (non-backup) links' "
                 "references until the failure, then at the surviving links' (time-weighted); not flagged\n");
     if (note_b)
-        fprintf(f, "(b) mptcp with a backup path: expected = the non-backup links' references only\n");
+        fprintf(f,
+                "(b) with a backup path (mptcp, tcpls): expected = the non-backup links' references only\n");
 }
 
 /* ---- failure metrics ----------------------------------------------------------------- */

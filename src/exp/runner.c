@@ -736,8 +736,10 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
         arg(&ga, "--bind");
         arg(&ga, "%s", e->paths[p1].client);
     } else if (it->proto == MPL_PROTO_TCPLS) {
+        /* a backup link (scenario 'backup') is a TCPLS backup connection too: --backup ADDR */
         for (int i = 0; i < e->n_paths; i++) {
-            arg(&ga, "--bind");
+            int b = !sc->topology_file[0] && i < pt->links && pt->backup[i];
+            arg(&ga, b ? "--backup" : "--bind");
             arg(&ga, "%s", e->paths[i].client);
         }
     }
