@@ -275,6 +275,11 @@ int tcpls_io_read(tcpls_session_t *s, uint32_t conn_id, int fd, uint64_t now_ns)
 /* Writes as much pending output of conn_id as fd accepts. Returns 0 when everything was
  * written, 1 when output remains (wait for EPOLLOUT), or TCPLS_ERR_TRUNCATED on a socket error. */
 int tcpls_io_write(tcpls_session_t *s, uint32_t conn_id, int fd);
+/* Advertises a socket address (IPv4 or IPv6, its port included) with tcpls_session_add_address
+ * under address id. Returns 0, TCPLS_ERR_ARG for a wildcard address or another family (nothing
+ * to advertise), or what tcpls_session_add_address returns. */
+struct sockaddr;
+int tcpls_io_add_address(tcpls_session_t *s, uint8_t id, const struct sockaddr *sa);
 
 #ifdef __cplusplus
 }

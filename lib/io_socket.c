@@ -3,6 +3,8 @@
  * loop (epoll) stays with the application; these two calls move bytes both ways.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,4 +65,30 @@ tcpls_io_write(tcpls_session_t *s, uint32_t conn_id, int fd)
             return 1;
         return TCPLS_ERR_TRUNCATED;
     }
+}
+
+int
+tcpls_io_add_address(tcpls_session_t *s, uint8_t id, const struct sockaddr *sa)
+{
+    tcpls_addr_t a = {.id = id};
+    if (sa == NULL)
+        return TCPLS_ERR_ARG;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+            return TCPLS_ERR_ARG;
+        a.version = 4;
+        memcpy(a.addr, &in->sin_addr, 4);
+        a.port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+            return TCPLS_ERR_ARG;
+        a.version = 6;
+        memcpy(a.addr, &in6->sin6_addr, 16);
+        a.port = ntohs(in6->sin6_port);
+    } else {
+        return TCPLS_ERR_ARG;
+    }
+    return tcpls_session_add_address(s, &a);
 }

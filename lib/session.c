@@ -73,7 +73,6 @@ typedef struct conn {
     int ack_due;
     sent_record_t *ring; /* unacknowledged records that carried stream frames */
     size_t ring_head, ring_len, ring_cap;
-    size_t ring_bytes; /* stream bytes of the records in ring */
     uint64_t bytes_sent, bytes_received, records_sent, records_received;
     /* multipath */
     SSL *ssl; /* client: the join handshake of this connection */
@@ -479,7 +478,6 @@ conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
         tcpls_stream_t *st;
         c->ring_head = (c->ring_head + 1) % c->ring_cap;
         c->ring_len--;
-        c->ring_bytes -= r.len;
         if ((st = stream_find(s, r.stream_id)) != NULL) {
             tcpls__stream_requeue(st, r.off, r.len, r.fin);
             sendq_push(s, st);
@@ -1112,7 +1110,6 @@ ring_push(conn_t *c, const sent_record_t *r)
     }
     c->ring[(c->ring_head + c->ring_len) % c->ring_cap] = *r;
     c->ring_len++;
-    c->ring_bytes += r->len;
     return 0;
 }
 
@@ -1160,7 +1157,6 @@ process_ack(tcpls_session_t *s, uint32_t conn_id, uint64_t seq)
         tcpls_stream_t *st;
         c->ring_head = (c->ring_head + 1) % c->ring_cap;
         c->ring_len--;
-        c->ring_bytes -= r.len;
         if ((st = stream_find(s, r.stream_id)) != NULL) {
             s->send_buffered -= tcpls__stream_ack(st, r.off, r.len, r.fin);
             stream_maybe_finish(s, st);
@@ -1521,8 +1517,8 @@ conn_arrival_us(const tcpls_session_t *s, const conn_t *c, size_t len)
  * to the next connection while the faster ones have output waiting (their socket is full). With
  * delivery rates known, "default" also bounds what a slower path gets (ECF/BLEST style): its
  * record must arrive no later than a faster path would deliver the same bytes after its own
- * queue, plus a slack of what the rest of the backlog keeps the faster path busy with (at most
- * SCHED_SLACK_US). A slow path thus never makes the receiver wait for it. */
+ * queue, plus a slack of what the rest of the backlog keeps the faster path busy with
+ * (sched_slack_us). A slow path thus never makes the receiver wait for it. */
 /* With rates known: would a full record reach the peer sooner over x than over c? */
 static int
 earlier(const tcpls_session_t *s, const conn_t *x, const conn_t *c)

@@ -985,21 +985,8 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     make_paths(&g, g.conns[0].fd);
     /* New Address frames for our --bind addresses (the server cannot connect to them; it
      * learns which paths the client may use, as the draft allows either side to advertise) */
-    for (size_t i = 0; i < cfg->n_bind && i < 8; i++) {
-        tcpls_addr_t a = {.id = (uint8_t)(i + 1)};
-        if (cfg->bind[i].ss_family == AF_INET) {
-            a.version = 4;
-            memcpy(a.addr, &((const struct sockaddr_in *)&cfg->bind[i])->sin_addr, 4);
-        } else if (cfg->bind[i].ss_family == AF_INET6) {
-            a.version = 6;
-            memcpy(a.addr, &((const struct sockaddr_in6 *)&cfg->bind[i])->sin6_addr, 16);
-        } else {
-            continue;
-        }
-        static const uint8_t zero[16];
-        if (cfg->n_bind > 1 && memcmp(a.addr, zero, a.version == 4 ? 4 : 16) != 0)
-            tcpls_session_add_address(g.s, &a);
-    }
+    for (size_t i = 0; i < cfg->n_bind && i < 8 && cfg->n_bind > 1; i++)
+        tcpls_io_add_address(g.s, (uint8_t)(i + 1), (const struct sockaddr *)&cfg->bind[i]);
     if (cfg->n_bind > 1)
         mpl_tcp_multipath_opts(g.conns[0].fd, 128 * 1024, 0);
     mpl_sink_start(cfg->sink);

@@ -383,28 +383,8 @@ sess_free(sess_t *se)
 static void
 advertise_addresses(srv_t *sv, tcpls_session_t *s)
 {
-    for (size_t i = 0; i < sv->cfg->n_listen; i++) {
-        const struct sockaddr_storage *ss = &sv->cfg->listen[i];
-        tcpls_addr_t a = {.id = (uint8_t)(i + 1)};
-        if (ss->ss_family == AF_INET) {
-            const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-            if (in->sin_addr.s_addr == htonl(INADDR_ANY))
-                continue;
-            a.version = 4;
-            memcpy(a.addr, &in->sin_addr, 4);
-            a.port = ntohs(in->sin_port);
-        } else if (ss->ss_family == AF_INET6) {
-            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-            if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
-                continue;
-            a.version = 6;
-            memcpy(a.addr, &in6->sin6_addr, 16);
-            a.port = ntohs(in6->sin6_port);
-        } else {
-            continue;
-        }
-        tcpls_session_add_address(s, &a);
-    }
+    for (size_t i = 0; i < sv->cfg->n_listen; i++)
+        tcpls_io_add_address(s, (uint8_t)(i + 1), (const struct sockaddr *)&sv->cfg->listen[i]);
 }
 
 /* A fresh session whose handshake was a join: its connection moves to the session it joined. */
