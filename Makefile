@@ -75,7 +75,7 @@ $(LIBTCPLS): $(LIB_OBJ)
 
 $(LIBAPP): $(APP_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcsT $@ $^
 
 $(MPLAB): $(BUILD)/src/main.o $(LIBAPP) $(LIBTCPLS)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)

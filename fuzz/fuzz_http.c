@@ -1,12 +1,12 @@
-/* libFuzzer target: HTTP request and response parsing (src/http.c), and a server connection
+/* libFuzzer target: HTTP request and response parsing (src/xfer/http.c), and a server connection
  * and a client response fed with arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "http.h"
-#include "sink.h"
-#include "util.h"
+#include "xfer/http.h"
+#include "xfer/sink.h"
+#include "common/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

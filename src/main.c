@@ -1,8 +1,8 @@
 /*
  * main.c — the mplab command: dispatches to one subcommand per file (wireguard-tools' style).
  */
-#include "commands.h"
-#include "util.h"
+#include "cmd/commands.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -2,9 +2,9 @@
  * report.c — plots, summary and index.html from an experiment directory (see report.h).
  */
 #include "exp/report.h"
-#include "exp/jsonread.h"
+#include "common/jsonread.h"
 #include "exp/results.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * results.c — runs.csv, statistics and failure metrics (see results.h).
  */
 #include "exp/results.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -9,11 +9,11 @@
  * only, which stops them in order and removes the topology.
  */
 #include "exp/runner.h"
-#include "exp/jsonread.h"
+#include "common/jsonread.h"
 #include "exp/report.h"
 #include "exp/results.h"
-#include "json.h"
-#include "util.h"
+#include "common/json.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

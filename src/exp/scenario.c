@@ -2,7 +2,7 @@
  * scenario.c — the scenario INI parser, the sweep expansion and the topology generator.
  */
 #include "exp/scenario.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -11,9 +11,9 @@
  *         and more (where sender, receiver and emulator share the machine's cores), only
  *         need to stay under the rate: the table says why ("loss", "cpu").
  */
-#include "json.h"
+#include "common/json.h"
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

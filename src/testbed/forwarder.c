@@ -8,7 +8,7 @@
  * receive buffers: a large one would be a queue nobody configured.
  */
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

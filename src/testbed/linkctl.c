@@ -6,7 +6,7 @@
  * their carrier go); a rate change replaces the tbf qdisc of that direction.
  */
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>

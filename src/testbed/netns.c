@@ -5,7 +5,7 @@
  * then runs there, which makes the executed commands the same as the printed ones.
  */
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -4,7 +4,7 @@
  * per-host part so that the setup can be reproduced on real machines or VMs.
  */
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

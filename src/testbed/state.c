@@ -3,7 +3,7 @@
  * and their removal.
  */
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <dirent.h>

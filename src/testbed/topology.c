@@ -2,7 +2,7 @@
  * topology.c — the topology INI parser and the small formatting helpers of the model.
  */
 #include "testbed/topology.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <errno.h>

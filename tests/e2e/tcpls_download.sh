@@ -10,7 +10,7 @@ srv=$!
 at_exit "kill -9 $srv"
 wait_for 20 "grep -q 'listening on 127.0.0.1:$port (tcpls)' $T_TMP/srv.log" || fail "server did not start: $(cat $T_TMP/srv.log)"
 
-# sha256 of /bytes/1G (src/bytesgen.c), the same over tcp, tls and tcpls
+# sha256 of /bytes/1G (src/xfer/bytesgen.c), the same over tcp, tls and tcpls
 want=f7dce24bd8845a70e103193158f638380717c306d44fa4147996540c2ac600d8
 out=$("$MPLAB" get --proto tcpls --json --timeout 60 "https://127.0.0.1:$port/bytes/1G") || fail "get: $out"
 echo "$out"

@@ -15,7 +15,7 @@ at_exit "kill -9 $srv"
 wait_for 20 "grep -q 'listening on 127.0.0.1:$port (tcpls)' $T_TMP/srv.log" || fail "server did not start: $(cat $T_TMP/srv.log)"
 url="https://127.0.0.1:$port/bytes/1G"
 
-# sha256 of /bytes/1G (src/bytesgen.c), as over tcp, tls and one tcpls connection
+# sha256 of /bytes/1G (src/xfer/bytesgen.c), as over tcp, tls and one tcpls connection
 ref=f7dce24bd8845a70e103193158f638380717c306d44fa4147996540c2ac600d8
 
 # three paths, connection from 127.0.0.2 killed mid-transfer

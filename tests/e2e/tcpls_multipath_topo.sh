@@ -45,7 +45,7 @@ out=$("$MPLAB" exec --topo tp client -- "$MPLAB" get --proto tcpls --json --time
     fail "get failed: $(cat $T_TMP/cli.err) $(cat $T_TMP/srv.log)"
 echo "$out" | grep -q '"verified":true' || fail "not verified: $out"
 echo "$out" | grep -q '"bytes":30000000' || fail "bytes: $out"
-# sha256 of /bytes/30M (src/bytesgen.c)
+# sha256 of /bytes/30M (src/xfer/bytesgen.c)
 want=$("$MPLAB" exec --topo tp client -- "$MPLAB" get --proto tcpls --json --timeout 20 --servername mplab-server \
     --bind 10.0.2.1 "https://10.0.2.2:8443/bytes/30M" 2>/dev/null | grep -o '"sha256":"[0-9a-f]*"')
 [ -n "$want" ] || fail "reference download over l2"

@@ -1,4 +1,4 @@
-/* Unit tests: src/http.c (request/response parsing, server connection), src/sink.c. */
+/* Unit tests: src/xfer/http.c (request/response parsing, server connection), src/xfer/sink.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +10,11 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "bytesgen.h"
-#include "client.h"
-#include "http.h"
-#include "sink.h"
-#include "util.h"
+#include "xfer/bytesgen.h"
+#include "xfer/client.h"
+#include "xfer/http.h"
+#include "xfer/sink.h"
+#include "common/util.h"
 
 static int
 parse_req(const char *s, mpl_http_request_t *req)

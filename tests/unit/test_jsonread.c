@@ -1,4 +1,4 @@
-/* Unit tests: src/exp/jsonread.c (the bounds-checked JSON reader). */
+/* Unit tests: src/common/jsonread.c (the bounds-checked JSON reader). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <math.h>
 #include <cmocka.h>
 
-#include "exp/jsonread.h"
+#include "common/jsonread.h"
 
 static void
 test_get_output(void **state)

@@ -1,4 +1,4 @@
-/* Unit tests: src/util.c, src/json.c, src/bytesgen.c (the shared helpers). */
+/* Unit tests: src/common/util.c, src/common/json.c, src/xfer/bytesgen.c (the shared helpers). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +8,9 @@
 #include <cmocka.h>
 #include <netinet/in.h>
 
-#include "bytesgen.h"
-#include "json.h"
-#include "util.h"
+#include "xfer/bytesgen.h"
+#include "common/json.h"
+#include "common/util.h"
 
 static void
 test_parse_size(void **state)

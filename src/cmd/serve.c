@@ -1,14 +1,14 @@
 /*
- * cmd_serve.c — 'mplab serve': a small HTTP/1.1 server (files under --root, /bytes/N,
- * POST /upload) over tcp, tls, mptcp, or tcpls (src/serve_tcpls.c).
+ * serve.c — 'mplab serve': a small HTTP/1.1 server (files under --root, /bytes/N,
+ * POST /upload) over tcp, tls, mptcp, or tcpls (src/xfer/serve_tcpls.c).
  */
-#include "cert.h"
-#include "commands.h"
-#include "json.h"
-#include "server.h"
+#include "xfer/cert.h"
+#include "cmd/commands.h"
+#include "common/json.h"
+#include "xfer/server.h"
 #include "tcpls.h"
-#include "tls.h"
-#include "util.h"
+#include "xfer/tls.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -1,10 +1,10 @@
 /*
- * cmd_exec.c — 'mplab exec [--topo NAME] HOST -- CMD...': runs CMD inside a host's network
+ * exec.c — 'mplab exec [--topo NAME] HOST -- CMD...': runs CMD inside a host's network
  * namespace (setns on /run/netns/NAME, then execvp).
  */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

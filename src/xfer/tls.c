@@ -1,7 +1,7 @@
 /*
  * tls.c — see tls.h.
  */
-#include "tls.h"
+#include "xfer/tls.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * offsets. With several URLs the bodies interleave, so the sink's SHA-256 covers the bytes in
  * arrival order (with one URL it is the body's digest, as for the other protocols).
  */
-#include "client.h"
+#include "xfer/client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,12 +19,12 @@
 
 #include <openssl/ssl.h>
 
-#include "bytesgen.h"
-#include "http.h"
-#include "linkwatch.h"
-#include "tcp_metrics.h"
+#include "xfer/bytesgen.h"
+#include "xfer/http.h"
+#include "netinfo/linkwatch.h"
+#include "netinfo/tcp_metrics.h"
 #include "tcpls.h"
-#include "util.h"
+#include "common/util.h"
 
 #define MAX_PATHS (MPL_CLIENT_MAX_BIND * 4)
 
@@ -114,7 +114,7 @@ find(getter_t *g, uint32_t id)
 static int send_request(getter_t *g, cstream_t *cs, int keep_alive);
 static void pump_uploads(getter_t *g);
 
-/* The server is gone: the first unfinished URL and its bytes, as src/client.c says it. */
+/* The server is gone: the first unfinished URL and its bytes, as src/xfer/client.c says it. */
 static void
 fail_server_gone(getter_t *g, const char *how)
 {
@@ -272,7 +272,7 @@ send_request(getter_t *g, cstream_t *cs, int keep_alive)
 
 /* --upload: queues the request bodies (/bytes/N content) of the started streams as far as the
  * session's send buffers take them; the scheduler spreads them over the connections. The sink
- * counts the bytes queued (progress, intervals, goodput), as src/client.c does. */
+ * counts the bytes queued (progress, intervals, goodput), as src/xfer/client.c does. */
 static void
 pump_uploads(getter_t *g)
 {

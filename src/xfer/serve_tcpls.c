@@ -5,7 +5,7 @@
  * is served as one HTTP connection on stream 0. A session that fails (tampered records,
  * garbage, reset) is closed alone; the others go on.
  */
-#include "server.h"
+#include "xfer/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,14 +16,14 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "tcp_metrics.h"
+#include "netinfo/tcp_metrics.h"
 
 #include <openssl/ssl.h>
 
-#include "linkwatch.h"
-#include "http.h"
+#include "netinfo/linkwatch.h"
+#include "xfer/http.h"
 #include "tcpls.h"
-#include "util.h"
+#include "common/util.h"
 
 typedef struct srv srv_t;
 typedef struct sess sess_t;

@@ -1,9 +1,9 @@
 /*
  * mptcp_info.c — see mptcp_info.h.
  */
-#include "mptcp_info.h"
+#include "netinfo/mptcp_info.h"
 
-#include "util.h"
+#include "common/util.h"
 
 #include <netinet/in.h>
 #include <stddef.h>

@@ -1,9 +1,9 @@
 /*
- * cmd_cert.c — 'mplab cert': create the project CA and server certificate (src/cert.c).
+ * cert.c — 'mplab cert': create the project CA and server certificate (src/xfer/cert.c).
  */
-#include "cert.h"
-#include "commands.h"
-#include "util.h"
+#include "xfer/cert.h"
+#include "cmd/commands.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /*
  * server.c — see server.h.
  */
-#include "server.h"
+#include "xfer/server.h"
 
-#include "http.h"
-#include "util.h"
+#include "xfer/http.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <netinet/in.h>

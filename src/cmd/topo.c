@@ -1,10 +1,10 @@
 /*
- * cmd_topo.c — 'mplab topo up|down|show|check|commands' (docs/TESTBED.md).
+ * topo.c — 'mplab topo up|down|show|check|commands' (docs/TESTBED.md).
  */
-#include "commands.h"
-#include "json.h"
+#include "cmd/commands.h"
+#include "common/json.h"
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * bytesgen.c — see bytesgen.h.
  */
-#include "bytesgen.h"
+#include "xfer/bytesgen.h"
 
 #include <string.h>
 

@@ -1,12 +1,12 @@
 /*
- * cmd_run.c — 'mplab run': run experiment scenarios (scenarios/NAME.ini, docs/EXPERIMENTS.md)
+ * run.c — 'mplab run': run experiment scenarios (scenarios/NAME.ini, docs/EXPERIMENTS.md)
  * on the testbed and write data, plots and a report. With no scenario: the default
  * comparison (README's main job).
  */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "exp/runner.h"
 #include "exp/scenario.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <limits.h>

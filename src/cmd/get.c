@@ -1,14 +1,14 @@
 /*
- * cmd_get.c — 'mplab get': download URLs over tcp, tls, mptcp or tcpls (src/get_tcpls.c),
+ * get.c — 'mplab get': download URLs over tcp, tls, mptcp or tcpls (src/xfer/get_tcpls.c),
  * verify /bytes/N content, report goodput (human, --interval, --json).
  */
-#include "cert.h"
-#include "client.h"
-#include "commands.h"
-#include "json.h"
-#include "tls.h"
+#include "xfer/cert.h"
+#include "xfer/client.h"
+#include "cmd/commands.h"
+#include "common/json.h"
+#include "xfer/tls.h"
 #include "tcpls.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /*
  * util.c — see util.h.
  */
-#include "util.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "transport.h"
+#include "xfer/transport.h"
 
 #define MPL_SERVER_MAX_LISTEN 16
 
@@ -47,7 +47,7 @@ typedef struct mpl_server_stats {
  * reason in err when it could not start. */
 int mpl_server_run(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err, size_t errlen);
 
-/* The tcpls server (same config, same stats), in src/serve_tcpls.c: the place where
+/* The tcpls server (same config, same stats), in src/xfer/serve_tcpls.c: the place where
  * '--proto tcpls' plugs in. It must drive mpl_http_sconn_t objects (one per stream), print
  * the same "listening on" lines and return when *cfg->stop is set. */
 int mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err, size_t errlen);

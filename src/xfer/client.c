@@ -1,11 +1,11 @@
 /*
  * client.c — see client.h.
  */
-#include "client.h"
+#include "xfer/client.h"
 
-#include "bytesgen.h"
-#include "http.h"
-#include "util.h"
+#include "xfer/bytesgen.h"
+#include "xfer/http.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <netdb.h>

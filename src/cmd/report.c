@@ -1,10 +1,10 @@
 /*
- * cmd_report.c — 'mplab report DIR': rebuild an experiment's summary, plots and index.html
+ * report.c — 'mplab report DIR': rebuild an experiment's summary, plots and index.html
  * from its data files (runs.csv, timeseries.csv, meta.json).
  */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "exp/report.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <stdio.h>

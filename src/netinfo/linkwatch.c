@@ -1,7 +1,7 @@
 /*
  * linkwatch.c — see linkwatch.h.
  */
-#include "linkwatch.h"
+#include "netinfo/linkwatch.h"
 
 #include <ifaddrs.h>
 #include <linux/if.h>

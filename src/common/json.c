@@ -1,7 +1,7 @@
 /*
  * json.c — see json.h.
  */
-#include "json.h"
+#include "common/json.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -1,10 +1,10 @@
 /*
- * cmd_link.c — 'mplab link [--topo NAME] set LINK ACTION [VALUE] [dir a2b|b2a]': changes a
+ * link.c — 'mplab link [--topo NAME] set LINK ACTION [VALUE] [dir a2b|b2a]': changes a
  * link of a running topology (docs/TESTBED.md).
  */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "mptcp_info.h"
-#include "sink.h"
-#include "transport.h"
+#include "netinfo/mptcp_info.h"
+#include "xfer/sink.h"
+#include "xfer/transport.h"
 
 #include <stdio.h>
 
@@ -46,7 +46,7 @@ typedef struct mpl_client_cfg {
     uint64_t upload;  /* > 0: POST /upload with this many bytes instead of GETs */
     int head;         /* HEAD instead of GET */
     mpl_body_sink_t *sink;
-    /* tcpls multipath (src/get_tcpls.c) */
+    /* tcpls multipath (src/xfer/get_tcpls.c) */
     unsigned char bind_backup[MPL_CLIENT_MAX_BIND]; /* 1: connections from bind[i] are backups */
     const char *tcpls_paths;                        /* "per-local" (default) or "fullmesh" */
     const char *tcpls_sched;                        /* scheduler name or NULL */
@@ -103,7 +103,7 @@ void mpl_client_result_free(mpl_client_result_t *res);
 /* Fetches every URL in order. Returns 0 when all succeeded, or -1 with res->error set. */
 int mpl_client_run(const mpl_client_cfg_t *cfg, mpl_client_result_t *res);
 
-/* The tcpls client (same config and result), in src/get_tcpls.c: the place where
+/* The tcpls client (same config and result), in src/xfer/get_tcpls.c: the place where
  * '--proto tcpls' plugs in; it drives mpl_http_cresp_t + cfg->sink per stream. */
 int mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res);
 

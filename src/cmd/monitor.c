@@ -1,12 +1,12 @@
 /*
- * cmd_monitor.c — 'mplab monitor': per-interface byte counters of every host of a topology
+ * monitor.c — 'mplab monitor': per-interface byte counters of every host of a topology
  * (RTM_GETSTATS, 64-bit link stats, one rtnetlink socket opened inside each namespace),
  * sampled at 1..100 Hz on CLOCK_MONOTONIC; a live table on a terminal and CSV rows
  * "t,host,iface,rx_bytes,tx_bytes,rx_mbps,tx_mbps".
  */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "testbed/testbed.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>

@@ -2,11 +2,11 @@
  * http.c — see http.h. HTTP/1.1 request/response parsing and the transport-independent
  * server connection (static files under a root, /bytes/N, POST /upload).
  */
-#include "http.h"
+#include "xfer/http.h"
 
-#include "bytesgen.h"
-#include "sink.h"
-#include "util.h"
+#include "xfer/bytesgen.h"
+#include "xfer/sink.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

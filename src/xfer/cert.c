@@ -1,9 +1,9 @@
 /*
  * cert.c — see cert.h.
  */
-#include "cert.h"
+#include "xfer/cert.h"
 
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,9 +1,9 @@
 /*
  * transport.c — see transport.h.
  */
-#include "transport.h"
+#include "xfer/transport.h"
 
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <netinet/in.h>

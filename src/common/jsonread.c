@@ -2,7 +2,7 @@
  * jsonread.c — see jsonread.h. A recursive-descent parser over (src, end) with a depth limit;
  * every read is bounds-checked and malformed input is an error, never an abort.
  */
-#include "exp/jsonread.h"
+#include "common/jsonread.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,10 +1,10 @@
 /*
  * sink.c — see sink.h.
  */
-#include "sink.h"
+#include "xfer/sink.h"
 
-#include "bytesgen.h"
-#include "util.h"
+#include "xfer/bytesgen.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * tcp_metrics.c — see tcp_metrics.h.
  */
-#include "tcp_metrics.h"
+#include "netinfo/tcp_metrics.h"
 
 #include <netinet/in.h>
 #include <linux/tcp.h>

@@ -1,0 +1,25 @@
+/*
+ * commands.h — the mplab subcommands. Each lives in its own src/cmd/NAME.c and is listed in
+ * the table of src/main.c. A command returns the process exit status: 0 success, 1 failure
+ * of the operation, 2 bad usage.
+ */
+#ifndef MPLAB_COMMANDS_H
+#define MPLAB_COMMANDS_H
+
+int cmd_serve(int argc, char **argv);   /* src/cmd/serve.c */
+int cmd_get(int argc, char **argv);     /* src/cmd/get.c */
+int cmd_cert(int argc, char **argv);    /* src/cmd/cert.c */
+int cmd_topo(int argc, char **argv);    /* src/cmd/topo.c */
+int cmd_exec(int argc, char **argv);    /* src/cmd/exec.c */
+int cmd_link(int argc, char **argv);    /* src/cmd/link.c */
+int cmd_monitor(int argc, char **argv); /* src/cmd/monitor.c */
+int cmd_run(int argc, char **argv);     /* src/cmd/run.c */
+int cmd_report(int argc, char **argv);  /* src/cmd/report.c */
+
+/* Prints "mplab CMD: not implemented yet" and returns 2 (for commands still being built). */
+int mpl_cmd_unimplemented(const char *name);
+
+/* Returns 1 when argv holds -h or --help (before any "--"). */
+int mpl_wants_help(int argc, char **argv);
+
+#endif
