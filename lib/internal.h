@@ -177,13 +177,6 @@ typedef struct tcpls_range {
     uint64_t off, end;
 } tcpls_range_t;
 
-typedef struct tcpls_chunk {
-    struct tcpls_chunk *next;
-    uint64_t off;
-    size_t len;
-    uint8_t data[];
-} tcpls_chunk_t;
-
 typedef struct tcpls_stream {
     uint32_t id;
     void *user_data;
@@ -199,10 +192,18 @@ typedef struct tcpls_stream {
     size_t nresend, resend_cap;
     unsigned fin_queued : 1, fin_sent : 1, fin_acked : 1, blocked : 1, in_sendq : 1;
     /* receiving */
-    uint64_t recv_next;     /* next in-order offset */
-    uint64_t fin_offset;    /* valid when fin_received */
-    tcpls_chunk_t *reorder; /* out-of-order chunks, sorted by offset */
-    size_t reorder_bytes;
+    uint64_t recv_next;  /* next in-order offset */
+    uint64_t fin_offset; /* valid when fin_received */
+    /* Out-of-order bytes wait in a ring indexed by offset (modulo rcap) covering the window
+     * [recv_next, recv_next + rcap), with one bit per byte saying which are held: an insert
+     * costs its length whatever the frame sizes, adjacent or overlapping frames merge by
+     * construction, and memory is bounded by the window, never by the number of frames. */
+    uint8_t *rbuf;
+    uint64_t *rbits;
+    size_t rcap;          /* ring size in bytes (0: no ring yet), a multiple of 64 */
+    uint64_t rmax;        /* highest end offset held (FIN checks) */
+    size_t reorder_bytes; /* out-of-order payload bytes held */
+    size_t reorder_mem;   /* memory of the ring and its bitmap */
     unsigned fin_received : 1, fin_delivered : 1, closed_reported : 1;
     struct tcpls_stream *sendq_next;
 } tcpls_stream_t;
@@ -228,10 +229,12 @@ int tcpls__stream_requeue(tcpls_stream_t *st, uint64_t off, size_t len, int fin)
 /* 1 when every byte written (and the FIN) was acknowledged. */
 int tcpls__stream_send_done(const tcpls_stream_t *st);
 /* Takes a received stream frame: delivers in-order bytes through fn (possibly several times,
- * draining the reorder list), buffers out-of-order bytes up to reorder_limit. Returns 0,
- * TCPLS_ERR_FLOW (limit exceeded) or TCPLS_ERR_PROTOCOL (data beyond the FIN). */
+ * draining the reorder ring), and holds out-of-order bytes that lie within the receive window:
+ * the ring and its bitmap may use at most mem_limit bytes of memory (the window is about
+ * 8/9 of it). Returns 0, TCPLS_ERR_FLOW (past the window), TCPLS_ERR_NOMEM, or
+ * TCPLS_ERR_PROTOCOL (data beyond the FIN, or a FIN before bytes already received). */
 int tcpls__stream_receive(tcpls_stream_t *st, uint64_t off, const uint8_t *data, size_t len, int fin,
-                          size_t reorder_limit, tcpls_deliver_fn fn, void *arg);
+                          size_t mem_limit, tcpls_deliver_fn fn, void *arg);
 
 /* ---- sessions (lib/session.c) ------------------------------------------------------------ */
 

@@ -116,7 +116,7 @@ struct tcpls_session {
     tcpls_stream_t *sendq_head, *sendq_tail;
     size_t send_buffered;
     uint64_t reinjected_bytes; /* stream bytes queued again by opportunistic reinjection */
-    size_t reorder_total;      /* out-of-order bytes held over all streams */
+    size_t reorder_total;      /* memory of every stream's reorder ring */
     int any_blocked;
     token_t tokens[MAX_TOKENS]; /* client: tokens received; server: tokens issued */
     size_t ntokens;
@@ -245,7 +245,7 @@ stream_remove(tcpls_session_t *s, tcpls_stream_t *st)
             s->sendq_tail = prev;
     }
     s->send_buffered -= st->slen;
-    s->reorder_total -= st->reorder_bytes;
+    s->reorder_total -= st->reorder_mem;
     s->nstreams--;
     tcpls__stream_free(st);
 }
@@ -1206,14 +1206,14 @@ handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
         if ((st = stream_find(s, id)) == NULL)
             return 0;
     }
-    /* The reorder bound holds per stream and, at 4 times that, per session. */
-    size_t before = st->reorder_bytes, limit = s->ctx->reorder_limit, session_cap = 4 * s->ctx->reorder_limit;
+    /* The reorder memory bound holds per stream and, at 4 times that, per session. */
+    size_t before = st->reorder_mem, limit = s->ctx->reorder_limit, session_cap = 4 * s->ctx->reorder_limit;
     size_t session_room = s->reorder_total < session_cap ? session_cap - s->reorder_total : 0;
     if (limit > before + session_room)
         limit = before + session_room;
     r = tcpls__stream_receive(st, f->u.stream.offset, f->u.stream.data, f->u.stream.len, f->u.stream.fin,
                               limit, tcpls_deliver, s);
-    s->reorder_total = s->reorder_total - before + st->reorder_bytes;
+    s->reorder_total = s->reorder_total - before + st->reorder_mem;
     if (r == 0)
         stream_maybe_finish(s, st);
     return r;

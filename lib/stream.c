@@ -22,11 +22,8 @@ tcpls__stream_free(tcpls_stream_t *st)
 {
     if (st == NULL)
         return;
-    while (st->reorder != NULL) {
-        tcpls_chunk_t *c = st->reorder;
-        st->reorder = c->next;
-        free(c);
-    }
+    free(st->rbuf);
+    free(st->rbits);
     free(st->sbuf);
     free(st->acked);
     free(st->resend);
@@ -249,54 +246,196 @@ deliver(tcpls_stream_t *st, const uint8_t *data, size_t len, tcpls_deliver_fn fn
         fn(arg, st, data, len, fin);
 }
 
+/* ---- the reorder ring: byte i of the stream lives at rbuf[i % rcap], held iff its bit is set */
+
+static int
+bit_get(const uint64_t *bits, size_t i)
+{
+    return (int)((bits[i / 64] >> (i % 64)) & 1);
+}
+
+/* Sets (value 1) or clears (0) bits [i, i + n) of the ring; returns how many changed. */
+static size_t
+bits_set(uint64_t *bits, size_t i, size_t n, int value)
+{
+    size_t changed = 0;
+    while (n > 0) {
+        size_t w = i / 64, b = i % 64, k = 64 - b;
+        uint64_t mask, old;
+        if (k > n)
+            k = n;
+        mask = (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << b;
+        old = bits[w];
+        bits[w] = value ? old | mask : old & ~mask;
+        changed += (size_t)__builtin_popcountll((old ^ bits[w]) & mask);
+        i += k;
+        n -= k;
+    }
+    return changed;
+}
+
+/* Length of the run of held bytes starting at ring index i, at most max (never wrapping). */
+static size_t
+bits_run(const uint64_t *bits, size_t i, size_t max)
+{
+    size_t n = 0;
+    while (n < max) {
+        size_t w = (i + n) / 64, b = (i + n) % 64;
+        uint64_t v = ~bits[w] >> b; /* ones where bytes are missing */
+        size_t run = v == 0 ? 64 - b : (size_t)__builtin_ctzll(v);
+        if (run > 64 - b)
+            run = 64 - b;
+        n += run;
+        if (run < 64 - b)
+            break;
+    }
+    return n < max ? n : max;
+}
+
+/* Distance from ring index i to the next held byte, or max when none lies before i + max. */
+static size_t
+bits_skip(const uint64_t *bits, size_t i, size_t max)
+{
+    size_t n = 0;
+    while (n < max) {
+        size_t w = (i + n) / 64, b = (i + n) % 64;
+        uint64_t v = bits[w] >> b;
+        if (v != 0) {
+            n += (size_t)__builtin_ctzll(v);
+            break;
+        }
+        n += 64 - b;
+    }
+    return n < max ? n : max;
+}
+
+/* Copies len bytes (data, or clears when data is NULL) into the ring at stream offset off,
+ * in at most two pieces; returns the number of bytes newly held or released. */
+static size_t
+ring_put(tcpls_stream_t *st, uint64_t off, const uint8_t *data, size_t len)
+{
+    size_t changed = 0;
+    while (len > 0) {
+        size_t idx = (size_t)(off % st->rcap), n = st->rcap - idx;
+        if (n > len)
+            n = len;
+        if (data != NULL) {
+            memcpy(st->rbuf + idx, data, n);
+            data += n;
+        }
+        changed += bits_set(st->rbits, idx, n, data != NULL);
+        off += n;
+        len -= n;
+    }
+    return changed;
+}
+
+static size_t
+ring_mem(size_t cap)
+{
+    return cap + cap / 8;
+}
+
+/* Makes the ring cover [recv_next, end) within mem_limit bytes of memory. */
+static int
+ring_reserve(tcpls_stream_t *st, uint64_t end, size_t mem_limit)
+{
+    uint64_t need = end - st->recv_next;
+    size_t cap, max_cap = (mem_limit / 9 * 8) & ~(size_t)63;
+    uint8_t *nbuf;
+    uint64_t *nbits;
+
+    if (need <= st->rcap)
+        return 0;
+    if (need > max_cap)
+        return TCPLS_ERR_FLOW;
+    cap = st->rcap ? st->rcap * 2 : 16384;
+    while (cap < need)
+        cap *= 2;
+    if (cap > max_cap)
+        cap = max_cap;
+    if ((nbuf = malloc(cap)) == NULL || (nbits = calloc(cap / 64, sizeof(*nbits))) == NULL) {
+        free(nbuf);
+        return TCPLS_ERR_NOMEM;
+    }
+    /* Move what is held: every held byte lies in [recv_next, recv_next + old rcap). */
+    for (uint64_t o = st->recv_next; st->reorder_bytes > 0 && o < st->recv_next + st->rcap;) {
+        size_t idx = (size_t)(o % st->rcap), lim = st->rcap - idx, run, gap;
+        if ((gap = bits_skip(st->rbits, idx, lim)) > 0) {
+            o += gap;
+            continue;
+        }
+        run = bits_run(st->rbits, idx, lim);
+        for (size_t done = 0; done < run;) {
+            size_t nidx = (size_t)((o + done) % cap), k = cap - nidx;
+            if (k > run - done)
+                k = run - done;
+            memcpy(nbuf + nidx, st->rbuf + idx + done, k);
+            bits_set(nbits, nidx, k, 1);
+            done += k;
+        }
+        o += run;
+    }
+    free(st->rbuf);
+    free(st->rbits);
+    st->rbuf = nbuf;
+    st->rbits = nbits;
+    st->rcap = cap;
+    st->reorder_mem = ring_mem(cap);
+    return 0;
+}
+
+/* Delivers the held bytes that now continue the in-order data. */
+static void
+ring_drain(tcpls_stream_t *st, tcpls_deliver_fn fn, void *arg)
+{
+    while (st->reorder_bytes > 0) {
+        size_t idx = (size_t)(st->recv_next % st->rcap), run;
+        if (!bit_get(st->rbits, idx))
+            return;
+        run = bits_run(st->rbits, idx, st->rcap - idx);
+        st->reorder_bytes -= bits_set(st->rbits, idx, run, 0);
+        deliver(st, st->rbuf + idx, run, fn, arg);
+    }
+}
+
 int
 tcpls__stream_receive(tcpls_stream_t *st, uint64_t off, const uint8_t *data, size_t len, int fin,
-                      size_t reorder_limit, tcpls_deliver_fn fn, void *arg)
+                      size_t mem_limit, tcpls_deliver_fn fn, void *arg)
 {
     uint64_t end = off + len;
+    int r;
 
     if (fin) {
         if (st->fin_received && st->fin_offset != end)
             return TCPLS_ERR_PROTOCOL;
-        if (end < st->recv_next)
-            return TCPLS_ERR_PROTOCOL;
-        for (const tcpls_chunk_t *c = st->reorder; c != NULL; c = c->next)
-            if (c->off + c->len > end)
-                return TCPLS_ERR_PROTOCOL; /* bytes already held lie past the FIN */
+        if (end < st->recv_next || (st->reorder_bytes > 0 && st->rmax > end))
+            return TCPLS_ERR_PROTOCOL; /* bytes already received lie past the FIN */
         st->fin_received = 1;
         st->fin_offset = end;
     }
     if (st->fin_received && end > st->fin_offset)
         return TCPLS_ERR_PROTOCOL;
-    if (off <= st->recv_next) {
-        if (end > st->recv_next) {
-            size_t skip = (size_t)(st->recv_next - off);
-            deliver(st, data + skip, len - skip, fn, arg);
+    if (end > st->recv_next && len > 0) {
+        if (off < st->recv_next) {
+            data += st->recv_next - off;
+            off = st->recv_next;
         }
-        while (st->reorder != NULL && st->reorder->off <= st->recv_next) {
-            tcpls_chunk_t *c = st->reorder;
-            st->reorder = c->next;
-            st->reorder_bytes -= c->len;
-            if (c->off + c->len > st->recv_next) {
-                size_t skip = (size_t)(st->recv_next - c->off);
-                deliver(st, c->data + skip, c->len - skip, fn, arg);
-            }
-            free(c);
+        len = (size_t)(end - off);
+        if (off == st->recv_next) {
+            /* In order: delivered from the frame itself; held copies of it are released. */
+            if (st->reorder_bytes > 0)
+                st->reorder_bytes -= ring_put(st, off, NULL, len < st->rcap ? len : st->rcap);
+            deliver(st, data, len, fn, arg);
+            if (st->reorder_bytes > 0)
+                ring_drain(st, fn, arg);
+        } else {
+            if ((r = ring_reserve(st, end, mem_limit)) != 0)
+                return r;
+            st->reorder_bytes += ring_put(st, off, data, len);
+            if (end > st->rmax)
+                st->rmax = end;
         }
-    } else if (len > 0) {
-        tcpls_chunk_t *c, **pp;
-        if (st->reorder_bytes + len > reorder_limit)
-            return TCPLS_ERR_FLOW;
-        if ((c = malloc(sizeof(*c) + len)) == NULL)
-            return TCPLS_ERR_NOMEM;
-        c->off = off;
-        c->len = len;
-        memcpy(c->data, data, len);
-        for (pp = &st->reorder; *pp != NULL && (*pp)->off < off; pp = &(*pp)->next)
-            ;
-        c->next = *pp;
-        *pp = c;
-        st->reorder_bytes += len;
     }
     if (st->fin_received && st->recv_next == st->fin_offset && !st->fin_delivered)
         deliver(st, NULL, 0, fn, arg);

@@ -152,10 +152,10 @@ test_stream_rules(void **state)
     finish(s, ctx);
 
     /* out-of-order bytes beyond the reorder limit */
-    s = session(1, &ctx, 0, 10);
+    s = session(1, &ctx, 0, 1000);
     n = stream_frame(buf, 0, 100, "0123456789", 0);
     assert_int_equal(tcpls__session_feed_frames(s, 0, buf, n), 0);
-    n = stream_frame(buf, 0, 200, "x", 0);
+    n = stream_frame(buf, 0, 2000, "x", 0);
     assert_int_equal(tcpls__session_feed_frames(s, 0, buf, n), TCPLS_ERR_FLOW);
     finish(s, ctx);
 }

@@ -157,6 +157,76 @@ test_reorder(void **state)
     tcpls__stream_free(st);
 }
 
+/* Random overlapping frames in random order, some repeated: the bytes delivered are exactly
+ * the stream, once, in order, and the ring holds nothing at the end. */
+static void
+test_reorder_random(void **state)
+{
+    static uint8_t data[200000];
+    uint64_t seed = 12345;
+    size_t all_frames = 0;
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 31 + 7);
+    for (int round = 0; round < 20; round++) {
+        tcpls_stream_t *st = tcpls__stream_new(1);
+        size_t total = 1000 + (size_t)(round * 9973) % (sizeof(data) - 1000), frames = 0;
+        uint64_t cover = 0;
+        reset_collect();
+        while (got_len < total) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            /* mostly near the in-order point, sometimes far, sizes 1 to 3000 */
+            uint64_t r = seed >> 11;
+            size_t len = 1 + (size_t)(r % ((r >> 20) % 4 == 0 ? 3000 : 40));
+            uint64_t off = got_len + (r >> 32) % 60000;
+            if ((r >> 40) % 8 == 0 && cover < total)
+                off = cover; /* keeps progress going */
+            if (off >= total)
+                continue;
+            if (off + len > total)
+                len = (size_t)(total - off);
+            int fin = off + len == total;
+            assert_int_equal(tcpls__stream_receive(st, off, data + off, len, fin, 1 << 20, collect, NULL), 0);
+            if (off <= cover && off + len > cover)
+                cover = off + len;
+            frames++;
+        }
+        assert_int_equal(got_len, total);
+        assert_memory_equal(got, data, total);
+        assert_int_equal(got_fin, 1);
+        assert_int_equal(st->reorder_bytes, 0);
+        assert_true(st->reorder_mem <= (1 << 20));
+        all_frames += frames;
+        tcpls__stream_free(st);
+    }
+    assert_true(all_frames > 1000);
+}
+
+/* One-byte frames filling every other byte, then the gaps: linear work, bounded memory. */
+static void
+test_reorder_one_byte_frames(void **state)
+{
+    static uint8_t data[100001];
+    tcpls_stream_t *st = tcpls__stream_new(1);
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i ^ (i >> 8));
+    reset_collect();
+    for (size_t i = 1; i < sizeof(data); i += 2)
+        assert_int_equal(tcpls__stream_receive(st, i, data + i, 1, 0, 1 << 20, collect, NULL), 0);
+    assert_int_equal(st->reorder_bytes, sizeof(data) / 2);
+    assert_true(st->reorder_mem < 2 * sizeof(data) + 16384);
+    for (size_t i = sizeof(data) - 1; i >= 2; i -= 2) /* gaps from the top: offset 0 comes last */
+        assert_int_equal(tcpls__stream_receive(st, i - 2, data + i - 2, 1, 0, 1 << 20, collect, NULL), 0);
+    assert_int_equal(got_len, sizeof(data) - 1);
+    assert_memory_equal(got, data, sizeof(data) - 1);
+    assert_int_equal(
+        tcpls__stream_receive(st, sizeof(data) - 1, data + sizeof(data) - 1, 1, 1, 1 << 20, collect, NULL),
+        0);
+    assert_int_equal(got_len, sizeof(data));
+    assert_int_equal(got_fin, 1);
+    assert_int_equal(st->reorder_bytes, 0);
+    tcpls__stream_free(st);
+}
+
 int
 main(void)
 {
@@ -164,6 +234,8 @@ main(void)
         cmocka_unit_test(test_send_ring_and_acks),
         cmocka_unit_test(test_fin_alone),
         cmocka_unit_test(test_reorder),
+        cmocka_unit_test(test_reorder_random),
+        cmocka_unit_test(test_reorder_one_byte_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
