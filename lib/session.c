@@ -24,6 +24,8 @@
 #define EXT_TCPLS       0xff5c
 #define EXT_TCPLS_TOKEN 0xff5d
 #define EXT_TCPLS_JOIN  0xff5e
+/* our extension (not in draft-piraux-tcpls-04): both ends understand Connection Priority frames */
+#define EXT_TCPLS_PRIO 0xff5f
 
 #define OUT_TARGET        (64 * 1024) /* stop building records when this much output waits */
 #define MP_OUT_TARGET     (48 * 1024) /* the same with several connections (short queues) */
@@ -63,6 +65,16 @@ typedef struct sent_record {
     uint8_t reinjected; /* its frames were also queued for another connection */
 } sent_record_t;
 
+/* The delivery of one control frame (New Token, New Address, Remove Address, Connection Reset,
+ * Connection Priority): to send, in flight in record seq of connection conn, or done. A frame
+ * in flight on a connection that fails before acknowledging that record is sent again. */
+enum { CTL_NONE = 0, CTL_PENDING = 1, CTL_SENT = 2, CTL_DONE = 3 };
+typedef struct ctl {
+    uint8_t state;
+    uint32_t conn;
+    uint64_t seq;
+} ctl_t;
+
 typedef struct conn {
     uint32_t id;
     int state; /* 0 handshaking, 1 established, 2 closed */
@@ -77,7 +89,7 @@ typedef struct conn {
     /* multipath */
     SSL *ssl; /* client: the join handshake of this connection */
     int backup, migrated, error;
-    int prio_dirty; /* our backup flag changed: tell the peer (Connection Priority frame) */
+    ctl_t prio; /* our backup flag changed: tell the peer (Connection Priority frame) */
     uint32_t srtt_us;
     uint64_t notsent;      /* kernel's unsent bytes at the last metrics, plus what we gave it since */
     uint64_t metrics_ns;   /* session time of the last tcpls_conn_set_metrics */
@@ -85,12 +97,13 @@ typedef struct conn {
     uint64_t data_records; /* records with stream data (round-robin scheduler) */
     uint64_t stalled_since;
     uint64_t stream_bytes_sent, stream_bytes_received;
-    uint8_t join_ext[TCPLS_TOKEN_LEN + 2]; /* client: tcpls_join = token ‖ sequence ‖ flags */
+    uint8_t join_ext[TCPLS_TOKEN_LEN]; /* client: tcpls_join = the token */
 } conn_t;
 
 typedef struct token {
     uint8_t seq;
-    uint8_t sent; /* server: its New Token frame went out (or it came in the handshake) */
+    uint8_t reserved; /* server: a join handshake holds it */
+    ctl_t ctl;        /* server: its New Token frame (or the handshake carried it) */
     uint8_t value[TCPLS_TOKEN_LEN];
 } token_t;
 
@@ -120,7 +133,9 @@ struct tcpls_session {
     int any_blocked;
     token_t tokens[MAX_TOKENS]; /* client: tokens received; server: tokens issued */
     size_t ntokens;
-    uint8_t token_ext[TCPLS_TOKEN_LEN + 1];
+    uint8_t token_ext[TCPLS_TOKEN_LEN];
+    uint8_t join_token[TCPLS_TOKEN_LEN]; /* server: the token of this session's join handshake */
+    int peer_prio;                        /* the peer negotiated Connection Priority frames */
     /* multipath */
     uint64_t serial;             /* server: identifies the session in the context's registry */
     tcpls_session_t *reg_next;   /* server: registry link */
@@ -130,15 +145,18 @@ struct tcpls_session {
     uint64_t join_serial;        /* ... for the session with this serial */
     uint32_t join_conn_id;       /* ... as this connection id */
     tcpls_session_t *joined_to;  /* MODE_JOINED: the target (cleared if it is freed) */
-    int sched, join_refused, join_backup;
+    int sched, join_refused;
     unsigned joins_in_progress; /* server: tokens consumed by handshakes not finished yet */
     uint64_t now_ns;
     tcpls_addr_t my_addrs[MAX_ADDRS];
-    uint8_t my_addr_sent[MAX_ADDRS], my_addr_remove[MAX_ADDRS];
+    ctl_t my_addr_add[MAX_ADDRS], my_addr_rm[MAX_ADDRS]; /* New / Remove Address frames */
     size_t n_my_addrs;
     tcpls_addr_t peer_addrs[MAX_ADDRS];
     size_t n_peer_addrs;
-    uint32_t resets[MAX_RESETS]; /* Connection Reset frames to send */
+    struct {
+        uint32_t conn_id;
+        ctl_t ctl;
+    } resets[MAX_RESETS]; /* Connection Reset frames */
     size_t nresets;
     uint8_t plain[TCPLS_MAX_CIPHERTEXT];
 };
@@ -183,6 +201,22 @@ buf_consume(buf_t *b, size_t n)
     b->len -= n;
     if (b->len == 0)
         b->off = 0;
+}
+
+static void
+ctl_sent(ctl_t *k, const conn_t *c)
+{
+    k->state = CTL_SENT;
+    k->conn = c->id;
+    k->seq = c->send_seq; /* the record being built */
+}
+
+/* Connection c failed: a frame it carried in a record never acknowledged goes out again. */
+static void
+ctl_lost(ctl_t *k, const conn_t *c)
+{
+    if (k->state == CTL_SENT && k->conn == c->id && k->seq >= c->acked_upto)
+        k->state = CTL_PENDING;
 }
 
 static conn_t *
@@ -374,7 +408,8 @@ issue_token(tcpls_session_t *s)
     if (RAND_bytes(t->value, TCPLS_TOKEN_LEN) != 1)
         return NULL;
     t->seq = (uint8_t)s->next_token_seq++;
-    t->sent = 0;
+    t->reserved = 0;
+    t->ctl.state = CTL_PENDING;
     s->ntokens++;
     return t;
 }
@@ -411,30 +446,37 @@ registry_find(tcpls_ctx_t *ctx, uint64_t serial)
     return NULL;
 }
 
-/* Server: finds the session that issued token in (token ‖ sequence) and consumes the token
- * (single use). Returns 0, or -1 for an unknown token. */
+/* Server: finds the session that issued the token in (its sequence is the server's to know)
+ * and reserves the token for this handshake. The ClientHello that follows a HelloRetryRequest
+ * carries the same token again: it is accepted for the same handshake only. The token is
+ * consumed when the handshake ends (join_settle), completed or not: single use. Returns 0, or
+ * -1 for an unknown token or one another handshake holds. */
 static int
 join_lookup(tcpls_session_t *s, const uint8_t *in)
 {
+    if (s->join_pending)
+        return CRYPTO_memcmp(s->join_token, in, TCPLS_TOKEN_LEN) == 0 ? 0 : -1;
     for (tcpls_session_t *t = s->ctx->registry; t != NULL; t = t->reg_next) {
         if (t == s || t->closed || t->mode != MODE_TCPLS)
             continue;
         for (size_t i = 0; i < t->ntokens; i++) {
             token_t *k = &t->tokens[i];
-            if (k->seq != in[TCPLS_TOKEN_LEN] || CRYPTO_memcmp(k->value, in, TCPLS_TOKEN_LEN) != 0)
+            if (k->reserved || CRYPTO_memcmp(k->value, in, TCPLS_TOKEN_LEN) != 0)
                 continue;
+            k->reserved = 1;
             s->join_pending = 1;
             s->join_serial = t->serial;
             s->join_conn_id = k->seq;
+            memcpy(s->join_token, in, TCPLS_TOKEN_LEN);
             t->joins_in_progress++;
-            t->tokens[i] = t->tokens[--t->ntokens];
             return 0;
         }
     }
     return -1;
 }
 
-/* A join handshake that consumed a token ended (joined or not): the target may replenish. */
+/* A join handshake ended (joined or not): its token is consumed, and the target may
+ * replenish. */
 static void
 join_settle(tcpls_session_t *s)
 {
@@ -444,8 +486,26 @@ join_settle(tcpls_session_t *s)
     s->join_pending = 0;
     for (t = s->ctx->registry; t != NULL && t->serial != s->join_serial; t = t->reg_next)
         ;
-    if (t != NULL && t->joins_in_progress > 0)
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->ntokens; i++) {
+        if (t->tokens[i].seq == s->join_conn_id) {
+            t->tokens[i] = t->tokens[--t->ntokens];
+            break;
+        }
+    }
+    if (t->joins_in_progress > 0)
         t->joins_in_progress--;
+}
+
+/* 1 when no connection holds an unacknowledged record that carried stream data. */
+static int
+all_acked(const tcpls_session_t *s)
+{
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i]->ring_len > 0)
+            return 0;
+    return 1;
 }
 
 static size_t
@@ -456,6 +516,26 @@ live_conns(const tcpls_session_t *s, int count_joining)
         if (s->conns[i]->state == 1 || (count_joining && s->conns[i]->state == 0))
             n++;
     return n;
+}
+
+/* Queues a Connection Reset frame for conn_id, forgetting those already delivered. */
+static void
+reset_queue(tcpls_session_t *s, uint32_t conn_id)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nresets; i++) {
+        conn_t *via = conn_find(s, s->resets[i].ctl.conn);
+        int delivered = s->resets[i].ctl.state == CTL_SENT && via != NULL && via->state == 1 &&
+                        s->resets[i].ctl.seq < via->acked_upto;
+        if (!delivered)
+            s->resets[n++] = s->resets[i];
+    }
+    s->nresets = n;
+    if (s->nresets < MAX_RESETS) {
+        s->resets[s->nresets].conn_id = conn_id;
+        s->resets[s->nresets].ctl.state = CTL_PENDING;
+        s->nresets++;
+    }
 }
 
 /* Connection c is gone (err = 0: closed in order). The frames of its unacknowledged records go
@@ -489,8 +569,18 @@ conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
     c->stalled_since = 0;
     SSL_free(c->ssl);
     c->ssl = NULL;
-    if (tell_peer && was == 1 && s->nresets < MAX_RESETS)
-        s->resets[s->nresets++] = c->id;
+    for (size_t i = 0; i < s->ntokens; i++)
+        ctl_lost(&s->tokens[i].ctl, c);
+    for (size_t i = 0; i < s->n_my_addrs; i++) {
+        ctl_lost(&s->my_addr_add[i], c);
+        ctl_lost(&s->my_addr_rm[i], c);
+    }
+    for (size_t i = 0; i < s->nresets; i++)
+        ctl_lost(&s->resets[i].ctl, c);
+    for (size_t i = 0; i < s->nconns; i++)
+        ctl_lost(&s->conns[i]->prio, c);
+    if (tell_peer && was == 1)
+        reset_queue(s, c->id);
     if (s->ops.conn_state)
         s->ops.conn_state(s, c->id, 2, err, s->user_data);
     if (s->closed)
@@ -564,27 +654,31 @@ ext_add_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsigned
     if (context == SSL_EXT_CLIENT_HELLO) {
         conn_t *jc = join_conn_of(s, ssl);
         if (jc != NULL) {
-            /* a joining connection: tcpls and tcpls_join (token ‖ sequence), no token wanted */
+            /* a joining connection: tcpls and tcpls_join (the token), no token wanted */
             if (ext_type == EXT_TCPLS_JOIN) {
                 *out = jc->join_ext;
                 *outlen = sizeof(jc->join_ext);
             }
             return ext_type == EXT_TCPLS || ext_type == EXT_TCPLS_JOIN;
         }
-        /* tcpls and an empty tcpls_token (the server may only answer extensions we sent). */
-        return ext_type == EXT_TCPLS || ext_type == EXT_TCPLS_TOKEN;
+        /* tcpls, an empty tcpls_token (the server may only answer extensions we sent) and
+         * ours for Connection Priority frames. */
+        return ext_type == EXT_TCPLS || ext_type == EXT_TCPLS_TOKEN || ext_type == EXT_TCPLS_PRIO;
     }
     if (!s->peer_tcpls)
         return 0;
     if (ext_type == EXT_TCPLS)
         return 1;
+    if (ext_type == EXT_TCPLS_PRIO)
+        return s->peer_prio && !s->join_pending;
     if (ext_type == EXT_TCPLS_TOKEN && !s->join_pending) {
-        token_t *t = issue_token(s);
-        if (t == NULL)
+        /* Its sequence is implicit (1): the first token issued, once per handshake (the
+         * extension is built again only if OpenSSL asks for a second EncryptedExtensions). */
+        token_t *t = s->ntokens > 0 && s->tokens[0].seq == 1 ? &s->tokens[0] : issue_token(s);
+        if (t == NULL || t->seq != 1)
             return 0;
-        t->sent = 1;
+        t->ctl.state = CTL_DONE; /* sent in the handshake: never resent */
         memcpy(s->token_ext, t->value, TCPLS_TOKEN_LEN);
-        s->token_ext[TCPLS_TOKEN_LEN] = t->seq;
         *out = s->token_ext;
         *outlen = sizeof(s->token_ext);
         return 1;
@@ -610,25 +704,31 @@ ext_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsign
     case EXT_TCPLS_TOKEN:
         if (context == SSL_EXT_CLIENT_HELLO)
             return inlen == 0 ? 1 : (*al = SSL_AD_DECODE_ERROR, 0);
-        if (inlen != TCPLS_TOKEN_LEN + 1) {
+        if (inlen != TCPLS_TOKEN_LEN) {
             *al = SSL_AD_DECODE_ERROR;
             return 0;
         }
         if (s->ntokens < MAX_TOKENS) {
             memcpy(s->tokens[s->ntokens].value, in, TCPLS_TOKEN_LEN);
-            s->tokens[s->ntokens].seq = in[TCPLS_TOKEN_LEN];
+            s->tokens[s->ntokens].seq = 1; /* implicit */
             s->ntokens++;
         }
         return 1;
+    case EXT_TCPLS_PRIO:
+        if (inlen != 0) {
+            *al = SSL_AD_DECODE_ERROR;
+            return 0;
+        }
+        s->peer_prio = 1;
+        return 1;
     case EXT_TCPLS_JOIN:
         /* A forged, reused or exhausted token aborts this handshake only. */
-        if (!s->is_server || context != SSL_EXT_CLIENT_HELLO ||
-            (inlen != TCPLS_TOKEN_LEN + 1 && inlen != TCPLS_TOKEN_LEN + 2) || join_lookup(s, in) != 0) {
+        if (!s->is_server || context != SSL_EXT_CLIENT_HELLO || inlen != TCPLS_TOKEN_LEN ||
+            join_lookup(s, in) != 0) {
             s->join_refused = 1;
             *al = SSL_AD_ILLEGAL_PARAMETER;
             return 0;
         }
-        s->join_backup = inlen == TCPLS_TOKEN_LEN + 2 && (in[TCPLS_TOKEN_LEN + 1] & 1);
         return 1;
     }
     return 1;
@@ -713,7 +813,8 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
         SSL_CTX_add_custom_ext(sc, EXT_TCPLS_TOKEN, ext_ctx, ext_add_cb, NULL, NULL, ext_parse_cb, NULL) !=
             1 ||
         SSL_CTX_add_custom_ext(sc, EXT_TCPLS_JOIN, SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_3_ONLY, ext_add_cb,
-                               NULL, NULL, ext_parse_cb, NULL) != 1) {
+                               NULL, NULL, ext_parse_cb, NULL) != 1 ||
+        SSL_CTX_add_custom_ext(sc, EXT_TCPLS_PRIO, ext_ctx, ext_add_cb, NULL, NULL, ext_parse_cb, NULL) != 1) {
         set_err(err, errlen, "cannot register the tcpls extensions");
         goto fail;
     }
@@ -903,7 +1004,6 @@ join_complete_server(tcpls_session_t *s)
     if ((nc = conn_new(t, s->join_conn_id)) == NULL)
         return TCPLS_ERR_NOMEM;
     nc->state = 1;
-    nc->backup = s->join_backup;
     if (c->out.len > 0 && buf_append(&nc->out, c->out.base + c->out.off, c->out.len) != 0)
         return TCPLS_ERR_NOMEM;
     buf_consume(&c->out, c->out.len);
@@ -1266,10 +1366,10 @@ handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *
             size_t i;
             for (i = 0; i < s->n_peer_addrs && s->peer_addrs[i].id != f.u.new_address.addr_id; i++)
                 ;
-            if (i == MAX_ADDRS)
-                break; /* more than we track: ignored */
-            if (i == s->n_peer_addrs)
-                s->n_peer_addrs++;
+            if (i < s->n_peer_addrs || i == MAX_ADDRS)
+                break; /* a known id keeps its first content, a removed one stays removed; and
+                        * more than we track are ignored */
+            s->n_peer_addrs++;
             s->peer_addrs[i].id = f.u.new_address.addr_id;
             s->peer_addrs[i].version = f.u.new_address.version;
             memcpy(s->peer_addrs[i].addr, f.u.new_address.addr, 16);
@@ -1300,8 +1400,8 @@ record_input(tcpls_session_t *s, conn_t *c, const uint8_t *rec, size_t reclen)
     uint8_t ctype;
     int eliciting = 0, r;
 
-    if (s->close_received)
-        return 0; /* nothing may follow close_notify; ignore it */
+    /* Records after the peer's close_notify are still read: its ACKs for what we still send,
+     * and late copies of data that another connection already delivered (docs/PROTOCOL.md). */
     if ((r = tcpls__record_open(&s->rx, c->id, c->recv_seq, rec, reclen, s->plain, &plen, &ctype)) != 0)
         return r;
     c->recv_seq++;
@@ -1441,6 +1541,12 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
         r = plain_input(s, c, data, len);
     else if (s->mode == MODE_TCPLS)
         r = tcpls_input(s, c, data, len);
+    if ((r == TCPLS_ERR_DECRYPT || r == TCPLS_ERR_RECORD) && s->mode == MODE_TCPLS && !s->closed &&
+        live_conns(s, 0) > 1) {
+        /* The byte stream of this connection is corrupt, not the session: give the
+         * connection up (its records go out again on the others) and tell the peer. */
+        return conn_fail(s, c, r, 1);
+    }
     if (r == 0 && c->rx_eliciting > 0)
         c->ack_due = 1; /* acknowledge once per batch of input */
 exit:
@@ -1465,7 +1571,9 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
         return s->error;
     if (c->state == 2)
         return 0;
-    if (s->close_received || s->close_sent) {
+    /* Only the peer's close_notify makes an end of stream clean: after ours alone, the peer
+     * may still have been sending. */
+    if (s->close_received && (s->close_sent || (s->sendq_head == NULL && all_acked(s)))) {
         session_end(s, 0);
         return 0;
     }
@@ -1700,6 +1808,63 @@ reinject(tcpls_session_t *s, conn_t *c)
     return done > 0;
 }
 
+/* Writes the control frames waiting to be sent (besides ACKs) into buf for a record of
+ * connection c, and marks them in flight there. Returns the bytes written. */
+static size_t
+control_frames(tcpls_session_t *s, conn_t *c, uint8_t *buf, size_t cap)
+{
+    size_t n = 0;
+    tcpls_frame_t f;
+
+#define ROOM (n + 2 * TCPLS_MAX_FRAME_OVERHEAD + TCPLS_TOKEN_LEN <= cap)
+    /* Connection Priority of connection X travels on X: it then follows X's join handshake */
+    if (c->prio.state == CTL_PENDING && ROOM) {
+        f = (tcpls_frame_t){.type = TCPLS_FRAME_CONN_PRIORITY};
+        f.u.conn_priority.conn_id = c->id;
+        f.u.conn_priority.backup = (uint8_t)c->backup;
+        n += tcpls__frame_encode(buf + n, cap - n, &f);
+        ctl_sent(&c->prio, c);
+    }
+    for (size_t i = 0; i < s->nresets && ROOM; i++) {
+        if (s->resets[i].ctl.state != CTL_PENDING)
+            continue;
+        f = (tcpls_frame_t){.type = TCPLS_FRAME_CONN_RESET};
+        f.u.conn_reset.conn_id = s->resets[i].conn_id;
+        n += tcpls__frame_encode(buf + n, cap - n, &f);
+        ctl_sent(&s->resets[i].ctl, c);
+    }
+    for (size_t i = 0; i < s->n_my_addrs && ROOM; i++) {
+        const tcpls_addr_t *a = &s->my_addrs[i];
+        if (s->my_addr_rm[i].state == CTL_PENDING) {
+            f = (tcpls_frame_t){.type = TCPLS_FRAME_REMOVE_ADDRESS};
+            f.u.remove_address.addr_id = a->id;
+            ctl_sent(&s->my_addr_rm[i], c);
+            s->my_addr_add[i].state = CTL_DONE; /* never advertised again */
+        } else if (s->my_addr_add[i].state == CTL_PENDING) {
+            f = (tcpls_frame_t){.type = TCPLS_FRAME_NEW_ADDRESS};
+            f.u.new_address.addr_id = a->id;
+            f.u.new_address.version = a->version;
+            memcpy(f.u.new_address.addr, a->addr, 16);
+            f.u.new_address.port = a->port;
+            ctl_sent(&s->my_addr_add[i], c);
+        } else {
+            continue;
+        }
+        n += tcpls__frame_encode(buf + n, cap - n, &f);
+    }
+    for (size_t i = 0; i < s->ntokens && s->is_server && ROOM; i++) {
+        if (s->tokens[i].ctl.state != CTL_PENDING)
+            continue;
+        f = (tcpls_frame_t){.type = TCPLS_FRAME_NEW_TOKEN};
+        f.u.new_token.seq = s->tokens[i].seq;
+        memcpy(f.u.new_token.token, s->tokens[i].value, TCPLS_TOKEN_LEN);
+        n += tcpls__frame_encode(buf + n, cap - n, &f);
+        ctl_sent(&s->tokens[i].ctl, c);
+    }
+#undef ROOM
+    return n;
+}
+
 /* Builds records for connection c until its output target waits or nothing is left. */
 static int
 fill_output(tcpls_session_t *s, conn_t *c)
@@ -1735,47 +1900,7 @@ fill_output(tcpls_session_t *s, conn_t *c)
             }
             ac->ack_due = 0;
         }
-        for (size_t i = 0; i < s->nconns && ctllen + 2 * TCPLS_MAX_FRAME_OVERHEAD <= sizeof(ctl); i++) {
-            conn_t *pc = s->conns[i];
-            if (!pc->prio_dirty)
-                continue;
-            tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_PRIORITY};
-            f.u.conn_priority.conn_id = pc->id;
-            f.u.conn_priority.backup = (uint8_t)pc->backup;
-            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-            pc->prio_dirty = 0;
-        }
-        while (s->nresets > 0) {
-            tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_RESET};
-            f.u.conn_reset.conn_id = s->resets[--s->nresets];
-            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-        }
-        for (size_t i = 0; i < s->n_my_addrs && ctllen + 2 * TCPLS_MAX_FRAME_OVERHEAD <= sizeof(ctl); i++) {
-            tcpls_frame_t f = {.type = TCPLS_FRAME_NEW_ADDRESS};
-            if (s->my_addr_remove[i] == 1) {
-                f.type = TCPLS_FRAME_REMOVE_ADDRESS;
-                f.u.remove_address.addr_id = s->my_addrs[i].id;
-                s->my_addr_remove[i] = 2;
-            } else if (!s->my_addr_sent[i]) {
-                f.u.new_address.addr_id = s->my_addrs[i].id;
-                f.u.new_address.version = s->my_addrs[i].version;
-                memcpy(f.u.new_address.addr, s->my_addrs[i].addr, 16);
-                f.u.new_address.port = s->my_addrs[i].port;
-                s->my_addr_sent[i] = 1;
-            } else {
-                continue;
-            }
-            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-        }
-        for (size_t i = 0; i < s->ntokens && s->is_server && ctllen + 40 <= sizeof(ctl); i++) {
-            tcpls_frame_t f = {.type = TCPLS_FRAME_NEW_TOKEN};
-            if (s->tokens[i].sent)
-                continue;
-            f.u.new_token.seq = s->tokens[i].seq;
-            memcpy(f.u.new_token.token, s->tokens[i].value, TCPLS_TOKEN_LEN);
-            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-            s->tokens[i].sent = 1;
-        }
+        ctllen += control_frames(s, c, ctl + ctllen, sizeof(ctl) - ctllen);
         size_t budget = conn_data_budget(s, c);
         if (budget > 0 && live_conns(s, 0) > 1 &&
             (s->sendq_head == NULL || c->ring_len == 0 || (c->records_sent & 15) == 0))
@@ -1810,7 +1935,9 @@ fill_output(tcpls_session_t *s, conn_t *c)
         if ((r = seal_into(s, c, TCPLS_CONTENT_APPDATA, iov, niov)) != 0)
             return r;
     }
-    if (s->close_requested && !s->close_sent && s->sendq_head == NULL && !s->closed) {
+    /* close_notify only once every stream byte was acknowledged: the peer may end the session
+     * when it sees it, and data still in flight on another connection would be lost. */
+    if (s->close_requested && !s->close_sent && s->sendq_head == NULL && !s->closed && all_acked(s)) {
         static const uint8_t close_notify[2] = {1, 0};
         tcpls_iov_t iov = {close_notify, 2};
         if ((r = seal_into(s, c, TCPLS_CONTENT_ALERT, &iov, 1)) != 0)
@@ -2074,9 +2201,10 @@ tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id)
     if ((c = conn_new(s, s->tokens[best].seq)) == NULL)
         return TCPLS_ERR_NOMEM;
     memcpy(c->join_ext, s->tokens[best].value, TCPLS_TOKEN_LEN);
-    c->join_ext[TCPLS_TOKEN_LEN] = s->tokens[best].seq;
-    c->join_ext[TCPLS_TOKEN_LEN + 1] = backup ? 1 : 0;
     c->backup = backup != 0;
+    /* the server learns the backup flag from a Connection Priority frame once joined */
+    if (c->backup && s->peer_prio)
+        c->prio.state = CTL_PENDING;
     s->tokens[best] = s->tokens[--s->ntokens];
     if ((c->ssl = SSL_new(s->ctx->ssl_ctx)) == NULL || (rb = BIO_new(BIO_s_mem())) == NULL ||
         (wb = BIO_new(BIO_s_mem())) == NULL) {
@@ -2146,7 +2274,8 @@ tcpls_conn_set_backup(tcpls_session_t *s, uint32_t conn_id, int backup)
     if (c == NULL)
         return TCPLS_ERR_NO_CONN;
     if (c->backup != (backup != 0) && s->mode == MODE_TCPLS && c->state == 1)
-        c->prio_dirty = 1;
+        if (s->peer_prio)
+            c->prio.state = CTL_PENDING;
     c->backup = backup != 0;
     return 0;
 }
@@ -2251,8 +2380,8 @@ tcpls_session_add_address(tcpls_session_t *s, const tcpls_addr_t *a)
     if (s->n_my_addrs == MAX_ADDRS)
         return TCPLS_ERR_STATE;
     s->my_addrs[s->n_my_addrs] = *a;
-    s->my_addr_sent[s->n_my_addrs] = 0;
-    s->my_addr_remove[s->n_my_addrs] = 0;
+    s->my_addr_add[s->n_my_addrs].state = CTL_PENDING;
+    s->my_addr_rm[s->n_my_addrs].state = CTL_NONE;
     s->n_my_addrs++;
     return 0;
 }
@@ -2262,8 +2391,8 @@ tcpls_session_remove_address(tcpls_session_t *s, uint8_t id)
 {
     for (size_t i = 0; s != NULL && i < s->n_my_addrs; i++) {
         if (s->my_addrs[i].id == id) {
-            if (s->my_addr_remove[i] == 0)
-                s->my_addr_remove[i] = 1;
+            if (s->my_addr_rm[i].state == CTL_NONE)
+                s->my_addr_rm[i].state = CTL_PENDING;
             return 0;
         }
     }

@@ -441,10 +441,10 @@ test_bad_tokens(void **state)
     assert_int_equal(tcpls_join(m.client, 0, &id), 0);
     assert_int_equal(tcpls_conn_output(m.client, id, &out, &len), 0);
     assert_true(len > 100);
-    /* the token sits in the ClientHello; flip a byte of every 33-byte window would be too
-     * blunt: find the extension 0xff5e and flip the first token byte */
+    /* the token sits in the ClientHello; flipping a byte of every 32-byte window would be too
+     * blunt: find the extension 0xff5e (32 bytes: the token) and flip its first byte */
     for (size_t k = 0; k + 4 < len; k++) {
-        if (out[k] == 0xff && out[k + 1] == 0x5e && out[k + 2] == 0 && out[k + 3] == 34) {
+        if (out[k] == 0xff && out[k + 1] == 0x5e && out[k + 2] == 0 && out[k + 3] == 32) {
             ((uint8_t *)out)[k + 4] ^= 1;
             break;
         }
