@@ -53,6 +53,7 @@ enum tcpls_error {
     TCPLS_ERR_TOKEN = -18,        /* join refused: forged, reused or exhausted token (illegal_parameter) */
     TCPLS_ERR_NO_TOKEN = -19,     /* client: no token left to join another connection */
     TCPLS_ERR_CONN_FAILED = -20,  /* a connection failed (reset, timeout, no acknowledgment progress) */
+    TCPLS_ERR_KEY_LIMIT = -21,    /* the session's AEAD key reached its usage limit (RFC 8446 5.5) */
 };
 
 /* Returns a static, human-readable name for a TCPLS_ERR_* code ("record authentication failed"). */
@@ -64,17 +65,22 @@ typedef struct tcpls_ctx tcpls_ctx_t;
 typedef struct tcpls_session tcpls_session_t;
 
 typedef struct tcpls_ctx_config {
-    int is_server;               /* 1 = server contexts, 0 = client */
-    const char *cert_file;       /* server: PEM certificate chain (may be NULL if set later on the SSL_CTX) */
-    const char *key_file;        /* server: PEM private key */
-    const char *ca_file;         /* client: PEM CA bundle to verify the server; NULL = system defaults */
-    int insecure;                /* client: do not verify the server certificate */
-    const char *ciphersuites;    /* TLS 1.3 suites in OpenSSL syntax; NULL = OpenSSL's default */
-    int no_plain_fallback;       /* server: refuse clients that do not offer TCPLS (default: plain TLS) */
-    size_t stream_send_buffer;   /* bytes buffered per stream, unsent + unacknowledged (0 = 4 MiB) */
-    size_t session_send_buffer;  /* same, summed over the session's streams (0 = 32 MiB) */
-    size_t stream_reorder_limit; /* out-of-order bytes held per stream (0 = 16 MiB) */
-    unsigned max_streams;        /* streams open at once per session (0 = 1024) */
+    int is_server;              /* 1 = server contexts, 0 = client */
+    const char *cert_file;      /* server: PEM certificate chain (may be NULL if set later on the SSL_CTX) */
+    const char *key_file;       /* server: PEM private key */
+    const char *ca_file;        /* client: PEM CA bundle to verify the server; NULL = system defaults */
+    int insecure;               /* client: do not verify the server certificate */
+    const char *ciphersuites;   /* TLS 1.3 suites in OpenSSL syntax; NULL = OpenSSL's default */
+    int no_plain_fallback;      /* server: refuse clients that do not offer TCPLS (default: plain TLS) */
+    size_t stream_send_buffer;  /* bytes buffered per stream, unsent + unacknowledged (0 = 4 MiB) */
+    size_t session_send_buffer; /* same, summed over the session's streams (0 = 32 MiB) */
+    /* Receive window per stream past its next in-order byte, in memory held for out-of-order
+     * bytes (0 = 16 MiB); a session holds at most 4 times that, all sessions of the context
+     * at most context_reorder_limit. A peer going past a limit ends its session with
+     * TCPLS_ERR_FLOW. */
+    size_t stream_reorder_limit;
+    size_t context_reorder_limit; /* 0 = 256 MiB */
+    unsigned max_streams;         /* streams open at once per session (0 = 1024) */
     /* An ACK is due after ack_every ack-eliciting records (0 = 32) or at the end of each
      * tcpls_receive() call, whichever comes first; it leaves with the next tcpls_conn_output(). */
     unsigned ack_every;

@@ -49,6 +49,8 @@ tcpls_strerror(int err)
         return "no token left to join a connection";
     case TCPLS_ERR_CONN_FAILED:
         return "connection failed";
+    case TCPLS_ERR_KEY_LIMIT:
+        return "the key reached its usage limit (RFC 8446 5.5): open a new session";
     default:
         return "unknown error";
     }

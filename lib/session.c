@@ -43,6 +43,7 @@ struct tcpls_ctx {
     int is_server;
     int no_plain_fallback;
     size_t stream_send_buffer, session_send_buffer, reorder_limit;
+    size_t ctx_reorder_limit, reorder_total; /* reorder memory over every session */
     unsigned max_streams, ack_every;
     int ext_index;
     unsigned tokens;
@@ -135,7 +136,9 @@ struct tcpls_session {
     size_t ntokens;
     uint8_t token_ext[TCPLS_TOKEN_LEN];
     uint8_t join_token[TCPLS_TOKEN_LEN]; /* server: the token of this session's join handshake */
-    int peer_prio;                        /* the peer negotiated Connection Priority frames */
+    int peer_prio;                       /* the peer negotiated Connection Priority frames */
+    /* RFC 8446 5.5: records protected with one key, over every connection of the session */
+    uint64_t tx_records, rx_records, aead_limit;
     /* multipath */
     uint64_t serial;             /* server: identifies the session in the context's registry */
     tcpls_session_t *reg_next;   /* server: registry link */
@@ -280,6 +283,7 @@ stream_remove(tcpls_session_t *s, tcpls_stream_t *st)
     }
     s->send_buffered -= st->slen;
     s->reorder_total -= st->reorder_mem;
+    s->ctx->reorder_total -= st->reorder_mem;
     s->nstreams--;
     tcpls__stream_free(st);
 }
@@ -782,6 +786,7 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
     ctx->stream_send_buffer = cfg->stream_send_buffer ? cfg->stream_send_buffer : 4u << 20;
     ctx->session_send_buffer = cfg->session_send_buffer ? cfg->session_send_buffer : 32u << 20;
     ctx->reorder_limit = cfg->stream_reorder_limit ? cfg->stream_reorder_limit : 16u << 20;
+    ctx->ctx_reorder_limit = cfg->context_reorder_limit ? cfg->context_reorder_limit : (size_t)256 << 20;
     ctx->max_streams = cfg->max_streams ? cfg->max_streams : 1024;
     ctx->ack_every = cfg->ack_every ? cfg->ack_every : 32;
     ctx->tokens = cfg->tokens ? cfg->tokens : 4;
@@ -814,7 +819,8 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
             1 ||
         SSL_CTX_add_custom_ext(sc, EXT_TCPLS_JOIN, SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_3_ONLY, ext_add_cb,
                                NULL, NULL, ext_parse_cb, NULL) != 1 ||
-        SSL_CTX_add_custom_ext(sc, EXT_TCPLS_PRIO, ext_ctx, ext_add_cb, NULL, NULL, ext_parse_cb, NULL) != 1) {
+        SSL_CTX_add_custom_ext(sc, EXT_TCPLS_PRIO, ext_ctx, ext_add_cb, NULL, NULL, ext_parse_cb, NULL) !=
+            1) {
         set_err(err, errlen, "cannot register the tcpls extensions");
         goto fail;
     }
@@ -933,6 +939,7 @@ tcpls_session_free(tcpls_session_t *s)
         while (s->buckets[i] != NULL) {
             tcpls_stream_t *st = s->buckets[i];
             s->buckets[i] = st->hash_next;
+            s->ctx->reorder_total -= st->reorder_mem;
             tcpls__stream_free(st);
         }
     }
@@ -1053,6 +1060,9 @@ handshake_complete(tcpls_session_t *s)
         if ((r = tcpls__aead_init(&s->tx, s->suite, s->secret[mine], s->secret_len[mine], 1)) != 0 ||
             (r = tcpls__aead_init(&s->rx, s->suite, s->secret[!mine], s->secret_len[!mine], 0)) != 0)
             return r == TCPLS_ERR_ARG ? TCPLS_ERR_HANDSHAKE : r;
+        /* AES-GCM: 2^24.5 full records (RFC 8446 5.5); ChaCha20-Poly1305: none before the
+         * sequence numbers wrap. */
+        s->aead_limit = s->suite == TCPLS_SUITE_CHACHA20_POLY1305_SHA256 ? UINT64_MAX - 64 : 23726566;
         s->mode = MODE_TCPLS;
     } else {
         if (s->is_server && s->ctx->no_plain_fallback)
@@ -1183,6 +1193,10 @@ seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t
         total += parts[i].len;
     if (buf_reserve(&c->out, TCPLS_RECORD_HEADER_LEN + total + 1 + TCPLS_RECORD_TAG_LEN) != 0)
         return TCPLS_ERR_NOMEM;
+    /* The key's usage limit, shared by all connections (one key, per-connection nonces). An
+     * alert may still go out past it: the session is ending. */
+    if (content_type != TCPLS_CONTENT_ALERT && s->tx_records >= s->aead_limit)
+        return TCPLS_ERR_KEY_LIMIT;
     n = tcpls__record_seal(&s->tx, c->id, c->send_seq, content_type, parts, nparts,
                            c->out.base + c->out.off + c->out.len);
     if (n < 0)
@@ -1190,6 +1204,7 @@ seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t
     c->out.len += (size_t)n;
     c->send_seq++;
     c->records_sent++;
+    s->tx_records++;
     return 0;
 }
 
@@ -1309,11 +1324,17 @@ handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
     /* The reorder memory bound holds per stream and, at 4 times that, per session. */
     size_t before = st->reorder_mem, limit = s->ctx->reorder_limit, session_cap = 4 * s->ctx->reorder_limit;
     size_t session_room = s->reorder_total < session_cap ? session_cap - s->reorder_total : 0;
+    size_t ctx_room = s->ctx->reorder_total < s->ctx->ctx_reorder_limit
+                          ? s->ctx->ctx_reorder_limit - s->ctx->reorder_total
+                          : 0;
+    if (session_room > ctx_room)
+        session_room = ctx_room;
     if (limit > before + session_room)
         limit = before + session_room;
     r = tcpls__stream_receive(st, f->u.stream.offset, f->u.stream.data, f->u.stream.len, f->u.stream.fin,
                               limit, tcpls_deliver, s);
     s->reorder_total = s->reorder_total - before + st->reorder_mem;
+    s->ctx->reorder_total = s->ctx->reorder_total - before + st->reorder_mem;
     if (r == 0)
         stream_maybe_finish(s, st);
     return r;
@@ -1406,6 +1427,8 @@ record_input(tcpls_session_t *s, conn_t *c, const uint8_t *rec, size_t reclen)
         return r;
     c->recv_seq++;
     c->records_received++;
+    if (++s->rx_records > s->aead_limit + 16)
+        return TCPLS_ERR_KEY_LIMIT; /* the peer went past the limit of its key */
     switch (ctype) {
     case TCPLS_CONTENT_APPDATA:
         if ((r = handle_frames(s, c, s->plain, plen, &eliciting)) != 0)
@@ -2344,6 +2367,12 @@ tcpls_session_set_scheduler(tcpls_session_t *s, const char *name)
 
 /* ---- test and fuzzing hook ------------------------------------------------------------------ */
 
+void
+tcpls__session_set_aead_limit(tcpls_session_t *s, uint64_t records)
+{
+    s->aead_limit = records;
+}
+
 int
 tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *p, size_t len)
 {
@@ -2360,6 +2389,7 @@ tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *
             (r = tcpls__aead_init(&s->rx, TCPLS_SUITE_AES_128_GCM_SHA256, secret, sizeof(secret), 0)) != 0)
             return r;
         s->mode = MODE_TCPLS;
+        s->aead_limit = UINT64_MAX - 64;
         c->state = 1;
     }
     r = handle_frames(s, c, p, len, &eliciting);

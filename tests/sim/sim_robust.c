@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "../support/tcpls_test.h"
+#include "internal.h"
 
 #define NCONN 4
 
@@ -104,7 +105,8 @@ server_write(net_t *n)
 {
     while (n->srv.opened && n->written < n->to_send) {
         uint8_t buf[8192];
-        size_t k = n->to_send - n->written < sizeof(buf) ? (size_t)(n->to_send - n->written) : sizeof(buf), acc = 0;
+        size_t k = n->to_send - n->written < sizeof(buf) ? (size_t)(n->to_send - n->written) : sizeof(buf),
+               acc = 0;
         for (size_t i = 0; i < k; i++)
             buf[i] = content(n->written + i);
         if (tcpls_stream_write(n->server, n->srv.stream, buf, k, n->written + k == n->to_send, &acc) != 0)
@@ -382,6 +384,27 @@ test_control_frames_resent(void **state)
     net_free(&n);
 }
 
+/* The key's usage limit (RFC 8446 5.5) counts records over every connection; at the limit the
+ * session ends with a clear error instead of protecting one record too many. */
+static void
+test_key_usage_limit(void **state)
+{
+    net_t n;
+    net_init(&n, 2, NULL);
+    assert_int_equal(net_join(&n, 1), 0);
+    net_pump(&n, 20);
+    tcpls__session_set_aead_limit(n.server, 40);
+    request(&n, 1000000);
+    net_pump(&n, 100);
+    assert_true(n.srv.closed);
+    assert_int_equal(n.srv.err, TCPLS_ERR_KEY_LIMIT);
+    assert_true(n.cli.closed);
+    assert_int_not_equal(n.cli.err, 0);
+    assert_true(n.cli.received < 40 * 16384);
+    assert_int_equal(n.cli.bad, 0);
+    net_free(&n);
+}
+
 int
 main(void)
 {
@@ -391,6 +414,7 @@ main(void)
         cmocka_unit_test(test_bad_record_fails_one_connection),
         cmocka_unit_test(test_join_through_hello_retry),
         cmocka_unit_test(test_control_frames_resent),
+        cmocka_unit_test(test_key_usage_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

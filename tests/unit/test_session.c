@@ -212,14 +212,72 @@ test_api_guards(void **state)
     assert_string_equal(tcpls_strerror(-999), "unknown error");
 }
 
+static size_t
+addr_frame(uint8_t *buf, int remove, uint8_t id, uint8_t last_byte)
+{
+    tcpls_frame_t f = {.type = remove ? TCPLS_FRAME_REMOVE_ADDRESS : TCPLS_FRAME_NEW_ADDRESS};
+    if (remove) {
+        f.u.remove_address.addr_id = id;
+    } else {
+        f.u.new_address.addr_id = id;
+        f.u.new_address.version = 4;
+        f.u.new_address.addr[0] = 10;
+        f.u.new_address.addr[3] = last_byte;
+        f.u.new_address.port = 443;
+    }
+    return tcpls__frame_encode(buf, 64, &f);
+}
+
+/* New Address for a known id keeps the first content; a removed id never comes back. */
+static void
+test_address_bookkeeping(void **state)
+{
+    tcpls_ctx_t *ctx;
+    tcpls_session_t *s = session(0, &ctx, 0, 0);
+    tcpls_addr_t a;
+    uint8_t buf[64];
+    assert_int_equal(tcpls__session_feed_frames(s, 0, buf, addr_frame(buf, 0, 1, 2)), 0);
+    assert_int_equal(tcpls__session_feed_frames(s, 0, buf, addr_frame(buf, 0, 1, 9)), 0);
+    assert_int_equal(tcpls_session_peer_address_count(s), 1);
+    assert_int_equal(tcpls_session_peer_address(s, 0, &a), 0);
+    assert_int_equal(a.addr[3], 2);
+    assert_int_equal(tcpls__session_feed_frames(s, 0, buf, addr_frame(buf, 1, 1, 0)), 0);
+    assert_int_equal(tcpls__session_feed_frames(s, 0, buf, addr_frame(buf, 0, 1, 2)), 0);
+    assert_int_equal(tcpls_session_peer_address(s, 0, &a), 0);
+    assert_int_equal(a.removed, 1);
+    assert_int_equal(tcpls_session_peer_address_count(s), 1);
+    finish(s, ctx);
+}
+
+/* Reorder memory is capped over every session of a context: the session that goes past it
+ * ends with TCPLS_ERR_FLOW, the others are unaffected. */
+static void
+test_context_reorder_cap(void **state)
+{
+    tcpls_ctx_config_t cfg = {.is_server = 1, .insecure = 1, .context_reorder_limit = 100000};
+    tcpls_ctx_t *ctx = tcpls_ctx_new(&cfg, NULL, 0);
+    tcpls_session_t *a, *b;
+    uint8_t buf[256];
+    size_t n;
+    assert_non_null(ctx);
+    a = tcpls_session_new(ctx, &ops, NULL, NULL);
+    b = tcpls_session_new(ctx, &ops, NULL, NULL);
+    n = stream_frame(buf, 0, 60000, "x", 0); /* a ring of about 64 KiB */
+    assert_int_equal(tcpls__session_feed_frames(a, 0, buf, n), 0);
+    assert_int_equal(tcpls__session_feed_frames(b, 0, buf, n), TCPLS_ERR_FLOW);
+    assert_false(tcpls_session_is_closed(a));
+    tcpls_session_free(b);
+    tcpls_session_free(a);
+    tcpls_ctx_free(ctx);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ack_bookkeeping),
-        cmocka_unit_test(test_stream_rules),
-        cmocka_unit_test(test_tokens_and_unknown),
-        cmocka_unit_test(test_api_guards),
+        cmocka_unit_test(test_ack_bookkeeping),     cmocka_unit_test(test_stream_rules),
+        cmocka_unit_test(test_tokens_and_unknown),  cmocka_unit_test(test_api_guards),
+        cmocka_unit_test(test_context_reorder_cap), cmocka_unit_test(test_address_bookkeeping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
