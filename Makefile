@@ -112,6 +112,8 @@ san:
 # libFuzzer targets: fuzz/fuzz_NAME.c links against the library and app objects built with clang.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+# the in-process client/server of tests/support, for fuzz_session (no cmocka in there)
+FUZZ_SUPPORT := tests/support/tcpls_test.c tests/support/pairnet.c
 fuzz: | $(DEPS_STAMP)
 	@if [ -n "$(FUZZ_SRC)" ]; then \
 	  $(MAKE) BUILD=build-fuzz CC=clang WERROR=$(WERROR) OPT=-O1 \
@@ -119,7 +121,7 @@ fuzz: | $(DEPS_STAMP)
 	    build-fuzz/libtcpls.a build-fuzz/libmplab-app.a && \
 	  for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
-	    clang $(CFLAGS_ALL) -O1 -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f \
+	    clang $(CFLAGS_ALL) -O1 -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f $(FUZZ_SUPPORT) \
 	      build-fuzz/libmplab-app.a build-fuzz/libtcpls.a $(LDLIBS_ALL) || exit 1; \
 	  done; fi
 
