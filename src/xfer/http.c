@@ -123,6 +123,7 @@ typedef struct head_fields {
     int conn_close;
     int conn_keep_alive;
     int expect_continue;
+    int body_is_bytes;
 } head_fields_t;
 
 /* Parses header lines up to the empty line. Returns 0 or -1 (malformed). */
@@ -179,6 +180,9 @@ parse_headers(const uint8_t **src, const uint8_t *end, head_fields_t *hf)
         } else if (token_ieq(name, nlen, "expect")) {
             if (token_ieq(v, vlen, "100-continue"))
                 hf->expect_continue = 1;
+        } else if (token_ieq(name, nlen, "x-mplab-body")) {
+            if (token_ieq(v, vlen, "bytes"))
+                hf->body_is_bytes = 1;
         }
     }
 }
@@ -291,6 +295,7 @@ mpl_http_parse_request(const uint8_t **src, const uint8_t *end, mpl_http_request
     else
         req->keep_alive = hf.conn_keep_alive && !hf.conn_close;
     req->expect_continue = hf.expect_continue && req->version_minor == 1;
+    req->body_is_bytes = hf.body_is_bytes;
     req->status = 0;
     *src = cur;
     return 0;
@@ -330,6 +335,7 @@ struct mpl_http_sconn {
     int in_body;
     uint64_t body_left;
     uint64_t body_total;
+    int64_t body_bad_at; /* offset of the first byte that differs from /bytes content, or -1 */
     mpl_http_request_t req; /* the request being answered */
     /* response */
     int responding;
@@ -387,6 +393,8 @@ status_text(int status)
         return "Content Too Large";
     case 414:
         return "URI Too Long";
+    case 422:
+        return "Unprocessable Content";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -513,8 +521,16 @@ respond(mpl_http_sconn_t *c)
             respond_error(c, 405, "POST is only accepted at /upload");
             return;
         }
-        char body[64];
-        snprintf(body, sizeof(body), "{\"bytes\":%" PRIu64 "}\n", c->body_total);
+        char body[96];
+        if (c->body_bad_at >= 0 && req->body_is_bytes) {
+            char why[96];
+            snprintf(why, sizeof(why), "upload differs from /bytes content at offset %" PRId64, c->body_bad_at);
+            respond_error(c, 422, why);
+            return;
+        }
+        /* verified: the body is the /bytes/N content (any client may send it) */
+        snprintf(body, sizeof(body), "{\"bytes\":%" PRIu64 ",\"verified\":%s}\n", c->body_total,
+                 c->body_total > 0 && c->body_bad_at < 0 ? "true" : "false");
         c->body_kind = BODY_NONE;
         queue_head(c, 200, "application/json", strlen(body), body);
         return;
@@ -557,6 +573,21 @@ respond(mpl_http_sconn_t *c)
     queue_head(c, 200, content_type(req->path), n, NULL);
 }
 
+/* Takes n bytes of a request body, checked byte for byte against the /bytes/N content: what
+ * `mplab get --upload` sends, saying so with "X-Mplab-Body: bytes"; such an upload that lost,
+ * duplicated or changed bytes is refused (422) instead of counted. */
+static void
+body_take(mpl_http_sconn_t *c, const uint8_t *data, size_t n)
+{
+    uint64_t off = c->body_total - c->body_left;
+    if (c->body_bad_at < 0) {
+        int64_t bad = mpl_bytes_check(off, data, n);
+        if (bad >= 0)
+            c->body_bad_at = (int64_t)off + bad;
+    }
+    c->body_left -= n;
+}
+
 /* Parses and starts the next request when idle. */
 static void
 process(mpl_http_sconn_t *c)
@@ -564,9 +595,9 @@ process(mpl_http_sconn_t *c)
     while (!c->responding && !c->closing) {
         if (c->in_body) {
             size_t take = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+            body_take(c, c->in, take);
             memmove(c->in, c->in + take, c->in_len - take);
             c->in_len -= take;
-            c->body_left -= take;
             if (c->body_left > 0)
                 return;
             c->in_body = 0;
@@ -602,6 +633,7 @@ process(mpl_http_sconn_t *c)
             c->send_continue = c->req.expect_continue;
             c->body_left = c->req.content_length;
             c->body_total = c->req.content_length;
+            c->body_bad_at = -1;
         } else {
             c->body_total = 0;
             respond(c);
@@ -627,7 +659,7 @@ mpl_http_sconn_input(mpl_http_sconn_t *c, const uint8_t *data, size_t len)
     while (len > 0) {
         if (c->in_body && !c->responding && c->in_len == 0) {
             size_t take = len < c->body_left ? len : (size_t)c->body_left;
-            c->body_left -= take;
+            body_take(c, data, take);
             data += take;
             len -= take;
             if (c->body_left == 0) {
@@ -775,7 +807,8 @@ mpl_http_build_request(char *buf, size_t cap, const char *method, const char *ho
 {
     char cl[64] = "";
     if (upload_len > 0 || strcmp(method, "POST") == 0)
-        snprintf(cl, sizeof(cl), "Content-Length: %" PRIu64 "\r\n", upload_len);
+        snprintf(cl, sizeof(cl), "Content-Length: %" PRIu64 "\r\n%s", upload_len,
+                 upload_len > 0 ? "X-Mplab-Body: bytes\r\n" : "");
     int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mplab\r\nAccept: */*\r\n%s%s\r\n",
                      method, path, host, cl, keep_alive ? "" : "Connection: close\r\n");
     if (n < 0 || (size_t)n >= cap)

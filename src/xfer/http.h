@@ -51,6 +51,7 @@ typedef struct mpl_http_request {
     int version_minor;            /* 0 or 1 (HTTP/1.x) */
     int keep_alive;               /* 1 unless "Connection: close" or HTTP/1.0 without keep-alive */
     int expect_continue;          /* "Expect: 100-continue" */
+    int body_is_bytes;            /* "X-Mplab-Body: bytes": the body is /bytes/N content */
     int has_content_length;
     uint64_t content_length;
     int status; /* on a parse error: the HTTP status to answer (400, 431, 501...) */

@@ -158,7 +158,7 @@ test_sconn_errors_and_upload(void **state)
     n = drive(c, "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789GET /nothing HTTP/1.1\r\n\r\n",
               out, sizeof(out) - 1);
     out[n] = 0;
-    assert_non_null(strstr((char *)out, "{\"bytes\":10}"));
+    assert_non_null(strstr((char *)out, "{\"bytes\":10,\"verified\":false}"));
     assert_null(strstr((char *)out, "100 Continue")); /* the body came with the head */
     assert_non_null(strstr((char *)out, "404 Not Found"));
     mpl_http_sconn_free(c);
@@ -176,8 +176,38 @@ test_sconn_expect_continue(void **state)
     assert_string_equal((char *)out, "HTTP/1.1 100 Continue\r\n\r\n");
     n = drive(c, "abcd", out, sizeof(out) - 1);
     out[n] = 0;
-    assert_non_null(strstr((char *)out, "{\"bytes\":4}"));
+    assert_non_null(strstr((char *)out, "{\"bytes\":4,\"verified\":false}"));
     mpl_http_sconn_free(c);
+}
+
+/* An upload that says it is /bytes/N content is checked byte for byte: 422 when it is not. */
+static void
+test_sconn_upload_verified(void **state)
+{
+    mpl_http_server_cfg_t cfg = {.root = NULL, .quiet = 1};
+    uint8_t out[4096], body[3000];
+    char req[4096];
+    mpl_http_sconn_t *c;
+    size_t n;
+    int hl;
+
+    mpl_bytes_fill(0, body, sizeof(body));
+    for (int bad = 0; bad < 2; bad++) {
+        if (bad)
+            body[1234] ^= 1;
+        hl = mpl_http_build_request(req, sizeof(req), "POST", "x", "/upload", sizeof(body), 1);
+        assert_true(hl > 0 && strstr(req, "X-Mplab-Body: bytes\r\n") != NULL);
+        memcpy(req + hl, body, sizeof(body));
+        c = mpl_http_sconn_new(&cfg);
+        assert_int_equal(mpl_http_sconn_input(c, (const uint8_t *)req, (size_t)hl + sizeof(body)), 0);
+        n = drive(c, "", out, sizeof(out) - 1);
+        out[n] = 0;
+        if (bad)
+            assert_non_null(strstr((char *)out, "422 Unprocessable Content"));
+        else
+            assert_non_null(strstr((char *)out, "{\"bytes\":3000,\"verified\":true}"));
+        mpl_http_sconn_free(c);
+    }
 }
 
 static void
@@ -327,6 +357,7 @@ main(void)
         cmocka_unit_test(test_bytes_path),
         cmocka_unit_test(test_sconn_bytes_pipelined),
         cmocka_unit_test(test_sconn_errors_and_upload),
+        cmocka_unit_test(test_sconn_upload_verified),
         cmocka_unit_test(test_sconn_expect_continue),
         cmocka_unit_test(test_sconn_root),
         cmocka_unit_test(test_response_parse),
