@@ -636,7 +636,7 @@ join_test_hooks(getter_t *g, uint32_t id)
         return;
     if (strcmp(g->inject, "forge-token") == 0 && !g->forged) {
         for (size_t k = 0; k + 4 < len; k++) {
-            if (out[k] == 0xff && out[k + 1] == 0x5e && out[k + 2] == 0 && out[k + 3] == 34) {
+            if (out[k] == 0xff && out[k + 1] == 0x5e && out[k + 2] == 0 && out[k + 3] == 32) {
                 ((uint8_t *)out)[k + 4 + 5] ^= 0x10;
                 g->forged = 1;
                 mpl_info("test hook: forged the token of connection %u", id);
