@@ -7,6 +7,7 @@
 #   make format       apply .clang-format;  make format-check: fail on unformatted files
 #   make san          build everything with ASan+UBSan into build-san/
 #   make fuzz         build the libFuzzer targets (clang) into build-fuzz/
+#   make fuzz-long    run every fuzz target for 10 minutes;  make soak: the 10-minute TCPLS soak
 #
 # Sources are found by wildcard: add a file, it is built. Unit tests are tests/unit/test_*.c,
 # simulation tests tests/sim/sim_*.c, end-to-end tests tests/e2e/*.sh, fuzz targets fuzz/fuzz_*.c.
@@ -54,7 +55,7 @@ MPLAB     := $(BUILD)/mplab
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 .SECONDARY:
-.PHONY: all check run install format format-check san fuzz tests clean unit sim e2e bench
+.PHONY: all check run install format format-check san fuzz tests clean unit sim e2e bench soak fuzz-long
 .DEFAULT_GOAL := all
 
 all: $(MPLAB) $(LIBTCPLS)
@@ -108,6 +109,16 @@ e2e: tests
 
 san:
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
+
+# The long TCPLS soak (tests/soak.sh): 10 minutes, at least 200 faults; SOAK_ARGS adds options
+# (e.g. SOAK_ARGS="--seed 42"). make check runs a 60 s version (tests/e2e/tcpls_soak.sh).
+soak: all
+	sh tests/soak.sh --seconds 600 --min-faults 200 $(SOAK_ARGS)
+
+# Every fuzz target for FUZZ_LONG_SECONDS (600) each, one after the other.
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long: fuzz
+	FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) sh tests/run.sh --only fuzz
 
 # libFuzzer targets: fuzz/fuzz_NAME.c links against the library and app objects built with clang.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))

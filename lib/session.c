@@ -522,6 +522,14 @@ live_conns(const tcpls_session_t *s, int count_joining)
     return n;
 }
 
+/* 1 when the client may come back on another connection after the last one failed: it did
+ * join before, or it has other addresses (the client advertised them; the server was told). */
+static int
+may_rejoin(const tcpls_session_t *s)
+{
+    return s->ever_joined || (s->is_server ? s->n_peer_addrs > 0 : s->n_my_addrs > 0);
+}
+
 /* Queues a Connection Reset frame for conn_id, forgetting those already delivered. */
 static void
 reset_queue(tcpls_session_t *s, uint32_t conn_id)
@@ -590,9 +598,10 @@ conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
     if (s->closed)
         return s->error;
     if (live_conns(s, 1) == 0) {
-        /* A multipath session outlives its last connection while the client can join again. */
+        /* A multipath session outlives its last connection while the client can join again
+         * (break-before-make). */
         int keep =
-            s->ever_joined && s->mode == MODE_TCPLS && !s->close_sent && (s->is_server || s->ntokens > 0);
+            may_rejoin(s) && s->mode == MODE_TCPLS && !s->close_sent && (s->is_server || s->ntokens > 0);
         if (!keep) {
             session_end(s, err ? err : TCPLS_ERR_TRUNCATED);
             return s->error;
@@ -1600,7 +1609,7 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
         session_end(s, 0);
         return 0;
     }
-    if (s->mode == MODE_TCPLS && (s->nconns > 1 || s->ever_joined))
+    if (s->mode == MODE_TCPLS && (s->nconns > 1 || may_rejoin(s)))
         return conn_fail(s, c, TCPLS_ERR_TRUNCATED, 1);
     session_end(s, TCPLS_ERR_TRUNCATED);
     return TCPLS_ERR_TRUNCATED;
@@ -2281,7 +2290,7 @@ tcpls_conn_failed(tcpls_session_t *s, uint32_t conn_id, int err)
     }
     if ((c = conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
-    if (s->mode != MODE_TCPLS || (live_conns(s, 1) <= 1 && c->state != 2 && !s->ever_joined)) {
+    if (s->mode != MODE_TCPLS || (live_conns(s, 1) <= 1 && c->state != 2 && !may_rejoin(s))) {
         /* single connection: the session ends as before */
         if (c->state != 2)
             session_end(s, err ? err : TCPLS_ERR_TRUNCATED);

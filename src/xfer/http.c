@@ -335,7 +335,7 @@ struct mpl_http_sconn {
     int in_body;
     uint64_t body_left;
     uint64_t body_total;
-    int64_t body_bad_at; /* offset of the first byte that differs from /bytes content, or -1 */
+    int64_t body_bad_at;    /* offset of the first byte that differs from /bytes content, or -1 */
     mpl_http_request_t req; /* the request being answered */
     /* response */
     int responding;
@@ -524,7 +524,8 @@ respond(mpl_http_sconn_t *c)
         char body[96];
         if (c->body_bad_at >= 0 && req->body_is_bytes) {
             char why[96];
-            snprintf(why, sizeof(why), "upload differs from /bytes content at offset %" PRId64, c->body_bad_at);
+            snprintf(why, sizeof(why), "upload differs from /bytes content at offset %" PRId64,
+                     c->body_bad_at);
             respond_error(c, 422, why);
             return;
         }
