@@ -50,6 +50,12 @@ SIM_BIN   := $(SIM_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 
 LIBTCPLS  := $(BUILD)/libtcpls.a
+# Test hooks (tcpls__session_feed_frames, MPLAB_TCPLS_INJECT...) exist only in a second build
+# of the library and of the TCPLS client, compiled with -DTCPLS_TESTING into $(BUILD)/testing/:
+# tests, benchmarks and fuzz targets link it, build/mplab never contains it.
+LIB_OBJ_T := $(LIB_SRC:%.c=$(BUILD)/testing/%.o)
+LIBTCPLS_T := $(BUILD)/libtcpls-testing.a
+MPLAB_T   := $(BUILD)/mplab-testing
 LIBAPP    := $(BUILD)/libmplab-app.a
 MPLAB     := $(BUILD)/mplab
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -68,11 +74,26 @@ $(DEPS_STAMP): scripts/install-deps.sh
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) $(TEST_DEFS) -c $< -o $@
+
+# tests and benchmarks see the test hooks' declarations
+$(BUILD)/tests/%.o $(BUILD)/bench/%.o: TEST_DEFS = -DTCPLS_TESTING
 
 $(LIBTCPLS): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(BUILD)/testing/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -DTCPLS_TESTING -c $< -o $@
+
+$(LIBTCPLS_T): $(LIB_OBJ_T)
+	@rm -f $@
+	ar rcs $@ $^
+
+# mplab with the client's test hooks: its own get_tcpls.o comes first, the archive's is unused
+$(MPLAB_T): $(BUILD)/src/main.o $(BUILD)/testing/src/xfer/get_tcpls.o $(LIBAPP) $(LIBTCPLS_T)
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
 
 $(LIBAPP): $(APP_OBJ)
 	@rm -f $@
@@ -81,16 +102,16 @@ $(LIBAPP): $(APP_OBJ)
 $(MPLAB): $(BUILD)/src/main.o $(LIBAPP) $(LIBTCPLS)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS_T)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL) $(LDFLAGS)
 
-$(BUILD)/tests/sim/%: $(BUILD)/tests/sim/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS)
+$(BUILD)/tests/sim/%: $(BUILD)/tests/sim/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS_T)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL) $(LDFLAGS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBAPP) $(LIBTCPLS)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBAPP) $(LIBTCPLS_T)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
 
-tests: all $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
+tests: all $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN) $(MPLAB_T)
 
 # The default suite: everything CI checks. tests/run.sh prints the closing 'N passed, N failed' line.
 check: | $(DEPS_STAMP)
@@ -128,7 +149,7 @@ FUZZ_SUPPORT := tests/support/tcpls_test.c tests/support/pairnet.c
 fuzz: | $(DEPS_STAMP)
 	@if [ -n "$(FUZZ_SRC)" ]; then \
 	  $(MAKE) BUILD=build-fuzz CC=clang WERROR=$(WERROR) OPT=-O1 \
-	    CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+	    CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -DTCPLS_TESTING" \
 	    build-fuzz/libtcpls.a build-fuzz/libmplab-app.a && \
 	  for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \

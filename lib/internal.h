@@ -238,11 +238,13 @@ int tcpls__stream_receive(tcpls_stream_t *st, uint64_t off, const uint8_t *data,
 
 /* ---- sessions (lib/session.c) ------------------------------------------------------------ */
 
+#ifdef TCPLS_TESTING /* built only into $(BUILD)/libtcpls-testing.a */
 /* Tests and fuzzing only: treats p as the decrypted content of a record received on conn_id
  * (switching a session still in its handshake to TCPLS with fixed keys), then builds output.
  * Returns 0 or the error that ended the session. */
 int tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *p, size_t len);
 /* Tests only: the number of records the session's key may protect (RFC 8446 5.5). */
 void tcpls__session_set_aead_limit(tcpls_session_t *s, uint64_t records);
+#endif
 
 #endif

@@ -2376,6 +2376,7 @@ tcpls_session_set_scheduler(tcpls_session_t *s, const char *name)
 
 /* ---- test and fuzzing hook ------------------------------------------------------------------ */
 
+#ifdef TCPLS_TESTING /* test hooks: never in the library that ships (Makefile) */
 void
 tcpls__session_set_aead_limit(tcpls_session_t *s, uint64_t records)
 {
@@ -2410,6 +2411,7 @@ tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *
         session_end(s, r);
     return r;
 }
+#endif
 
 int
 tcpls_session_add_address(tcpls_session_t *s, const tcpls_addr_t *a)

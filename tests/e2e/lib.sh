@@ -6,6 +6,8 @@
 #   wait_for 10 "ss -ltn | grep -q :$port"   (poll a condition, never a fixed sleep)
 set -u
 MPLAB=${MPLAB:-$(cd "$(dirname "$0")/../.." && pwd)/build/mplab}
+# the same with test hooks (MPLAB_TCPLS_INJECT), built by 'make tests' only
+MPLAB_TESTING=${MPLAB_TESTING:-${MPLAB%/*}/mplab-testing}
 T_ID="t$$"
 T_TMP=$(mktemp -d "/tmp/mplab-e2e-$T_ID.XXXXXX")
 _cleanup_cmds=""
@@ -34,6 +36,7 @@ skip() { echo "skipped: $*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
 need_cmd() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "needs $c"; done; }
+need_testing_build() { [ -x "$MPLAB_TESTING" ] || skip "needs $MPLAB_TESTING (make tests)"; }
 need_mptcp() { [ "$(sysctl -n net.mptcp.enabled 2>/dev/null)" = 1 ] || skip "kernel MPTCP is not enabled"; }
 
 # mk_netns SUFFIX -> prints a unique namespace name (mplt-<pid>-SUFFIX) and registers its removal.

@@ -5,6 +5,7 @@
 # illegal_parameter while the session they aimed at goes on.
 . "$(dirname "$0")/lib.sh"
 need_cmd ss
+need_testing_build
 export MPLAB_CERT_DIR="$T_TMP/certs"
 
 port=$(free_port)
@@ -59,14 +60,14 @@ grep -q 'now a backup' "$T_TMP/prio.err" || fail "priority change not applied: $
 "$MPLAB" get --proto tcpls --bind 127.0.0.1 --backup-at 1s:127.0.0.9 "https://127.0.0.1:$port/bytes/1" 2>"$T_TMP/prio2.err"
 [ $? -eq 2 ] && grep -q 'not one of the --bind' "$T_TMP/prio2.err" || fail "bad --backup-at accepted: $(cat $T_TMP/prio2.err)"
 # forged token: that join is refused, the download completes on the other connection
-out=$(MPLAB_TCPLS_INJECT=forge-token "$MPLAB" get --proto tcpls --json --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 \
+out=$(MPLAB_TCPLS_INJECT=forge-token "$MPLAB_TESTING" get --proto tcpls --json --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 \
     "https://127.0.0.1:$port/bytes/300M" 2>"$T_TMP/forge.err") || fail "forged: get failed: $(cat $T_TMP/forge.err)"
 echo "$out" | grep -q '"verified":true' || fail "forged: not verified"
 echo "$out" | grep -q '"state":"refused"' || fail "forged: join not refused: $out"
 grep -q 'join refused' "$T_TMP/srv.log" || fail "server did not log the refused join"
 
 # replayed token: the replayed ClientHello gets illegal_parameter
-MPLAB_TCPLS_INJECT=replay-token "$MPLAB" get --proto tcpls --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 \
+MPLAB_TCPLS_INJECT=replay-token "$MPLAB_TESTING" get --proto tcpls --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 \
     "https://127.0.0.1:$port/bytes/300M" 2>"$T_TMP/replay.err" >/dev/null || fail "replay: get failed: $(cat $T_TMP/replay.err)"
 grep -q 'replayed token refused' "$T_TMP/replay.err" || fail "replay not refused: $(cat $T_TMP/replay.err)"
 [ "$(grep -c 'join refused' "$T_TMP/srv.log")" -ge 2 ] || fail "server did not log the replay: $(cat $T_TMP/srv.log)"

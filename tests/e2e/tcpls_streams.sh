@@ -49,7 +49,7 @@ echo "$out" | grep -q '"verified":true' || fail "tcpls client vs tls server: not
 long=$!
 at_exit "kill -9 $long"
 for fault in garbage tamper garbage tamper; do
-    MPLAB_TCPLS_INJECT=$fault "$MPLAB" get --proto tcpls "$base/bytes/1M" 2>"$T_TMP/fault.err" &&
+    MPLAB_TCPLS_INJECT=$fault "$MPLAB_TESTING" get --proto tcpls "$base/bytes/1M" 2>"$T_TMP/fault.err" &&
         fail "$fault: the client should fail"
     grep -q "fatal alert\|failed while sending" "$T_TMP/fault.err" || fail "$fault: $(cat "$T_TMP/fault.err")"
 done
