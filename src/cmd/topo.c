@@ -71,16 +71,6 @@ sub_usage(const char *sub, FILE *f)
 }
 
 static int
-need_root(void)
-{
-    if (geteuid() != 0) {
-        mpl_err("needs root (network namespaces)");
-        return -1;
-    }
-    return 0;
-}
-
-static int
 topo_up(int argc, char **argv)
 {
     const char *file = NULL, *name = NULL, *capture = NULL;
@@ -112,21 +102,17 @@ topo_up(int argc, char **argv)
         int ok = n > 0 && n <= MPL_TB_TOPO_MAX && name[0] >= 'a' && name[0] <= 'z';
         for (size_t i = 0; i < n && ok; i++)
             ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
-        if (!ok) {
-            mpl_err("--name '%s': a-z, 0-9, _; starts with a letter; at most %d characters", name,
-                    MPL_TB_TOPO_MAX);
-            return 2;
-        }
+        if (!ok)
+            return mpl_usage_error("--name '%s': a-z, 0-9, _; starts with a letter; at most %d characters",
+                                   name, MPL_TB_TOPO_MAX);
         snprintf(t.name, sizeof(t.name), "%s", name);
     }
     if (capture) {
-        if (strlen(capture) >= sizeof(t.capture_dir) || strchr(capture, ' ')) {
-            mpl_err("--capture: directory name too long or with blanks");
-            return 2;
-        }
+        if (strlen(capture) >= sizeof(t.capture_dir) || strchr(capture, ' '))
+            return mpl_usage_error("--capture: directory name too long or with blanks");
         snprintf(t.capture_dir, sizeof(t.capture_dir), "%s", capture);
     }
-    if (need_root() != 0)
+    if (mpl_need_root() != 0)
         return 1;
     mpl_tb_prefix();
     if (mpl_tb_up(&t, file, verbose) != 0)
@@ -144,7 +130,7 @@ topo_down(int argc, char **argv)
         return mpl_bad_arg(argv[2], NULL);
     if (argv[1][0] == '-' && strcmp(argv[1], "--all") != 0)
         return mpl_bad_arg(argv[1], NULL);
-    if (need_root() != 0)
+    if (mpl_need_root() != 0)
         return 1;
     if (!strcmp(argv[1], "--all"))
         return mpl_tb_down_all() == 0 ? 0 : 1;
@@ -413,7 +399,7 @@ topo_check(int argc, char **argv)
         else
             return mpl_bad_arg(argv[i], NULL);
     }
-    if (need_root() != 0)
+    if (mpl_need_root() != 0)
         return 1;
     return mpl_tb_check(name, json);
 }
