@@ -14,6 +14,8 @@
 #
 # Sources are found by wildcard: add a file, it is built. Unit tests are tests/unit/test_*.c,
 # simulation tests tests/sim/sim_*.c, end-to-end tests tests/e2e/*.sh, fuzz targets fuzz/fuzz_*.c.
+# Every cmocka binary links tests/support/*.c and tests/test_filter.c (TEST_FILTER=NAME runs
+# one test case: sh tests/run.sh --help).
 # 'run' and 'check' (README's two set-up commands) install missing packages first, so that they
 # do the whole set-up on a fresh Debian machine; compiling never does.
 
@@ -45,11 +47,12 @@ APP_SRC   := $(sort $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c)))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 SIM_SRC   := $(sort $(wildcard tests/sim/sim_*.c))
 TSUP_SRC  := $(sort $(wildcard tests/support/*.c))
+TFILTER_SRC := tests/test_filter.c
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ   := $(APP_SRC:%.c=$(BUILD)/%.o)
-TSUP_OBJ  := $(TSUP_SRC:%.c=$(BUILD)/%.o)
+TSUP_OBJ  := $(TSUP_SRC:%.c=$(BUILD)/%.o) $(TFILTER_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 SIM_BIN   := $(SIM_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
