@@ -316,19 +316,28 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
     mpl_json_obj_end(j);
 }
 
+/* The arguments of 'show' and 'check': [NAME] [--json]. Returns 0, or 2 after a usage error. */
+static int
+parse_name_json(int argc, char **argv, const char **name, int *json)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            *json = 1;
+        else if (argv[i][0] != '-' && !*name)
+            *name = argv[i];
+        else
+            return mpl_bad_arg(argv[i], NULL);
+    }
+    return 0;
+}
+
 static int
 topo_show(int argc, char **argv)
 {
     const char *name = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] != '-' && !name)
-            name = argv[i];
-        else
-            return mpl_bad_arg(argv[i], NULL);
-    }
+    if (parse_name_json(argc, argv, &name, &json) != 0)
+        return 2;
     static char names[64][MPL_TB_TOPO_MAX + 1];
     int n;
     if (name) {
@@ -391,14 +400,8 @@ topo_check(int argc, char **argv)
 {
     const char *name = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] != '-' && !name)
-            name = argv[i];
-        else
-            return mpl_bad_arg(argv[i], NULL);
-    }
+    if (parse_name_json(argc, argv, &name, &json) != 0)
+        return 2;
     if (mpl_need_root() != 0)
         return 1;
     return mpl_tb_check(name, json);
