@@ -1,8 +1,12 @@
 # mplab — multipath transport lab.
 #
-#   make              build build/mplab and build/libtcpls.a (installs missing Debian packages first)
-#   make check        the whole default test suite (warnings as errors, unit, sim, sanitizers, e2e, fuzz smoke)
-#   make run          README's main job: the default experiment
+#   make              build build/mplab and build/libtcpls.a; installs nothing: when a package is
+#                     missing it stops and names it (scripts/check-deps.sh)
+#   make deps         install the Debian packages mplab needs (as root; scripts/install-deps.sh)
+#   make check        deps, then the whole default test suite (format and layering checks,
+#                     warnings as errors, unit, sim, sanitizers, e2e, fuzz smoke)
+#   make run          deps, then README's main job: the default experiment
+#   make tests        build/mplab, the unit and simulation tests and the benchmarks
 #   make install      put mplab on PATH (PREFIX=/usr/local)
 #   make format       apply .clang-format;  make format-check: fail on unformatted files
 #   make san          build everything with ASan+UBSan into build-san/
@@ -11,6 +15,10 @@
 #
 # Sources are found by wildcard: add a file, it is built. Unit tests are tests/unit/test_*.c,
 # simulation tests tests/sim/sim_*.c, end-to-end tests tests/e2e/*.sh, fuzz targets fuzz/fuzz_*.c.
+# Every cmocka binary links tests/support/*.c and tests/test_filter.c (TEST_FILTER=NAME runs
+# one test case: sh tests/run.sh --help).
+# 'run' and 'check' (README's two set-up commands) install missing packages first, so that they
+# do the whole set-up on a fresh Debian machine; compiling never does.
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -40,11 +48,12 @@ APP_SRC   := $(sort $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c)))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 SIM_SRC   := $(sort $(wildcard tests/sim/sim_*.c))
 TSUP_SRC  := $(sort $(wildcard tests/support/*.c))
+TFILTER_SRC := tests/test_filter.c
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ   := $(APP_SRC:%.c=$(BUILD)/%.o)
-TSUP_OBJ  := $(TSUP_SRC:%.c=$(BUILD)/%.o)
+TSUP_OBJ  := $(TSUP_SRC:%.c=$(BUILD)/%.o) $(TFILTER_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 SIM_BIN   := $(SIM_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
@@ -58,21 +67,26 @@ LIBTCPLS_T := $(BUILD)/libtcpls-testing.a
 MPLAB_T   := $(BUILD)/mplab-testing
 LIBAPP    := $(BUILD)/libmplab-app.a
 MPLAB     := $(BUILD)/mplab
-DEPS_STAMP := $(BUILD)/.deps-ok
 
 .SECONDARY:
-.PHONY: all check run install format format-check san fuzz tests clean unit sim e2e bench soak fuzz-long
+.PHONY: all check run install format format-check san fuzz tests clean unit sim e2e bench deps \
+        check-build-deps check-test-deps check-fuzz-deps soak fuzz-long
 .DEFAULT_GOAL := all
 
 all: $(MPLAB) $(LIBTCPLS)
 
-# Missing Debian packages are installed (as root) before anything is compiled.
-$(DEPS_STAMP): scripts/install-deps.sh
-	@mkdir -p $(@D)
+deps:
 	@sh scripts/install-deps.sh
-	@touch $@
 
-$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+# Compiling only checks that the packages are there (order-only: nothing is rebuilt for it).
+check-build-deps:
+	@CC="$(CC)" sh scripts/check-deps.sh build
+check-test-deps:
+	@CC="$(CC)" sh scripts/check-deps.sh tests
+check-fuzz-deps:
+	@sh scripts/check-deps.sh fuzz
+
+$(BUILD)/%.o: %.c | check-build-deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) $(TEST_DEFS) -c $< -o $@
 
@@ -83,7 +97,7 @@ $(LIBTCPLS): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/testing/%.o: %.c | $(DEPS_STAMP)
+$(BUILD)/testing/%.o: %.c | check-build-deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -DTCPLS_TESTING -c $< -o $@
 
@@ -102,10 +116,10 @@ $(LIBAPP): $(APP_OBJ)
 $(MPLAB): $(BUILD)/src/main.o $(LIBAPP) $(LIBTCPLS)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS_T)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS_T) | check-test-deps
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL) $(LDFLAGS)
 
-$(BUILD)/tests/sim/%: $(BUILD)/tests/sim/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS_T)
+$(BUILD)/tests/sim/%: $(BUILD)/tests/sim/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS_T) | check-test-deps
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL) $(LDFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBAPP) $(LIBTCPLS_T)
@@ -114,8 +128,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBAPP) $(LIBTCPLS_T)
 tests: all $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN) $(MPLAB_T)
 
 # The default suite: everything CI checks. tests/run.sh prints the closing 'N passed, N failed' line.
-check: | $(DEPS_STAMP)
+check: deps
 	@sh scripts/format.sh --check
+	@sh scripts/layering.sh
 	$(MAKE) tests
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
 	$(MAKE) fuzz
@@ -146,7 +161,7 @@ FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 # the in-process client/server of tests/support, for fuzz_session (no cmocka in there)
 FUZZ_SUPPORT := tests/support/tcpls_test.c tests/support/pairnet.c
-fuzz: | $(DEPS_STAMP)
+fuzz: check-fuzz-deps
 	@if [ -n "$(FUZZ_SRC)" ]; then \
 	  $(MAKE) BUILD=build-fuzz CC=clang WERROR=$(WERROR) OPT=-O1 \
 	    CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -DTCPLS_TESTING" \
@@ -159,7 +174,8 @@ fuzz: | $(DEPS_STAMP)
 
 bench: all $(BENCH_BIN)
 
-run: all
+run: deps
+	$(MAKE) all
 	sh scripts/run-main.sh
 
 install: all

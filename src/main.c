@@ -42,25 +42,6 @@ usage(FILE *f)
 }
 
 int
-mpl_cmd_unimplemented(const char *name)
-{
-    fprintf(stderr, "mplab %s: not implemented yet\n", name);
-    return 2;
-}
-
-int
-mpl_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            break;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    }
-    return 0;
-}
-
-int
 main(int argc, char **argv)
 {
     static char progname[64];

@@ -1,7 +1,12 @@
 #!/bin/sh
 # mplab's test driver: runs every test and ends with the line 'N passed, N failed, N skipped'.
 #
-#   sh tests/run.sh [--only unit|sim|san|e2e|fuzz] [PATTERN]
+#   sh tests/run.sh [--only unit|sim|san|e2e|fuzz] [--case NAME] [PATTERN]
+#
+# PATTERN picks tests by file name (a substring: 'topology', 'cli_usage'); --case NAME runs,
+# inside each cmocka binary (unit, sim, san), only the test cases matching NAME ('*' and '?'
+# are wildcards), e.g.  sh tests/run.sh --only unit test_ini --case test_load
+# (the same as TEST_FILTER=test_load build/tests/unit/test_ini; see tests/test_filter.c).
 #
 # Kinds: unit  build/tests/unit/test_*     (cmocka, one per module)
 #        sim   build/tests/sim/sim_*       (deterministic multipath simulations)
@@ -16,7 +21,8 @@ pattern=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --case) export TEST_FILTER="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) pattern="$1"; shift ;;
     esac
 done

@@ -42,17 +42,16 @@ cmd_cert(int argc, char **argv)
     int force = 0, show = 0, opt;
     char dir[1024] = "", err[512];
 
+    int status;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((opt = mpl_getopt(argc, argv, "h", opts, usage, &status)) >= 0) {
         switch (opt) {
         case 'd':
             snprintf(dir, sizeof(dir), "%s", optarg);
             break;
         case 's':
-            if (n_sans == MAX_SANS) {
-                mpl_err("at most %d --san", MAX_SANS);
-                return 2;
-            }
+            if (n_sans == MAX_SANS)
+                return mpl_usage_error("at most %d --san", MAX_SANS);
             sans[n_sans++] = optarg;
             break;
         case 'f':
@@ -61,16 +60,12 @@ cmd_cert(int argc, char **argv)
         case 'S':
             show = 1;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return mpl_getopt_error(argv, opts);
         }
     }
-    if (optind < argc) {
+    if (opt == MPL_OPT_EXIT)
+        return status;
+    if (optind < argc)
         return mpl_usage_error("unexpected argument '%s'", argv[optind]);
-    }
     if (dir[0] == '\0')
         mpl_cert_dir(dir, sizeof(dir));
     if (show) {

@@ -1,7 +1,8 @@
 /*
  * commands.h — the mplab subcommands. Each lives in its own src/cmd/NAME.c and is listed in
  * the table of src/main.c. A command returns the process exit status: 0 success, 1 failure
- * of the operation, 2 bad usage.
+ * of the operation, 2 bad usage (through mpl_usage_error and the other command-line helpers
+ * of common/util.h).
  */
 #ifndef MPLAB_COMMANDS_H
 #define MPLAB_COMMANDS_H
@@ -15,11 +16,5 @@ int cmd_link(int argc, char **argv);    /* src/cmd/link.c */
 int cmd_monitor(int argc, char **argv); /* src/cmd/monitor.c */
 int cmd_run(int argc, char **argv);     /* src/cmd/run.c */
 int cmd_report(int argc, char **argv);  /* src/cmd/report.c */
-
-/* Prints "mplab CMD: not implemented yet" and returns 2 (for commands still being built). */
-int mpl_cmd_unimplemented(const char *name);
-
-/* Returns 1 when argv holds -h or --help (before any "--"). */
-int mpl_wants_help(int argc, char **argv);
 
 #endif

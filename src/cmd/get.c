@@ -236,8 +236,9 @@ cmd_get(int argc, char **argv)
     cfg.timeout_s = 30;
     scfg.hash = 1;
     scfg.verify = 1;
+    int status;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "p:o:b:i:jkqh", opts, NULL)) != -1) {
+    while ((opt = mpl_getopt(argc, argv, "p:o:b:i:jkqh", opts, usage, &status)) >= 0) {
         uint64_t v;
         switch (opt) {
         case 'p':
@@ -248,63 +249,45 @@ cmd_get(int argc, char **argv)
             break;
         case 'b':
         case 'B':
-            if (cfg.n_bind == MPL_CLIENT_MAX_BIND) {
-                mpl_err("at most %d --bind addresses", MPL_CLIENT_MAX_BIND);
-                return 2;
-            }
+            if (cfg.n_bind == MPL_CLIENT_MAX_BIND)
+                return mpl_usage_error("at most %d --bind addresses", MPL_CLIENT_MAX_BIND);
             if (mpl_parse_addr(optarg, 0, &cfg.bind[cfg.n_bind], &cfg.bind_len[cfg.n_bind], err,
-                               sizeof(err)) != 0) {
-                mpl_err("bad --%s: %s", opt == 'B' ? "backup" : "bind", err);
-                return 2;
-            }
+                               sizeof(err)) != 0)
+                return mpl_usage_error("bad --%s: %s", opt == 'B' ? "backup" : "bind", err);
             cfg.bind_backup[cfg.n_bind] = opt == 'B';
             cfg.n_bind++;
             break;
         case 'P':
-            if (strcmp(optarg, "per-local") != 0 && strcmp(optarg, "fullmesh") != 0) {
-                mpl_err("bad --paths '%s' (per-local or fullmesh)", optarg);
-                return 2;
-            }
+            if (strcmp(optarg, "per-local") != 0 && strcmp(optarg, "fullmesh") != 0)
+                return mpl_usage_error("bad --paths '%s' (per-local or fullmesh)", optarg);
             cfg.tcpls_paths = optarg;
             break;
         case 'D':
-            if (!tcpls_scheduler_valid(optarg)) {
-                mpl_err("bad --sched '%s' (default, minrtt, rr)", optarg);
-                return 2;
-            }
+            if (!tcpls_scheduler_valid(optarg))
+                return mpl_usage_error("bad --sched '%s' (default, minrtt, rr)", optarg);
             cfg.tcpls_sched = optarg;
             break;
         case 'M':
-            if (mpl_parse_duration(optarg, &v) != 0 || v == 0) {
-                mpl_err("bad --migrate-at '%s'", optarg);
+            if (mpl_opt_seconds("migrate-at", optarg, &cfg.migrate_at_s) != 0)
                 return 2;
-            }
-            cfg.migrate_at_s = (double)v / 1e9;
             break;
         case 'm':
             migrate_to = optarg;
             break;
         case 0x101:
         case 0x102:
-            if (cfg.n_prio == MPL_CLIENT_MAX_PRIO) {
-                mpl_usage_error("at most %d --backup-at/--normal-at", MPL_CLIENT_MAX_PRIO);
-                return 2;
-            }
+            if (cfg.n_prio == MPL_CLIENT_MAX_PRIO)
+                return mpl_usage_error("at most %d --backup-at/--normal-at", MPL_CLIENT_MAX_PRIO);
             prio_arg[cfg.n_prio] = optarg;
             cfg.prio_backup[cfg.n_prio++] = opt == 0x101;
             break;
         case 'O':
-            if (mpl_parse_duration(optarg, &v) != 0 || v == 0) {
-                mpl_err("bad --blackhole-timeout '%s'", optarg);
+            if (mpl_opt_seconds("blackhole-timeout", optarg, &cfg.blackhole_s) != 0)
                 return 2;
-            }
-            cfg.blackhole_s = (double)v / 1e9;
             break;
         case 'i':
-            if (mpl_parse_duration(optarg, &v) != 0 || v < 1000000) {
-                mpl_err("bad --interval '%s' (seconds, at least 1ms)", optarg);
-                return 2;
-            }
+            if (mpl_parse_duration(optarg, &v) != 0 || v < 1000000)
+                return mpl_usage_error("bad --interval '%s' (seconds, at least 1ms)", optarg);
             interval = (double)v / 1e9;
             break;
         case 'j':
@@ -323,17 +306,12 @@ cmd_get(int argc, char **argv)
             cfg.cc = optarg;
             break;
         case 'T':
-            if (mpl_parse_duration(optarg, &v) != 0 || v == 0) {
-                mpl_err("bad --timeout '%s'", optarg);
+            if (mpl_opt_seconds("timeout", optarg, &cfg.timeout_s) != 0)
                 return 2;
-            }
-            cfg.timeout_s = (double)v / 1e9;
             break;
         case 'U':
-            if (mpl_parse_size(optarg, &v) != 0 || v == 0) {
-                mpl_err("bad --upload size '%s'", optarg);
-                return 2;
-            }
+            if (mpl_parse_size(optarg, &v) != 0 || v == 0)
+                return mpl_usage_error("bad --upload size '%s'", optarg);
             cfg.upload = v;
             break;
         case 'H':
@@ -348,38 +326,28 @@ cmd_get(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return mpl_getopt_error(argv, opts);
         }
     }
-    if (optind >= argc) {
+    if (opt == MPL_OPT_EXIT)
+        return status;
+    if (optind >= argc)
         return mpl_usage_error("no URL given");
-    }
     const char *const *urls = (const char *const *)argv + optind;
     size_t n_urls = (size_t)(argc - optind);
     int any_https = 0;
     for (size_t i = 0; i < n_urls; i++) {
         mpl_url_t u;
-        if (mpl_url_parse(urls[i], &u, err, sizeof(err)) != 0) {
-            mpl_err("%s", err);
-            return 2;
-        }
+        if (mpl_url_parse(urls[i], &u, err, sizeof(err)) != 0)
+            return mpl_usage_error("%s", err);
         any_https |= u.https;
     }
     if (proto == NULL)
         proto = any_https ? "tls" : "tcp";
     cfg.tp = mpl_transport_find(proto);
-    if (cfg.tp == NULL) {
-        mpl_err("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
-        return 2;
-    }
-    if (any_https && !cfg.tp->tls) {
-        mpl_err("https:// URLs need --proto tls or tcpls");
-        return 2;
-    }
+    if (cfg.tp == NULL)
+        return mpl_usage_error("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
+    if (any_https && !cfg.tp->tls)
+        return mpl_usage_error("https:// URLs need --proto tls or tcpls");
     cfg.urls = urls;
     cfg.n_urls = n_urls;
 
@@ -404,17 +372,13 @@ cmd_get(int argc, char **argv)
     if (migrate_to != NULL) {
         struct sockaddr_storage ma;
         socklen_t ml;
-        if (mpl_parse_addr(migrate_to, 0, &ma, &ml, err, sizeof(err)) != 0) {
-            mpl_err("bad --migrate-to: %s", err);
-            return 2;
-        }
+        if (mpl_parse_addr(migrate_to, 0, &ma, &ml, err, sizeof(err)) != 0)
+            return mpl_usage_error("bad --migrate-to: %s", err);
         for (size_t i = 0; i < cfg.n_bind; i++)
             if (cfg.bind_len[i] == ml && memcmp(&cfg.bind[i], &ma, ml) == 0)
                 cfg.migrate_to = (int)i;
-        if (cfg.migrate_to < 0) {
-            mpl_err("--migrate-to %s is not one of the --bind addresses", migrate_to);
-            return 2;
-        }
+        if (cfg.migrate_to < 0)
+            return mpl_usage_error("--migrate-to %s is not one of the --bind addresses", migrate_to);
     }
     for (size_t k = 0; k < cfg.n_prio; k++) {
         /* S:ADDR — the time ends at the first ':' (an IPv6 address has more) */
@@ -423,30 +387,22 @@ cmd_get(int argc, char **argv)
         struct sockaddr_storage pa;
         socklen_t pl;
         const char *what = cfg.prio_backup[k] ? "--backup-at" : "--normal-at";
-        if (colon == NULL || (size_t)(colon - a) >= sizeof(tbuf)) {
-            mpl_usage_error("bad %s '%s' (S:ADDR, e.g. 5s:10.0.1.1)", what, a);
-            return 2;
-        }
+        if (colon == NULL || (size_t)(colon - a) >= sizeof(tbuf))
+            return mpl_usage_error("bad %s '%s' (S:ADDR, e.g. 5s:10.0.1.1)", what, a);
         memcpy(tbuf, a, (size_t)(colon - a));
         tbuf[colon - a] = '\0';
         uint64_t v;
-        if (mpl_parse_duration(tbuf, &v) != 0 || v == 0) {
-            mpl_usage_error("bad %s time '%s'", what, tbuf);
-            return 2;
-        }
+        if (mpl_parse_duration(tbuf, &v) != 0 || v == 0)
+            return mpl_usage_error("bad %s time '%s'", what, tbuf);
         cfg.prio_at_s[k] = (double)v / 1e9;
-        if (mpl_parse_addr(colon + 1, 0, &pa, &pl, err, sizeof(err)) != 0) {
-            mpl_usage_error("bad %s address: %s", what, err);
-            return 2;
-        }
+        if (mpl_parse_addr(colon + 1, 0, &pa, &pl, err, sizeof(err)) != 0)
+            return mpl_usage_error("bad %s address: %s", what, err);
         cfg.prio_bind[k] = -1;
         for (size_t i = 0; i < cfg.n_bind; i++)
             if (cfg.bind_len[i] == pl && memcmp(&cfg.bind[i], &pa, pl) == 0)
                 cfg.prio_bind[k] = (int)i;
-        if (cfg.prio_bind[k] < 0) {
-            mpl_usage_error("%s: %s is not one of the --bind/--backup addresses", what, colon + 1);
-            return 2;
-        }
+        if (cfg.prio_bind[k] < 0)
+            return mpl_usage_error("%s: %s is not one of the --bind/--backup addresses", what, colon + 1);
     }
     scfg.progress = !quiet && mpl_stderr_is_tty();
     if (mpl_sink_init(&sink, &scfg) != 0) {

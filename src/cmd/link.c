@@ -51,19 +51,13 @@ link_schedule(const char *topo, int argc, char **argv)
         for (char *save = NULL, *w = strtok_r(buf, " \t", &save); w && n < 10;
              w = strtok_r(NULL, " \t", &save))
             tok[n++] = w;
-        if (t.n_events >= MPL_TB_MAX_EVENTS) {
-            mpl_err("at most %d events", MPL_TB_MAX_EVENTS);
-            return 2;
-        }
+        if (t.n_events >= MPL_TB_MAX_EVENTS)
+            return mpl_usage_error("at most %d events", MPL_TB_MAX_EVENTS);
         mpl_tb_event_t *e = &t.events[t.n_events];
-        if (n < 3 || mpl_parse_duration(tok[0], &e->at_ns) != 0) {
-            mpl_err("event '%s': expected 'TIME LINK ACTION [VALUE] [dir a2b|b2a]'", argv[i]);
-            return 2;
-        }
-        if (mpl_tb_change_parse(n - 2, tok + 2, &e->change, err, sizeof(err)) != 0) {
-            mpl_err("event '%s': %s", argv[i], err);
-            return 2;
-        }
+        if (n < 3 || mpl_parse_duration(tok[0], &e->at_ns) != 0)
+            return mpl_usage_error("event '%s': expected 'TIME LINK ACTION [VALUE] [dir a2b|b2a]'", argv[i]);
+        if (mpl_tb_change_parse(n - 2, tok + 2, &e->change, err, sizeof(err)) != 0)
+            return mpl_usage_error("event '%s': %s", argv[i], err);
         e->change.link = mpl_topo_link(&t, tok[1]);
         if (e->change.link < 0) {
             mpl_err("event '%s': topology '%s' has no link '%s'", argv[i], t.name, tok[1]);
@@ -115,10 +109,8 @@ link_capture(const char *topo, int argc, char **argv)
     if (!file)
         return mpl_usage_error("capture: missing -w FILE");
     uint64_t dur_ns = 0;
-    if (duration && (mpl_parse_duration(duration, &dur_ns) != 0 || dur_ns < 1000000000ull)) {
-        mpl_err("--duration: expected at least 1s");
-        return 2;
-    }
+    if (duration && (mpl_parse_duration(duration, &dur_ns) != 0 || dur_ns < 1000000000ull))
+        return mpl_usage_error("--duration: expected at least 1s");
     static mpl_topology_t t;
     if (mpl_tb_load_running(topo, &t) != 0)
         return 1;
@@ -175,17 +167,13 @@ cmd_link(int argc, char **argv)
     if (i >= argc)
         return mpl_usage_error("missing subcommand (set, capture, schedule)");
     if (!strcmp(argv[i], "schedule")) {
-        if (geteuid() != 0) {
-            mpl_err("needs root (network namespaces)");
+        if (mpl_need_root() != 0)
             return 1;
-        }
         return link_schedule(topo, argc - i - 1, argv + i + 1);
     }
     if (!strcmp(argv[i], "capture")) {
-        if (geteuid() != 0) {
-            mpl_err("needs root (network namespaces)");
+        if (mpl_need_root() != 0)
             return 1;
-        }
         return link_capture(topo, argc - i - 1, argv + i + 1);
     }
     if (strcmp(argv[i], "set") != 0) {
@@ -202,14 +190,10 @@ cmd_link(int argc, char **argv)
     const char *link = argv[i + 1];
     mpl_tb_change_t c;
     char err[512];
-    if (mpl_tb_change_parse(argc - i - 2, argv + i + 2, &c, err, sizeof(err)) != 0) {
-        mpl_err("%s", err);
-        return 2;
-    }
-    if (geteuid() != 0) {
-        mpl_err("needs root (network namespaces)");
+    if (mpl_tb_change_parse(argc - i - 2, argv + i + 2, &c, err, sizeof(err)) != 0)
+        return mpl_usage_error("%s", err);
+    if (mpl_need_root() != 0)
         return 1;
-    }
     static mpl_topology_t t;
     if (mpl_tb_load_running(topo, &t) != 0)
         return 1;

@@ -177,15 +177,11 @@ cmd_monitor(int argc, char **argv)
         if (!strcmp(a, "--topo") && i + 1 < argc)
             topo = argv[++i];
         else if (!strcmp(a, "--hz") && i + 1 < argc) {
-            if (mpl_parse_u64(argv[++i], &hz) != 0 || hz < 1 || hz > 100) {
-                mpl_err("--hz: expected 1..100");
-                return 2;
-            }
+            if (mpl_parse_u64(argv[++i], &hz) != 0 || hz < 1 || hz > 100)
+                return mpl_usage_error("--hz: expected 1..100");
         } else if (!strcmp(a, "--duration") && i + 1 < argc) {
-            if (mpl_parse_duration(argv[++i], &duration_ns) != 0) {
-                mpl_err("--duration: expected a duration such as 10 or 10s");
-                return 2;
-            }
+            if (mpl_parse_duration(argv[++i], &duration_ns) != 0)
+                return mpl_usage_error("--duration: expected a duration such as 10 or 10s");
         } else if (!strcmp(a, "--csv") && i + 1 < argc)
             csv = argv[++i];
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
@@ -195,10 +191,8 @@ cmd_monitor(int argc, char **argv)
             return mpl_bad_arg(a, with_value);
         }
     }
-    if (geteuid() != 0) {
-        mpl_err("needs root (network namespaces)");
+    if (mpl_need_root() != 0)
         return 1;
-    }
     static mpl_topology_t t;
     if (mpl_tb_load_running(topo, &t) != 0)
         return 1;

@@ -27,19 +27,17 @@ cmd_report(int argc, char **argv)
     static const struct option opts[] = {
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, quiet = 0;
+    int status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    while ((c = mpl_getopt(argc, argv, "qh", opts, usage, &status)) >= 0) {
         switch (c) {
         case 'q':
             quiet = 1;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return mpl_getopt_error(argv, opts);
         }
     }
+    if (c == MPL_OPT_EXIT)
+        return status;
     if (argc - optind < 1)
         return mpl_usage_error("missing DIR (an experiment's output directory)");
     if (argc - optind > 1)

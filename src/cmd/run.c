@@ -107,17 +107,16 @@ cmd_run(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     int c;
     uint64_t u;
+    int status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:n:rjh", opts, NULL)) != -1) {
+    while ((c = mpl_getopt(argc, argv, "o:n:rjh", opts, usage, &status)) >= 0) {
         switch (c) {
         case 'o':
             o.out_dir = optarg;
             break;
         case 'n':
-            if (mpl_parse_u64(optarg, &u) != 0 || u < 1 || u > 100) {
-                mpl_err("--repeat: expected 1..100");
-                return 2;
-            }
+            if (mpl_parse_u64(optarg, &u) != 0 || u < 1 || u > 100)
+                return mpl_usage_error("--repeat: expected 1..100");
             o.repeat = (int)u;
             break;
         case 'r':
@@ -129,13 +128,10 @@ cmd_run(int argc, char **argv)
         case 'D':
             o.dry_run = 1;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return mpl_getopt_error(argv, opts);
         }
     }
+    if (c == MPL_OPT_EXIT)
+        return status;
     static char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0) {

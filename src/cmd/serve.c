@@ -116,17 +116,16 @@ cmd_serve(int argc, char **argv)
 
     memset(&cfg, 0, sizeof(cfg));
     memset(&st, 0, sizeof(st));
+    int status;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "p:l:r:qvh", opts, NULL)) != -1) {
+    while ((opt = mpl_getopt(argc, argv, "p:l:r:qvh", opts, usage, &status)) >= 0) {
         switch (opt) {
         case 'p':
             proto = optarg;
             break;
         case 'l':
-            if (n_listen == MPL_SERVER_MAX_LISTEN) {
-                mpl_err("at most %d --listen addresses", MPL_SERVER_MAX_LISTEN);
-                return 2;
-            }
+            if (n_listen == MPL_SERVER_MAX_LISTEN)
+                return mpl_usage_error("at most %d --listen addresses", MPL_SERVER_MAX_LISTEN);
             listen_str[n_listen++] = optarg;
             break;
         case 'r':
@@ -151,67 +150,43 @@ cmd_serve(int argc, char **argv)
         case 'v':
             mpl_set_verbosity(2);
             break;
-        case 'I': {
-            uint64_t ns;
-            if (mpl_parse_duration(optarg, &ns) != 0 || ns == 0) {
-                mpl_err("bad --idle-timeout '%s'", optarg);
+        case 'I':
+            if (mpl_opt_seconds("idle-timeout", optarg, &cfg.idle_timeout_s) != 0)
                 return 2;
-            }
-            cfg.idle_timeout_s = (double)ns / 1e9;
             break;
-        }
         case 'T': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 15) {
-                mpl_err("bad --tokens '%s' (1..15)", optarg);
-                return 2;
-            }
+            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 15)
+                return mpl_usage_error("bad --tokens '%s' (1..15)", optarg);
             cfg.tcpls_tokens = (unsigned)v;
             break;
         }
         case 'D':
-            if (!tcpls_scheduler_valid(optarg)) {
-                mpl_err("bad --sched '%s' (default, minrtt, rr)", optarg);
-                return 2;
-            }
+            if (!tcpls_scheduler_valid(optarg))
+                return mpl_usage_error("bad --sched '%s' (default, minrtt, rr)", optarg);
             cfg.tcpls_sched = optarg;
             break;
-        case 'B': {
-            uint64_t ns;
-            if (mpl_parse_duration(optarg, &ns) != 0 || ns == 0) {
-                mpl_err("bad --blackhole-timeout '%s'", optarg);
+        case 'B':
+            if (mpl_opt_seconds("blackhole-timeout", optarg, &cfg.blackhole_s) != 0)
                 return 2;
-            }
-            cfg.blackhole_s = (double)ns / 1e9;
             break;
         }
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return mpl_getopt_error(argv, opts);
-        }
     }
-    if (optind < argc) {
+    if (opt == MPL_OPT_EXIT)
+        return status;
+    if (optind < argc)
         return mpl_usage_error("unexpected argument '%s'", argv[optind]);
-    }
     cfg.tp = mpl_transport_find(proto);
-    if (cfg.tp == NULL) {
-        mpl_err("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
-        return 2;
-    }
-    if ((cert == NULL) != (key == NULL)) {
-        mpl_err("--cert and --key go together");
-        return 2;
-    }
+    if (cfg.tp == NULL)
+        return mpl_usage_error("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
+    if ((cert == NULL) != (key == NULL))
+        return mpl_usage_error("--cert and --key go together");
     if (n_listen == 0)
         listen_str[n_listen++] = cfg.tp->tls ? "127.0.0.1:8443" : "127.0.0.1:8080";
     for (size_t i = 0; i < n_listen; i++) {
-        if (mpl_parse_addr(listen_str[i], -1, &cfg.listen[i], &cfg.listen_len[i], err, sizeof(err)) != 0) {
-            mpl_err("bad --listen: %s", err);
-            return 2;
-        }
+        if (mpl_parse_addr(listen_str[i], -1, &cfg.listen[i], &cfg.listen_len[i], err, sizeof(err)) != 0)
+            return mpl_usage_error("bad --listen: %s", err);
     }
     cfg.n_listen = n_listen;
     if (cfg.root != NULL) {

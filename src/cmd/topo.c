@@ -71,16 +71,6 @@ sub_usage(const char *sub, FILE *f)
 }
 
 static int
-need_root(void)
-{
-    if (geteuid() != 0) {
-        mpl_err("needs root (network namespaces)");
-        return -1;
-    }
-    return 0;
-}
-
-static int
 topo_up(int argc, char **argv)
 {
     const char *file = NULL, *name = NULL, *capture = NULL;
@@ -112,21 +102,17 @@ topo_up(int argc, char **argv)
         int ok = n > 0 && n <= MPL_TB_TOPO_MAX && name[0] >= 'a' && name[0] <= 'z';
         for (size_t i = 0; i < n && ok; i++)
             ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
-        if (!ok) {
-            mpl_err("--name '%s': a-z, 0-9, _; starts with a letter; at most %d characters", name,
-                    MPL_TB_TOPO_MAX);
-            return 2;
-        }
+        if (!ok)
+            return mpl_usage_error("--name '%s': a-z, 0-9, _; starts with a letter; at most %d characters",
+                                   name, MPL_TB_TOPO_MAX);
         snprintf(t.name, sizeof(t.name), "%s", name);
     }
     if (capture) {
-        if (strlen(capture) >= sizeof(t.capture_dir) || strchr(capture, ' ')) {
-            mpl_err("--capture: directory name too long or with blanks");
-            return 2;
-        }
+        if (strlen(capture) >= sizeof(t.capture_dir) || strchr(capture, ' '))
+            return mpl_usage_error("--capture: directory name too long or with blanks");
         snprintf(t.capture_dir, sizeof(t.capture_dir), "%s", capture);
     }
-    if (need_root() != 0)
+    if (mpl_need_root() != 0)
         return 1;
     mpl_tb_prefix();
     if (mpl_tb_up(&t, file, verbose) != 0)
@@ -144,7 +130,7 @@ topo_down(int argc, char **argv)
         return mpl_bad_arg(argv[2], NULL);
     if (argv[1][0] == '-' && strcmp(argv[1], "--all") != 0)
         return mpl_bad_arg(argv[1], NULL);
-    if (need_root() != 0)
+    if (mpl_need_root() != 0)
         return 1;
     if (!strcmp(argv[1], "--all"))
         return mpl_tb_down_all() == 0 ? 0 : 1;
@@ -330,19 +316,28 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
     mpl_json_obj_end(j);
 }
 
+/* The arguments of 'show' and 'check': [NAME] [--json]. Returns 0, or 2 after a usage error. */
+static int
+parse_name_json(int argc, char **argv, const char **name, int *json)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            *json = 1;
+        else if (argv[i][0] != '-' && !*name)
+            *name = argv[i];
+        else
+            return mpl_bad_arg(argv[i], NULL);
+    }
+    return 0;
+}
+
 static int
 topo_show(int argc, char **argv)
 {
     const char *name = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] != '-' && !name)
-            name = argv[i];
-        else
-            return mpl_bad_arg(argv[i], NULL);
-    }
+    if (parse_name_json(argc, argv, &name, &json) != 0)
+        return 2;
     static char names[64][MPL_TB_TOPO_MAX + 1];
     int n;
     if (name) {
@@ -405,15 +400,9 @@ topo_check(int argc, char **argv)
 {
     const char *name = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] != '-' && !name)
-            name = argv[i];
-        else
-            return mpl_bad_arg(argv[i], NULL);
-    }
-    if (need_root() != 0)
+    if (parse_name_json(argc, argv, &name, &json) != 0)
+        return 2;
+    if (mpl_need_root() != 0)
         return 1;
     return mpl_tb_check(name, json);
 }

@@ -1,5 +1,6 @@
 /*
- * json.h — a small streaming JSON writer (output only) used for every --json output.
+ * json.h — a small streaming JSON writer used for every --json output (the reader is
+ * jsonread.h).
  *
  * Usage:
  *   mpl_json_t j; mpl_json_init(&j, stdout);

@@ -1,14 +1,15 @@
 /*
- * jsonread.h — a small bounds-checked JSON reader, enough to read the --json output of the
- * other mplab commands (get, topo show, serve --stats) and the experiment's own metadata.
+ * jsonread.h — a small bounds-checked JSON reader (the writer is json.h), enough to read
+ * the --json output of the other mplab commands (get, topo show, serve --stats) and the
+ * experiment's own metadata.
  *
  * The whole document is parsed into an array of nodes owned by mpl_jdoc_t. Values are
  * addressed by pointers into that array, valid until mpl_jdoc_free. Lookups on a NULL or
  * wrongly typed value return NULL / the default, so chains need no checks in between:
  *   double g = mpl_jv_num(mpl_jv_get(&d, root, "goodput_mbps"), NAN);
  */
-#ifndef MPLAB_EXP_JSONREAD_H
-#define MPLAB_EXP_JSONREAD_H
+#ifndef MPLAB_JSONREAD_H
+#define MPLAB_JSONREAD_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -107,6 +107,55 @@ mpl_getopt_error(char **argv, const struct option *opts)
 }
 
 int
+mpl_getopt(int argc, char **argv, const char *shortopts, const struct option *opts, void (*usage)(FILE *),
+           int *status)
+{
+    int opt = getopt_long(argc, argv, shortopts, opts, NULL);
+    if (opt == 'h') {
+        usage(stdout);
+        *status = 0;
+        return MPL_OPT_EXIT;
+    }
+    if (opt == '?' || opt == ':') {
+        *status = mpl_getopt_error(argv, opts);
+        return MPL_OPT_EXIT;
+    }
+    return opt;
+}
+
+int
+mpl_opt_seconds(const char *name, const char *arg, double *seconds)
+{
+    uint64_t ns;
+    if (mpl_parse_duration(arg, &ns) != 0 || ns == 0)
+        return mpl_usage_error("bad --%s '%s'", name, arg);
+    *seconds = (double)ns / 1e9;
+    return 0;
+}
+
+int
+mpl_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int
+mpl_need_root(void)
+{
+    if (geteuid() != 0) {
+        mpl_err("needs root (network namespaces)");
+        return -1;
+    }
+    return 0;
+}
+
+int
 mpl_bad_arg(const char *arg, const char *const *with_value)
 {
     for (; with_value && *with_value; with_value++)

@@ -2,8 +2,9 @@
  * util.h — small helpers shared by every mplab subcommand: logging, time, parsing of the
  * units people type (sizes, rates, durations), socket addresses.
  *
- * Error convention (the same as libtcpls): functions return 0 on success and a negative
- * value on failure; parsers never abort on bad input.
+ * Error convention of the application (docs/DESIGN.md): functions return 0 on success and -1
+ * on failure, with the reason in the caller's (char *err, size_t errlen) where they take one;
+ * parsers never abort on bad input. Commands exit 0, 1 (the operation failed) or 2 (usage).
  */
 #ifndef MPLAB_UTIL_H
 #define MPLAB_UTIL_H
@@ -29,16 +30,35 @@ void mpl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mpl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mpl_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mpl_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Usage errors: one line "PROG: error: MSG (see 'PROG --help')" on stderr; returns 2. */
+/* ---- command line (every subcommand of src/cmd) --------------------------------------- */
+
+/* Usage errors, the one way a command reports them: one line "PROG: error: MSG (see 'PROG
+ * --help')" on stderr, PROG being mpl_progname() ("mplab get"). Returns 2, the exit status
+ * of bad usage, so that commands can write: return mpl_usage_error("no URL given"); */
 int mpl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* For getopt_long's '?' / ':' result (main.c sets opterr = 0): names the bad option
  * (unrecognized, missing argument, argument not allowed) with mpl_usage_error; returns 2. */
 struct option;
 int mpl_getopt_error(char **argv, const struct option *opts);
+/* getopt_long plus what every command does alike: returns the next option, -1 after the last
+ * one, or MPL_OPT_EXIT when the command is to exit with *status: 0 after -h/--help ('h', which
+ * must be in opts, printed usage on stdout), 2 after a bad option (mpl_getopt_error).
+ * The caller sets optind = 1 before the first call. */
+#define MPL_OPT_EXIT (-2)
+int mpl_getopt(int argc, char **argv, const char *shortopts, const struct option *opts, void (*usage)(FILE *),
+               int *status);
 /* For hand-written parsers: arg was not accepted. "option 'X' requires an argument" when arg
  * is one of the NULL-terminated with_value (it came last), "unrecognized option" when it
  * starts with '-', else "unexpected argument". Returns 2. */
 int mpl_bad_arg(const char *arg, const char *const *with_value);
+/* The value of a --NAME option that takes a positive duration ("5s", "250ms", "2.5"), in
+ * seconds. Returns 0, or mpl_usage_error's 2 ("bad --NAME 'ARG'"). */
+int mpl_opt_seconds(const char *name, const char *arg, double *seconds);
+/* Returns 1 when argv[1..] holds -h or --help (before any "--"). */
+int mpl_wants_help(int argc, char **argv);
+/* Commands that build namespaces: returns 0 as root, else says "needs root (network
+ * namespaces)" and returns -1. */
+int mpl_need_root(void);
 
 /* ---- time --------------------------------------------------------------------------- */
 

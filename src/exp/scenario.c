@@ -2,6 +2,7 @@
  * scenario.c — the scenario INI parser, the sweep expansion and the topology generator.
  */
 #include "exp/scenario.h"
+#include "common/ini.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -11,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define LINE_MAX_LEN 1024
 
 static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
 static const char *const param_names[MPL_SC_NPARAMS] = {"links",  "rate", "split", "delay", "loss",
@@ -60,28 +59,21 @@ typedef struct sparser {
 
 static int __attribute__((format(printf, 2, 3))) serr(sparser_t *p, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    mpl_ini_verror(p->err, p->errlen, p->fname, p->line, fmt, ap);
     va_end(ap);
-    if (p->line > 0)
-        snprintf(p->err, p->errlen, "%s:%d: %s", p->fname, p->line, msg);
-    else
-        snprintf(p->err, p->errlen, "%s: %s", p->fname, msg);
     return -1;
 }
 
-static char *
-trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
+/* the scenario parser's wording of the syntax errors */
+static const mpl_ini_syntax_t scenario_syntax = {
+    .header = "malformed section header",
+    .no_equals = "expected 'key = value'",
+    .no_key = "empty key or value",
+    .no_value = "empty key or value",
+    .too_large = "file too large",
+};
 
 static int
 valid_word(const char *s, size_t max)
@@ -352,7 +344,7 @@ event_key(sparser_t *p, const char *k, char *v)
     if (mpl_parse_duration(k, &e->at_ns) != 0 || e->at_ns > 3600000000000ull)
         return serr(p, "invalid event time '%s' (e.g. 3s, 1500ms)", k);
     char *save = NULL, *link = strtok_r(v, " \t", &save);
-    char *rest = save ? trim(save) : NULL;
+    char *rest = save ? mpl_ini_trim(save) : NULL;
     if (link == NULL || rest == NULL || *rest == '\0')
         return serr(p, "event: expected 'TIME = LINK ACTION [VALUE] [dir a2b|b2a]'");
     if (!valid_word(link, 11))
@@ -413,34 +405,17 @@ int
 mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc, char *err, size_t errlen)
 {
     sparser_t p = {.fname = fname, .err = err, .errlen = errlen, .sc = sc, .sec = SEC_NONE};
-    char line[LINE_MAX_LEN];
-    size_t pos = 0;
+    mpl_ini_t ini;
+    mpl_ini_item_t it;
+    int kind;
     defaults(sc, fname);
-    while (pos < len) {
-        size_t e = pos;
-        while (e < len && text[e] != '\n')
-            e++;
-        p.line++;
-        if (e - pos >= sizeof(line))
-            return serr(&p, "line too long");
-        memcpy(line, text + pos, e - pos);
-        line[e - pos] = '\0';
-        pos = e + 1;
-        /* strip comments: '#' or ';' at the start or after a blank */
-        for (char *c = line; *c; c++)
-            if ((*c == '#' || *c == ';') && (c == line || c[-1] == ' ' || c[-1] == '\t')) {
-                *c = '\0';
-                break;
-            }
-        char *s = trim(line);
-        if (*s == '\0')
-            continue;
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (close == NULL || close[1] != '\0')
+    mpl_ini_init(&ini, text, len, fname, &scenario_syntax);
+    while ((kind = mpl_ini_next(&ini, &it, err, errlen)) > 0) {
+        p.line = it.line;
+        if (kind == MPL_INI_SECTION) {
+            const char *name = it.section;
+            if (strchr(name, ']') != NULL)
                 return serr(&p, "malformed section header");
-            *close = '\0';
-            char *name = trim(s + 1);
             if (!strcmp(name, "scenario"))
                 p.sec = SEC_SCENARIO;
             else if (!strcmp(name, "topology"))
@@ -451,13 +426,8 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
                 return serr(&p, "unknown section [%s] (scenario, topology, events)", name);
             continue;
         }
-        char *eq = strchr(s, '=');
-        if (eq == NULL)
-            return serr(&p, "expected 'key = value'");
-        *eq = '\0';
-        char *k = trim(s), *v = trim(eq + 1);
-        if (*k == '\0' || *v == '\0')
-            return serr(&p, "empty key or value");
+        const char *k = it.key;
+        char *v = it.value;
         int rc;
         switch (p.sec) {
         case SEC_SCENARIO:
@@ -475,6 +445,8 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
         if (rc != 0)
             return -1;
     }
+    if (kind < 0)
+        return -1;
     p.line = 0;
     if (sc->topology_file[0] != '\0')
         for (int i = 0; i <= MPL_SC_BACKUP; i++)
@@ -496,28 +468,12 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
 int
 mpl_sc_load(const char *path, mpl_scenario_t *sc, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    char *text;
+    size_t len;
+    if (mpl_ini_load(path, &scenario_syntax, &text, &len, err, errlen) != 0)
         return -1;
-    }
-    char *buf = malloc(1 << 20);
-    if (buf == NULL) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    int big = !feof(f);
-    fclose(f);
-    int rc;
-    if (big) {
-        snprintf(err, errlen, "%s: file too large", path);
-        rc = -1;
-    } else {
-        rc = mpl_sc_parse(buf, n, path, sc, err, errlen);
-    }
-    free(buf);
+    int rc = mpl_sc_parse(text, len, path, sc, err, errlen);
+    free(text);
     return rc;
 }
 

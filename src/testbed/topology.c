@@ -2,6 +2,7 @@
  * topology.c — the topology INI parser and the small formatting helpers of the model.
  */
 #include "testbed/topology.h"
+#include "common/ini.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -12,8 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define LINE_MAX_LEN 1024
-#define MIN_RATE     8000u /* below 8 kbit/s a rate is a typo (100 instead of 100mbit) */
+#define MIN_RATE 8000u /* below 8 kbit/s a rate is a typo (100 instead of 100mbit) */
 
 enum section_kind { SEC_NONE, SEC_TOPOLOGY, SEC_HOST, SEC_LINK, SEC_EVENTS };
 
@@ -41,27 +41,11 @@ typedef struct parser {
 
 static int __attribute__((format(printf, 2, 3))) perr(parser_t *p, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    mpl_ini_verror(p->err, p->errlen, p->fname, p->line, fmt, ap);
     va_end(ap);
-    if (p->line > 0)
-        snprintf(p->err, p->errlen, "%s:%d: %s", p->fname, p->line, msg);
-    else
-        snprintf(p->err, p->errlen, "%s: %s", p->fname, msg);
     return -1;
-}
-
-static char *
-trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
 }
 
 static int
@@ -317,12 +301,12 @@ mpl_tb_change_fmt(const mpl_tb_change_t *c, char *buf, size_t len)
 static int
 begin_section(parser_t *p, char *hdr)
 {
-    char *kind = trim(hdr), *name = kind;
+    char *kind = mpl_ini_trim(hdr), *name = kind;
     while (*name && *name != ' ' && *name != '\t')
         name++;
     if (*name)
         *name++ = '\0';
-    name = trim(name);
+    name = mpl_ini_trim(name);
     mpl_topology_t *t = p->t;
 
     if (!strcmp(kind, "topology") || !strcmp(kind, "events")) {
@@ -714,52 +698,20 @@ mpl_topo_parse(const char *text, size_t len, const char *fname, mpl_topology_t *
     if (errlen)
         err[0] = '\0';
 
-    size_t pos = 0;
-    while (pos < len) {
-        size_t end = pos;
-        while (end < len && text[end] != '\n')
-            end++;
-        p.line++;
-        if (end - pos >= LINE_MAX_LEN)
-            return perr(&p, "line too long");
-        char buf[LINE_MAX_LEN];
-        size_t n = end - pos;
-        memcpy(buf, text + pos, n);
-        buf[n] = '\0';
-        pos = end + 1;
-        if (strlen(buf) != n)
-            return perr(&p, "NUL byte in line");
-        for (size_t i = 0; buf[i]; i++)
-            if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t' && buf[i] != '\r')
-                return perr(&p, "control character in line");
-        /* comments: a line starting with # or ;, or " #" after a value */
-        static const char *const comment_marks[] = {" #", "\t#", " ;", "\t;"};
-        for (size_t i = 0; i < MPL_ARRAY_SIZE(comment_marks); i++) {
-            char *hash = strstr(buf, comment_marks[i]);
-            if (hash)
-                *hash = '\0';
-        }
-        char *s = trim(buf);
-        if (*s == '\0' || *s == '#' || *s == ';')
-            continue;
-        if (*s == '[') {
-            size_t sl = strlen(s);
-            if (s[sl - 1] != ']')
-                return perr(&p, "section header without ']'");
-            s[sl - 1] = '\0';
-            if (begin_section(&p, s + 1) != 0)
+    static const mpl_ini_syntax_t syntax = {.reject_control = 1};
+    mpl_ini_t ini;
+    mpl_ini_item_t it;
+    int kind;
+    mpl_ini_init(&ini, text, len, p.fname, &syntax);
+    while ((kind = mpl_ini_next(&ini, &it, err, errlen)) > 0) {
+        p.line = it.line;
+        if (kind == MPL_INI_SECTION) {
+            if (begin_section(&p, it.section) != 0)
                 return -1;
             continue;
         }
-        char *eq = strchr(s, '=');
-        if (!eq)
-            return perr(&p, "expected 'key = value' or '[section]'");
-        *eq = '\0';
-        char *k = trim(s), *v = trim(eq + 1);
-        if (*k == '\0')
-            return perr(&p, "missing key before '='");
-        if (*v == '\0')
-            return perr(&p, "missing value for '%s'", k);
+        const char *k = it.key;
+        char *v = it.value;
         int rc;
         switch (p.sec) {
         case SEC_TOPOLOGY:
@@ -781,6 +733,8 @@ mpl_topo_parse(const char *text, size_t len, const char *fname, mpl_topology_t *
         if (rc != 0)
             return -1;
     }
+    if (kind < 0)
+        return -1;
     if (!p.have_name)
         name_from_file(t, p.fname);
     return finish(&p);
@@ -789,27 +743,11 @@ mpl_topo_parse(const char *text, size_t len, const char *fname, mpl_topology_t *
 int
 mpl_topo_load(const char *path, mpl_topology_t *t, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    char *text;
+    size_t len;
+    if (mpl_ini_load(path, NULL, &text, &len, err, errlen) != 0)
         return -1;
-    }
-    char *buf = malloc(1 << 20);
-    if (!buf) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    size_t n = fread(buf, 1, 1 << 20, f);
-    int bad = ferror(f) || n == (1 << 20);
-    fclose(f);
-    int rc;
-    if (bad) {
-        snprintf(err, errlen, "%s: unreadable or larger than 1 MiB", path);
-        rc = -1;
-    } else {
-        rc = mpl_topo_parse(buf, n, path, t, err, errlen);
-    }
-    free(buf);
+    int rc = mpl_topo_parse(text, len, path, t, err, errlen);
+    free(text);
     return rc;
 }
