@@ -18,181 +18,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "internal.h"
-
-/* Extension code points: private-use range of RFC 8446 (first byte 255), see docs/PROTOCOL.md. */
-#define EXT_TCPLS       0xff5c
-#define EXT_TCPLS_TOKEN 0xff5d
-#define EXT_TCPLS_JOIN  0xff5e
-
-#define OUT_TARGET        (64 * 1024) /* stop building records when this much output waits */
-#define MP_OUT_TARGET     (48 * 1024) /* the same with several connections (short queues) */
-#define HANDSHAKE_REC_MAX (16384 + 2048 + 5)
-#define MAX_TOKENS        16
-#define STREAM_BUCKETS    256
-
-enum { MODE_HANDSHAKE = 0, MODE_TCPLS = 1, MODE_PLAIN = 2, MODE_JOINED = 3 };
-enum { TSCHED_DEFAULT = 0, TSCHED_MINRTT = 1, TSCHED_RR = 2 };
-#define MAX_RESETS 16
-#define MAX_ADDRS  8
-
-struct tcpls_ctx {
-    SSL_CTX *ssl_ctx;
-    int is_server;
-    int no_plain_fallback;
-    size_t stream_send_buffer, session_send_buffer, reorder_limit;
-    unsigned max_streams, ack_every;
-    int ext_index;
-    unsigned tokens;
-    int sched;
-    tcpls_session_t *registry; /* server sessions, for finding the target of a join */
-    uint64_t next_serial;
-};
-
-typedef struct buf {
-    uint8_t *base;
-    size_t off, len, cap; /* data is base[off, off+len) */
-} buf_t;
-
-typedef struct sent_record {
-    uint64_t seq;
-    uint64_t off;
-    uint32_t stream_id;
-    uint16_t len;
-    uint8_t fin;
-    uint8_t reinjected; /* its frames were also queued for another connection */
-} sent_record_t;
-
-typedef struct conn {
-    uint32_t id;
-    int state; /* 0 handshaking, 1 established, 2 closed */
-    buf_t in, out;
-    uint64_t send_seq, recv_seq;
-    uint64_t acked_upto;   /* records [0, acked_upto) acknowledged by the peer */
-    uint64_t rx_eliciting; /* ack-eliciting records received since our last ACK */
-    int ack_due;
-    sent_record_t *ring; /* unacknowledged records that carried stream frames */
-    size_t ring_head, ring_len, ring_cap;
-    uint64_t bytes_sent, bytes_received, records_sent, records_received;
-    /* multipath */
-    SSL *ssl; /* client: the join handshake of this connection */
-    int backup, migrated, error;
-    int prio_dirty; /* our backup flag changed: tell the peer (Connection Priority frame) */
-    uint32_t srtt_us;
-    uint64_t notsent;      /* kernel's unsent bytes at the last metrics, plus what we gave it since */
-    uint64_t metrics_ns;   /* session time of the last tcpls_conn_set_metrics */
-    uint64_t rate_bps;     /* delivery rate from tcp_info, 0 if unknown */
-    uint64_t data_records; /* records with stream data (round-robin scheduler) */
-    uint64_t stalled_since;
-    uint64_t stream_bytes_sent, stream_bytes_received;
-    uint8_t join_ext[TCPLS_TOKEN_LEN + 2]; /* client: tcpls_join = token ‖ sequence ‖ flags */
-} conn_t;
-
-typedef struct token {
-    uint8_t seq;
-    uint8_t sent; /* server: its New Token frame went out (or it came in the handshake) */
-    uint8_t value[TCPLS_TOKEN_LEN];
-} token_t;
-
-struct tcpls_session {
-    tcpls_ctx_t *ctx;
-    tcpls_ops_t ops;
-    void *user_data;
-    int is_server, mode;
-    int closed, error, close_requested, close_sent, close_received;
-    int peer_tcpls;
-    SSL *ssl;
-    BIO *rbio, *wbio;
-    uint16_t suite;
-    uint8_t secret[2][48]; /* [0] client, [1] server application traffic secret 0 */
-    size_t secret_len[2];
-    tcpls_aead_t tx, rx;
-    char cipher[64];
-    conn_t **conns;
-    size_t nconns;
-    tcpls_stream_t *buckets[STREAM_BUCKETS];
-    size_t nstreams;
-    uint32_t next_stream_id, peer_next_stream_id;
-    tcpls_stream_t *sendq_head, *sendq_tail;
-    size_t send_buffered;
-    uint64_t reinjected_bytes; /* stream bytes queued again by opportunistic reinjection */
-    size_t reorder_total;      /* out-of-order bytes held over all streams */
-    int any_blocked;
-    token_t tokens[MAX_TOKENS]; /* client: tokens received; server: tokens issued */
-    size_t ntokens;
-    uint8_t token_ext[TCPLS_TOKEN_LEN + 1];
-    /* multipath */
-    uint64_t serial;             /* server: identifies the session in the context's registry */
-    tcpls_session_t *reg_next;   /* server: registry link */
-    int registered, ever_joined; /* ever_joined: had two connections at some point */
-    unsigned next_token_seq;     /* server: sequence of the next token issued */
-    int join_pending;            /* server: this fresh session's ClientHello carried a valid join */
-    uint64_t join_serial;        /* ... for the session with this serial */
-    uint32_t join_conn_id;       /* ... as this connection id */
-    tcpls_session_t *joined_to;  /* MODE_JOINED: the target (cleared if it is freed) */
-    int sched, join_refused, join_backup;
-    unsigned joins_in_progress; /* server: tokens consumed by handshakes not finished yet */
-    uint64_t now_ns;
-    tcpls_addr_t my_addrs[MAX_ADDRS];
-    uint8_t my_addr_sent[MAX_ADDRS], my_addr_remove[MAX_ADDRS];
-    size_t n_my_addrs;
-    tcpls_addr_t peer_addrs[MAX_ADDRS];
-    size_t n_peer_addrs;
-    uint32_t resets[MAX_RESETS]; /* Connection Reset frames to send */
-    size_t nresets;
-    uint8_t plain[TCPLS_MAX_CIPHERTEXT];
-};
+#include "session.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
-
-static int
-buf_reserve(buf_t *b, size_t extra)
-{
-    if (b->off > 0 && b->off + b->len + extra > b->cap) {
-        memmove(b->base, b->base + b->off, b->len);
-        b->off = 0;
-    }
-    if (b->len + extra > b->cap) {
-        size_t cap = b->cap ? b->cap : 32768;
-        uint8_t *nb;
-        while (cap < b->len + extra)
-            cap *= 2;
-        if ((nb = realloc(b->base, cap)) == NULL)
-            return TCPLS_ERR_NOMEM;
-        b->base = nb;
-        b->cap = cap;
-    }
-    return 0;
-}
-
-static int
-buf_append(buf_t *b, const uint8_t *p, size_t n)
-{
-    int r = buf_reserve(b, n);
-    if (r != 0)
-        return r;
-    memcpy(b->base + b->off + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-static void
-buf_consume(buf_t *b, size_t n)
-{
-    b->off += n;
-    b->len -= n;
-    if (b->len == 0)
-        b->off = 0;
-}
-
-static conn_t *
-conn_find(tcpls_session_t *s, uint32_t id)
-{
-    for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i]->id == id)
-            return s->conns[i];
-    return NULL;
-}
 
 static void
 conn_free(conn_t *c)
@@ -204,15 +32,6 @@ conn_free(conn_t *c)
     free(c->ring);
     SSL_free(c->ssl);
     free(c);
-}
-
-static tcpls_stream_t *
-stream_find(tcpls_session_t *s, uint32_t id)
-{
-    tcpls_stream_t *st = s->buckets[id % STREAM_BUCKETS];
-    while (st != NULL && st->id != id)
-        st = st->hash_next;
-    return st;
 }
 
 static tcpls_stream_t *
@@ -250,8 +69,8 @@ stream_remove(tcpls_session_t *s, tcpls_stream_t *st)
     tcpls__stream_free(st);
 }
 
-static void
-sendq_push(tcpls_session_t *s, tcpls_stream_t *st)
+void
+tcpls__sendq_push(tcpls_session_t *s, tcpls_stream_t *st)
 {
     if (st->in_sendq || !tcpls__stream_has_pending(st))
         return;
@@ -340,7 +159,7 @@ drain_wbio(tcpls_session_t *s, conn_t *c)
     BIO *wbio = c->ssl ? SSL_get_wbio(c->ssl) : s->wbio;
     size_t n;
     while ((n = BIO_ctrl_pending(wbio)) > 0) {
-        if (buf_reserve(&c->out, n) != 0)
+        if (tcpls__buf_reserve(&c->out, n) != 0)
             return;
         int r = BIO_read(wbio, c->out.base + c->out.off + c->out.len, (int)n);
         if (r <= 0)
@@ -478,9 +297,9 @@ conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
         tcpls_stream_t *st;
         c->ring_head = (c->ring_head + 1) % c->ring_cap;
         c->ring_len--;
-        if ((st = stream_find(s, r.stream_id)) != NULL) {
+        if ((st = tcpls__stream_find(s, r.stream_id)) != NULL) {
             tcpls__stream_requeue(st, r.off, r.len, r.fin);
-            sendq_push(s, st);
+            tcpls__sendq_push(s, st);
         }
     }
     c->out.off = c->out.len = 0;
@@ -636,23 +455,6 @@ ext_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsign
 
 /* ---- context ----------------------------------------------------------------------------- */
 
-static int
-sched_from_name(const char *name)
-{
-    if (name != NULL && strcmp(name, "minrtt") == 0)
-        return TSCHED_MINRTT;
-    if (name != NULL && strcmp(name, "rr") == 0)
-        return TSCHED_RR;
-    return TSCHED_DEFAULT;
-}
-
-int
-tcpls_scheduler_valid(const char *name)
-{
-    return name != NULL &&
-           (strcmp(name, "default") == 0 || strcmp(name, "minrtt") == 0 || strcmp(name, "rr") == 0);
-}
-
 static void
 set_err(char *err, size_t errlen, const char *what)
 {
@@ -691,7 +493,7 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
         set_err(err, errlen, "unknown scheduler");
         goto fail;
     }
-    ctx->sched = sched_from_name(cfg->scheduler);
+    ctx->sched = tcpls__sched_find(cfg->scheduler);
 
     if ((sc = SSL_CTX_new(cfg->is_server ? TLS_server_method() : TLS_client_method())) == NULL) {
         set_err(err, errlen, "SSL_CTX_new");
@@ -897,16 +699,16 @@ join_complete_server(tcpls_session_t *s)
     conn_t *nc, *c = s->conns[0];
 
     join_settle(s);
-    if (t == NULL || conn_find(t, s->join_conn_id) != NULL || !s->peer_tcpls ||
+    if (t == NULL || tcpls__conn_find(t, s->join_conn_id) != NULL || !s->peer_tcpls ||
         SSL_version(s->ssl) != TLS1_3_VERSION)
         return TCPLS_ERR_TOKEN;
     if ((nc = conn_new(t, s->join_conn_id)) == NULL)
         return TCPLS_ERR_NOMEM;
     nc->state = 1;
     nc->backup = s->join_backup;
-    if (c->out.len > 0 && buf_append(&nc->out, c->out.base + c->out.off, c->out.len) != 0)
+    if (c->out.len > 0 && tcpls__buf_append(&nc->out, c->out.base + c->out.off, c->out.len) != 0)
         return TCPLS_ERR_NOMEM;
-    buf_consume(&c->out, c->out.len);
+    tcpls__buf_consume(&c->out, c->out.len);
     t->ever_joined = 1;
     s->mode = MODE_JOINED;
     c->state = 1;
@@ -979,7 +781,7 @@ handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, 
             size_t n = TCPLS_RECORD_HEADER_LEN - c->in.len;
             if (n > len - *used)
                 n = len - *used;
-            if (n == 0 || buf_append(&c->in, data + *used, n) != 0)
+            if (n == 0 || tcpls__buf_append(&c->in, data + *used, n) != 0)
                 return n == 0 ? 0 : TCPLS_ERR_NOMEM;
             *used += n;
             continue;
@@ -992,14 +794,14 @@ handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, 
             size_t n = need - c->in.len;
             if (n > len - *used)
                 n = len - *used;
-            if (n == 0 || buf_append(&c->in, data + *used, n) != 0)
+            if (n == 0 || tcpls__buf_append(&c->in, data + *used, n) != 0)
                 return n == 0 ? 0 : TCPLS_ERR_NOMEM;
             *used += n;
             continue;
         }
         if (BIO_write(SSL_get_rbio(ssl), c->in.base + c->in.off, (int)need) != (int)need)
             return TCPLS_ERR_NOMEM;
-        buf_consume(&c->in, need);
+        tcpls__buf_consume(&c->in, need);
         int r = SSL_do_handshake(ssl);
         drain_wbio(s, c);
         if (r == 1)
@@ -1028,7 +830,7 @@ plain_deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t len, in
 static tcpls_stream_t *
 plain_stream(tcpls_session_t *s)
 {
-    tcpls_stream_t *st = stream_find(s, 0);
+    tcpls_stream_t *st = tcpls__stream_find(s, 0);
     if (st == NULL && (st = stream_add(s, 0)) != NULL && s->is_server && s->ops.stream_opened)
         s->ops.stream_opened(s, 0, s->user_data);
     return st;
@@ -1081,7 +883,7 @@ seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t
     int n;
     for (size_t i = 0; i < nparts; i++)
         total += parts[i].len;
-    if (buf_reserve(&c->out, TCPLS_RECORD_HEADER_LEN + total + 1 + TCPLS_RECORD_TAG_LEN) != 0)
+    if (tcpls__buf_reserve(&c->out, TCPLS_RECORD_HEADER_LEN + total + 1 + TCPLS_RECORD_TAG_LEN) != 0)
         return TCPLS_ERR_NOMEM;
     n = tcpls__record_seal(&s->tx, c->id, c->send_seq, content_type, parts, nparts,
                            c->out.base + c->out.off + c->out.len);
@@ -1136,14 +938,14 @@ notify_writable(tcpls_session_t *s)
         }
     }
     for (size_t i = 0; i < n && !s->closed; i++)
-        if (stream_find(s, ids[i]) != NULL)
+        if (tcpls__stream_find(s, ids[i]) != NULL)
             s->ops.stream_writable(s, ids[i], s->user_data);
 }
 
 static int
 process_ack(tcpls_session_t *s, uint32_t conn_id, uint64_t seq)
 {
-    conn_t *c = conn_find(s, conn_id);
+    conn_t *c = tcpls__conn_find(s, conn_id);
     if (c == NULL)
         return 0; /* a connection that is gone: nothing left to free */
     if (seq >= c->send_seq)
@@ -1157,7 +959,7 @@ process_ack(tcpls_session_t *s, uint32_t conn_id, uint64_t seq)
         tcpls_stream_t *st;
         c->ring_head = (c->ring_head + 1) % c->ring_cap;
         c->ring_len--;
-        if ((st = stream_find(s, r.stream_id)) != NULL) {
+        if ((st = tcpls__stream_find(s, r.stream_id)) != NULL) {
             s->send_buffered -= tcpls__stream_ack(st, r.off, r.len, r.fin);
             stream_maybe_finish(s, st);
         }
@@ -1180,7 +982,7 @@ static int
 handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
 {
     uint32_t id = f->u.stream.stream_id;
-    tcpls_stream_t *st = stream_find(s, id);
+    tcpls_stream_t *st = tcpls__stream_find(s, id);
     int r;
 
     if (st == NULL) {
@@ -1203,7 +1005,7 @@ handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
             if (s->closed)
                 return 0;
         }
-        if ((st = stream_find(s, id)) == NULL)
+        if ((st = tcpls__stream_find(s, id)) == NULL)
             return 0;
     }
     /* The reorder bound holds per stream and, at 4 times that, per session. */
@@ -1250,14 +1052,14 @@ handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *
             }
             break;
         case TCPLS_FRAME_CONN_RESET: {
-            conn_t *rc = conn_find(s, f.u.conn_reset.conn_id);
+            conn_t *rc = tcpls__conn_find(s, f.u.conn_reset.conn_id);
             if (rc != NULL && rc != c)
                 r = conn_fail(s, rc, TCPLS_ERR_CONN_FAILED, 0);
             r = s->closed ? 0 : r;
             break;
         }
         case TCPLS_FRAME_CONN_PRIORITY: {
-            conn_t *pc = conn_find(s, f.u.conn_priority.conn_id);
+            conn_t *pc = tcpls__conn_find(s, f.u.conn_priority.conn_id);
             if (pc != NULL)
                 pc->backup = f.u.conn_priority.backup; /* the peer's word; not echoed */
             break;
@@ -1350,7 +1152,7 @@ tcpls_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len)
         n = want - c->in.len;
         if (n > len)
             n = len;
-        if (buf_append(&c->in, data, n) != 0)
+        if (tcpls__buf_append(&c->in, data, n) != 0)
             return TCPLS_ERR_NOMEM;
         data += n;
         len -= n;
@@ -1360,7 +1162,7 @@ tcpls_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len)
             size_t reclen = (size_t)r;
             if ((r = record_input(s, c, c->in.base + c->in.off, reclen)) != 0)
                 return r;
-            buf_consume(&c->in, reclen);
+            tcpls__buf_consume(&c->in, reclen);
         }
     }
     /* Leftover partial records already in the buffer (e.g. after the handshake). */
@@ -1372,13 +1174,13 @@ tcpls_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len)
         size_t reclen = (size_t)r;
         if ((r = record_input(s, c, c->in.base + c->in.off, reclen)) != 0)
             return r;
-        buf_consume(&c->in, reclen);
+        tcpls__buf_consume(&c->in, reclen);
     }
     while (len > 0 && !s->closed) {
         if ((r = tcpls__record_length(data, len)) < 0)
             return r;
         if (r == 0)
-            return buf_append(&c->in, data, len);
+            return tcpls__buf_append(&c->in, data, len);
         size_t reclen = (size_t)r;
         if ((r = record_input(s, c, data, reclen)) != 0)
             return r;
@@ -1405,7 +1207,7 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
     }
     if (s->closed)
         return s->error ? s->error : TCPLS_ERR_CLOSED;
-    if ((c = conn_find(s, conn_id)) == NULL)
+    if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     s->now_ns = now_ns;
     if (c->state == 2)
@@ -1432,7 +1234,7 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
         if (s->mode == MODE_PLAIN && c->in.len > 0) {
             /* bytes after the handshake already buffered: they go to OpenSSL too */
             r = plain_input(s, c, c->in.base + c->in.off, c->in.len);
-            buf_consume(&c->in, c->in.len);
+            tcpls__buf_consume(&c->in, c->in.len);
             if (r != 0)
                 goto exit;
         }
@@ -1459,7 +1261,7 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
         tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
         return t != NULL ? tcpls_conn_eof(t, s->join_conn_id) : 0;
     }
-    if ((c = conn_find(s, conn_id)) == NULL)
+    if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     if (s->closed)
         return s->error;
@@ -1476,229 +1278,6 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */
-
-/* Scheduling: may connection c carry new stream data now? (Control frames always go.)
- * Connections are ranked: migrated away from (2) < backup (1) < normal (0); only the best rank
- * present carries data. Among those, "rr" keeps the record counts equal, "minrtt" sends only on
- * the lowest smoothed RTT, and "default" prefers lower RTTs but overflows to the next
- * connection while the faster ones have output waiting (their socket is full). */
-static int
-conn_rank(const conn_t *x)
-{
-    return x->migrated ? 2 : x->backup ? 1 : 0;
-}
-
-static int
-faster(const conn_t *x, const conn_t *c)
-{
-    return x->srtt_us < c->srtt_us || (x->srtt_us == c->srtt_us && x->id < c->id);
-}
-
-/* Expected time (us) until a record of len bytes given to c now reaches the peer: half the RTT
- * plus draining what waits before it (our output and the kernel's unsent bytes). */
-static double
-conn_arrival_us(const tcpls_session_t *s, const conn_t *c, size_t len)
-{
-    /* the kernel's queue: as last measured plus what we wrote since, drained at the delivery
-     * rate meanwhile (metrics come every few tens of ms; between them the estimate must still
-     * see what this side just queued) */
-    double notsent = (double)c->notsent;
-    if (s->now_ns > c->metrics_ns && c->metrics_ns != 0)
-        notsent -= (double)(s->now_ns - c->metrics_ns) / 1e9 * (double)c->rate_bps / 8;
-    if (notsent < 0)
-        notsent = 0;
-    return c->srtt_us / 2.0 + ((double)(c->out.len + len) + notsent) * 8e6 / (double)c->rate_bps;
-}
-
-/* Scheduling: how many stream bytes may connection c carry in its next record (0: none; control
- * frames always go)? Connections are ranked: migrated away from (2) < backup (1) < normal (0);
- * only the best rank present carries data. Among those, "rr" keeps the record counts equal,
- * "minrtt" sends only on the lowest smoothed RTT, and "default" prefers lower RTTs but overflows
- * to the next connection while the faster ones have output waiting (their socket is full). With
- * delivery rates known, "default" also bounds what a slower path gets (ECF/BLEST style): its
- * record must arrive no later than a faster path would deliver the same bytes after its own
- * queue, plus a slack of what the rest of the backlog keeps the faster path busy with
- * (sched_slack_us). A slow path thus never makes the receiver wait for it. */
-/* With rates known: would a full record reach the peer sooner over x than over c? */
-static int
-earlier(const tcpls_session_t *s, const conn_t *x, const conn_t *c)
-{
-    double tx = conn_arrival_us(s, x, TCPLS_MAX_PLAINTEXT), tc = conn_arrival_us(s, c, TCPLS_MAX_PLAINTEXT);
-    return tx < tc || (tx == tc && x->id < c->id);
-}
-
-#define SCHED_SLACK_MIN_US 20000.0
-#define SCHED_SLACK_MAX_US 250000.0
-#define SCHED_MIN_CHUNK    1024
-#define SCHED_PROBE        8192
-#define REINJECT_MAX       (64 * 1024) /* stream bytes reinjected per idle moment */
-
-/* Stream bytes queued and never sent (new data and resend ranges), over the first streams of
- * the send queue (enough for a scheduling estimate). */
-static size_t
-sendq_unsent(const tcpls_session_t *s)
-{
-    size_t n = 0, k = 0;
-    for (const tcpls_stream_t *st = s->sendq_head; st != NULL && k < 32; st = st->sendq_next, k++) {
-        uint64_t end = st->send_base + st->slen;
-        if (end > st->send_next)
-            n += (size_t)(end - st->send_next);
-        for (size_t i = 0; i < st->nresend; i++)
-            if (st->resend[i].end > st->resend[i].off)
-                n += (size_t)(st->resend[i].end - st->resend[i].off);
-    }
-    return n;
-}
-
-/* How long (us) the fast path x may be kept busy by what waits to be sent, i.e. how much later
- * than x a slower path may deliver without the receiver waiting for it (ECF): the unsent
- * backlog's drain time on x, at least SCHED_SLACK_MIN_US, and at most a quarter of the stream
- * send buffer's drain time (a record on the slow path pins the buffer until acknowledged; the
- * fast path must not run out of buffer meanwhile) and SCHED_SLACK_MAX_US (latency). */
-static double
-sched_slack_us(const tcpls_session_t *s, const conn_t *x)
-{
-    double backlog = (double)sendq_unsent(s) * 8e6 / (double)x->rate_bps;
-    double cap = (double)s->ctx->stream_send_buffer / 4 * 8e6 / (double)x->rate_bps;
-    if (cap > SCHED_SLACK_MAX_US)
-        cap = SCHED_SLACK_MAX_US;
-    if (backlog > cap)
-        backlog = cap;
-    return backlog > SCHED_SLACK_MIN_US ? backlog : SCHED_SLACK_MIN_US;
-}
-static size_t
-conn_data_budget(tcpls_session_t *s, conn_t *c)
-{
-    int best = 3;
-    size_t budget = SIZE_MAX;
-    if (c->state != 1)
-        return 0;
-    for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i]->state == 1 && conn_rank(s->conns[i]) < best)
-            best = conn_rank(s->conns[i]);
-    if (conn_rank(c) != best)
-        return 0;
-    for (size_t i = 0; i < s->nconns; i++) {
-        conn_t *x = s->conns[i];
-        if (x == c || x->state != 1 || conn_rank(x) != best)
-            continue;
-        switch (s->sched) {
-        case TSCHED_RR:
-            if (x->data_records < c->data_records)
-                return 0;
-            break;
-        case TSCHED_MINRTT:
-            if (faster(x, c))
-                return 0;
-            break;
-        default:
-            if (c->rate_bps > 0 && x->rate_bps == 0)
-                break; /* a path not measured yet never holds a measured one back */
-            if (c->rate_bps == 0 && x->rate_bps > 0) {
-                /* c not measured yet (fresh join): one probe record at a time, so a slow
-                 * path cannot take a queue of seconds before its rate is known */
-                if (c->ring_len > 0 || c->out.len > 0)
-                    return 0;
-                if (budget > SCHED_PROBE)
-                    budget = SCHED_PROBE;
-                break;
-            }
-            if (x->rate_bps > 0 && c->rate_bps > 0 ? !earlier(s, x, c) : !faster(x, c))
-                break;
-            if (x->out.len < MP_OUT_TARGET / 4)
-                return 0;
-            if (x->rate_bps > 0 && c->rate_bps > 0) {
-                /* backlog the faster path would still be busy with after this record */
-                double deadline = conn_arrival_us(s, x, 0) + sched_slack_us(s, x),
-                       base = conn_arrival_us(s, c, 0);
-                double room = (deadline - base) * (double)c->rate_bps / 8e6;
-                if (room < SCHED_MIN_CHUNK)
-                    return 0;
-                if (room < (double)budget)
-                    budget = (size_t)room;
-            }
-            break;
-        }
-    }
-    return budget;
-}
-
-/* Opportunistic reinjection (default scheduler). Records already given to a slower connection
- * y are queued again so that c carries their frames too, and the receiver takes whichever copy
- * comes first (it drops the other), when
- *  - c may carry data but nothing new waits (the application is done, or the send buffer is
- *    full because its oldest bytes are unacknowledged on y), or
- *  - a record given to y now would arrive later than over c by more than twice the most slack
- *    the scheduler itself allows a slower path (the same estimate, conn_arrival_us): what y holds
- *    was given to it on wrong estimates, e.g. it took a queue before a faster connection
- *    joined, or its rate dropped.
- * Oldest records first (past those y has probably delivered), at most what c can deliver
- * before y would deliver a new record and REINJECT_MAX bytes per call, each record at most once.
- * Returns 1 when something was queued. */
-static int
-reinject(tcpls_session_t *s, conn_t *c)
-{
-    conn_t *y = NULL;
-    uint64_t y_off = UINT64_MAX;
-    int idle = s->sendq_head == NULL;
-
-    if (s->sched != TSCHED_DEFAULT)
-        return 0;
-    for (size_t i = 0; i < s->nconns; i++) {
-        conn_t *x = s->conns[i];
-        if (x == c || x->state != 1 || x->ring_len == 0 || conn_rank(x) < conn_rank(c))
-            continue;
-        if (idle) {
-            /* c would deliver sooner, by a margin (no duplicates between alike paths) */
-            if (x->rate_bps > 0 && c->rate_bps > 0
-                    ? conn_arrival_us(s, x, 0) <= conn_arrival_us(s, c, 0) + SCHED_SLACK_MIN_US
-                    : x->srtt_us <= c->srtt_us + 2 * SCHED_SLACK_MIN_US)
-                continue;
-        } else {
-            if (x->rate_bps == 0 || c->srtt_us == 0)
-                continue;
-            double tc = c->rate_bps > 0 ? conn_arrival_us(s, c, 0) : c->srtt_us / 2.0;
-            if (conn_arrival_us(s, x, 0) <= tc + 2 * SCHED_SLACK_MAX_US)
-                continue;
-        }
-        const sent_record_t *r = NULL;
-        for (size_t k = 0; k < x->ring_len && r == NULL; k++)
-            if (!x->ring[(x->ring_head + k) % x->ring_cap].reinjected)
-                r = &x->ring[(x->ring_head + k) % x->ring_cap];
-        if (r != NULL && r->off < y_off) {
-            y = x;
-            y_off = r->off;
-        }
-    }
-    if (y == NULL)
-        return 0;
-    /* How much: what c can deliver before y would deliver a record queued now, and not the
-     * oldest records y has probably delivered already (acknowledgment on its way: about half
-     * an RTT of its rate). */
-    double room = REINJECT_MAX / 4, skip = 0;
-    if (y->rate_bps > 0 && c->rate_bps > 0) {
-        room = (conn_arrival_us(s, y, 0) - conn_arrival_us(s, c, 0)) * (double)c->rate_bps / 8e6;
-        skip = (double)y->srtt_us / 2 * (double)y->rate_bps / 8e6;
-    }
-    if (room > REINJECT_MAX)
-        room = REINJECT_MAX;
-    size_t done = 0, seen = 0;
-    for (size_t k = 0; k < y->ring_len && (double)done < room; k++) {
-        sent_record_t *r = &y->ring[(y->ring_head + k) % y->ring_cap];
-        tcpls_stream_t *st;
-        seen += r->len;
-        if (r->reinjected || (double)seen <= skip)
-            continue;
-        r->reinjected = 1;
-        if ((st = stream_find(s, r->stream_id)) == NULL)
-            continue;
-        tcpls__stream_requeue(st, r->off, r->len, r->fin);
-        sendq_push(s, st);
-        done += r->len + 1;
-        s->reinjected_bytes += r->len;
-    }
-    return done > 0;
-}
 
 /* Builds records for connection c until its output target waits or nothing is left. */
 static int
@@ -1776,10 +1355,10 @@ fill_output(tcpls_session_t *s, conn_t *c)
             ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
             s->tokens[i].sent = 1;
         }
-        size_t budget = conn_data_budget(s, c);
+        size_t budget = tcpls__sched_data_budget(s, c);
         if (budget > 0 && live_conns(s, 0) > 1 &&
             (s->sendq_head == NULL || c->ring_len == 0 || (c->records_sent & 15) == 0))
-            reinject(s, c);
+            tcpls__sched_reinject(s, c);
         if (budget > 0 && (st = sendq_pop(s)) != NULL) {
             sent_record_t rec = {.seq = c->send_seq, .stream_id = st->id};
             size_t max = TCPLS_MAX_PLAINTEXT - TCPLS_STREAM_TRAILER_LEN - ctllen, n;
@@ -1799,7 +1378,7 @@ fill_output(tcpls_session_t *s, conn_t *c)
                 return r;
             c->data_records++;
             c->stream_bytes_sent += n;
-            sendq_push(s, st);
+            tcpls__sendq_push(s, st);
         }
         if (ctllen > 0) {
             iov[niov].base = ctl;
@@ -1836,7 +1415,7 @@ tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, si
         tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
         return t != NULL ? tcpls_conn_output(t, s->join_conn_id, data, len) : 0;
     }
-    if ((c = conn_find(s, conn_id)) == NULL)
+    if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     if (s->mode == MODE_TCPLS && c->state == 1 && (r = fill_output(s, c)) != 0)
         session_end(s, r);
@@ -1857,11 +1436,11 @@ tcpls_conn_output_consumed(tcpls_session_t *s, uint32_t conn_id, size_t n)
             tcpls_conn_output_consumed(t, s->join_conn_id, n);
         return;
     }
-    if (s == NULL || (c = conn_find(s, conn_id)) == NULL)
+    if (s == NULL || (c = tcpls__conn_find(s, conn_id)) == NULL)
         return;
     if (n > c->out.len)
         n = c->out.len;
-    buf_consume(&c->out, n);
+    tcpls__buf_consume(&c->out, n);
     c->bytes_sent += n;
     c->notsent += n; /* in the kernel's queue now, until the next metrics say otherwise */
     if (s->mode == MODE_PLAIN && c->out.len < OUT_TARGET / 2)
@@ -1903,7 +1482,7 @@ tcpls_stream_open(tcpls_session_t *s, uint32_t *stream_id)
     if (s->closed || s->close_requested)
         return TCPLS_ERR_CLOSED;
     if (s->mode == MODE_PLAIN) {
-        if (stream_find(s, 0) != NULL || s->is_server)
+        if (tcpls__stream_find(s, 0) != NULL || s->is_server)
             return TCPLS_ERR_STREAM_LIMIT;
         if (stream_add(s, 0) == NULL)
             return TCPLS_ERR_NOMEM;
@@ -1937,7 +1516,7 @@ size_t
 tcpls_stream_send_space(tcpls_session_t *s, uint32_t stream_id)
 {
     tcpls_stream_t *st;
-    if (s == NULL || s->closed || (st = stream_find(s, stream_id)) == NULL || st->fin_queued)
+    if (s == NULL || s->closed || (st = tcpls__stream_find(s, stream_id)) == NULL || st->fin_queued)
         return 0;
     if (s->mode == MODE_PLAIN)
         return s->conns[0]->out.len + BIO_ctrl_pending(s->wbio) < OUT_TARGET ? OUT_TARGET : 0;
@@ -1957,7 +1536,7 @@ tcpls_stream_write(tcpls_session_t *s, uint32_t stream_id, const void *data, siz
         return TCPLS_ERR_ARG;
     if (s->closed || s->close_sent)
         return TCPLS_ERR_CLOSED;
-    if ((st = stream_find(s, stream_id)) == NULL || st->fin_queued)
+    if ((st = tcpls__stream_find(s, stream_id)) == NULL || st->fin_queued)
         return TCPLS_ERR_NO_STREAM;
     if (s->mode == MODE_PLAIN) {
         conn_t *c = s->conns[0];
@@ -1979,7 +1558,7 @@ tcpls_stream_write(tcpls_session_t *s, uint32_t stream_id, const void *data, siz
         s->send_buffered += taken;
         if (taken == len && fin)
             st->fin_queued = 1;
-        sendq_push(s, st);
+        tcpls__sendq_push(s, st);
     } else {
         return TCPLS_ERR_STATE;
     }
@@ -2002,7 +1581,7 @@ tcpls_stream_write(tcpls_session_t *s, uint32_t stream_id, const void *data, siz
 int
 tcpls_stream_set_user_data(tcpls_session_t *s, uint32_t stream_id, void *p)
 {
-    tcpls_stream_t *st = s ? stream_find(s, stream_id) : NULL;
+    tcpls_stream_t *st = s ? tcpls__stream_find(s, stream_id) : NULL;
     if (st == NULL)
         return TCPLS_ERR_NO_STREAM;
     st->user_data = p;
@@ -2012,7 +1591,7 @@ tcpls_stream_set_user_data(tcpls_session_t *s, uint32_t stream_id, void *p)
 void *
 tcpls_stream_get_user_data(tcpls_session_t *s, uint32_t stream_id)
 {
-    tcpls_stream_t *st = s ? stream_find(s, stream_id) : NULL;
+    tcpls_stream_t *st = s ? tcpls__stream_find(s, stream_id) : NULL;
     return st ? st->user_data : NULL;
 }
 
@@ -2067,7 +1646,7 @@ tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id)
     for (size_t i = 1; i < s->ntokens; i++)
         if (s->tokens[i].seq < s->tokens[best].seq)
             best = i;
-    if (conn_find(s, s->tokens[best].seq) != NULL) {
+    if (tcpls__conn_find(s, s->tokens[best].seq) != NULL) {
         s->tokens[best] = s->tokens[--s->ntokens]; /* cannot happen with a sane server */
         return TCPLS_ERR_NO_TOKEN;
     }
@@ -2128,7 +1707,7 @@ tcpls_conn_failed(tcpls_session_t *s, uint32_t conn_id, int err)
         tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
         return t != NULL ? tcpls_conn_failed(t, s->join_conn_id, err) : 0;
     }
-    if ((c = conn_find(s, conn_id)) == NULL)
+    if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     if (s->mode != MODE_TCPLS || (live_conns(s, 1) <= 1 && c->state != 2 && !s->ever_joined)) {
         /* single connection: the session ends as before */
@@ -2142,7 +1721,7 @@ tcpls_conn_failed(tcpls_session_t *s, uint32_t conn_id, int err)
 int
 tcpls_conn_set_backup(tcpls_session_t *s, uint32_t conn_id, int backup)
 {
-    conn_t *c = s ? conn_find(s, conn_id) : NULL;
+    conn_t *c = s ? tcpls__conn_find(s, conn_id) : NULL;
     if (c == NULL)
         return TCPLS_ERR_NO_CONN;
     if (c->backup != (backup != 0) && s->mode == MODE_TCPLS && c->state == 1)
@@ -2154,8 +1733,8 @@ tcpls_conn_set_backup(tcpls_session_t *s, uint32_t conn_id, int backup)
 int
 tcpls_conn_migrate(tcpls_session_t *s, uint32_t from_id, uint32_t to_id)
 {
-    conn_t *from = s ? conn_find(s, from_id) : NULL, *to = NULL;
-    if (from == NULL || (to_id != UINT32_MAX && (to = conn_find(s, to_id)) == NULL))
+    conn_t *from = s ? tcpls__conn_find(s, from_id) : NULL, *to = NULL;
+    if (from == NULL || (to_id != UINT32_MAX && (to = tcpls__conn_find(s, to_id)) == NULL))
         return TCPLS_ERR_NO_CONN;
     from->migrated = 1;
     if (to != NULL) {
@@ -2163,25 +1742,6 @@ tcpls_conn_migrate(tcpls_session_t *s, uint32_t from_id, uint32_t to_id)
         to->migrated = 0;
     }
     return 0;
-}
-
-void
-tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_us, uint32_t notsent_bytes,
-                       uint64_t delivery_bps)
-{
-    conn_t *c = s ? conn_find(s, conn_id) : NULL;
-    if (c == NULL)
-        return;
-    c->srtt_us = srtt_us;
-    c->notsent = notsent_bytes;
-    c->metrics_ns = s->now_ns;
-    c->rate_bps = delivery_bps;
-}
-
-uint64_t
-tcpls_session_reinjected_bytes(tcpls_session_t *s)
-{
-    return s != NULL ? s->reinjected_bytes : 0;
 }
 
 void
@@ -2194,7 +1754,7 @@ tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns)
 uint64_t
 tcpls_conn_stalled_since(tcpls_session_t *s, uint32_t conn_id)
 {
-    conn_t *c = s ? conn_find(s, conn_id) : NULL;
+    conn_t *c = s ? tcpls__conn_find(s, conn_id) : NULL;
     return c != NULL && c->state == 1 && c->ring_len > 0 ? c->stalled_since : 0;
 }
 
@@ -2202,15 +1762,6 @@ size_t
 tcpls_conn_live_count(tcpls_session_t *s)
 {
     return s ? live_conns(s, 0) : 0;
-}
-
-int
-tcpls_session_set_scheduler(tcpls_session_t *s, const char *name)
-{
-    if (s == NULL || !tcpls_scheduler_valid(name))
-        return TCPLS_ERR_ARG;
-    s->sched = sched_from_name(name);
-    return 0;
 }
 
 /* ---- test and fuzzing hook ------------------------------------------------------------------ */
@@ -2222,7 +1773,7 @@ tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *
     conn_t *c;
     int eliciting = 0, r;
 
-    if (s == NULL || (c = conn_find(s, conn_id)) == NULL)
+    if (s == NULL || (c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     if (s->closed)
         return TCPLS_ERR_CLOSED;
