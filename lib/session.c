@@ -128,24 +128,19 @@ alert_for(int err)
     }
 }
 
-static int seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts,
-                     size_t nparts);
-
-static void join_settle(tcpls_session_t *s);
-
-static void
-session_end(tcpls_session_t *s, int err)
+void
+tcpls__session_end(tcpls_session_t *s, int err)
 {
     if (s->closed)
         return;
     s->closed = 1;
     s->error = err;
-    join_settle(s);
+    tcpls__join_settle(s);
     if (err != 0 && err != TCPLS_ERR_TRUNCATED && err != TCPLS_ERR_PEER_ALERT && s->mode == MODE_TCPLS &&
         s->nconns > 0) {
         uint8_t alert[2] = {2, alert_for(err)};
         tcpls_iov_t iov = {alert, 2};
-        seal_into(s, s->conns[0], TCPLS_CONTENT_ALERT, &iov, 1);
+        tcpls__seal_into(s, s->conns[0], TCPLS_CONTENT_ALERT, &iov, 1);
     }
     for (size_t i = 0; i < s->nconns; i++)
         s->conns[i]->state = 2;
@@ -153,8 +148,8 @@ session_end(tcpls_session_t *s, int err)
         s->ops.closed(s, err, s->user_data);
 }
 
-static void
-drain_wbio(tcpls_session_t *s, conn_t *c)
+void
+tcpls__drain_wbio(tcpls_session_t *s, conn_t *c)
 {
     BIO *wbio = c->ssl ? SSL_get_wbio(c->ssl) : s->wbio;
     size_t n;
@@ -170,105 +165,8 @@ drain_wbio(tcpls_session_t *s, conn_t *c)
 
 /* ---- multipath helpers: tokens, the join registry, connection failure --------------------- */
 
-/* Client: the connection whose join handshake runs on ssl, or NULL. */
-static conn_t *
-join_conn_of(tcpls_session_t *s, const SSL *ssl)
-{
-    if (ssl == s->ssl)
-        return NULL;
-    for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i]->ssl == ssl)
-            return s->conns[i];
-    return NULL;
-}
-
-/* Server: makes a new token (not sent yet). NULL when the sequence space or the table is full. */
-static token_t *
-issue_token(tcpls_session_t *s)
-{
-    token_t *t;
-    if (s->ntokens >= MAX_TOKENS || s->next_token_seq > 255)
-        return NULL;
-    t = &s->tokens[s->ntokens];
-    if (RAND_bytes(t->value, TCPLS_TOKEN_LEN) != 1)
-        return NULL;
-    t->seq = (uint8_t)s->next_token_seq++;
-    t->sent = 0;
-    s->ntokens++;
-    return t;
-}
-
-static void
-registry_add(tcpls_session_t *s)
-{
-    s->serial = ++s->ctx->next_serial;
-    s->reg_next = s->ctx->registry;
-    s->ctx->registry = s;
-    s->registered = 1;
-}
-
-static void
-registry_remove(tcpls_session_t *s)
-{
-    if (!s->registered)
-        return;
-    for (tcpls_session_t **pp = &s->ctx->registry; *pp != NULL; pp = &(*pp)->reg_next) {
-        if (*pp == s) {
-            *pp = s->reg_next;
-            break;
-        }
-    }
-    s->registered = 0;
-}
-
-static tcpls_session_t *
-registry_find(tcpls_ctx_t *ctx, uint64_t serial)
-{
-    for (tcpls_session_t *t = ctx->registry; t != NULL; t = t->reg_next)
-        if (t->serial == serial)
-            return t->closed || t->mode != MODE_TCPLS ? NULL : t;
-    return NULL;
-}
-
-/* Server: finds the session that issued token in (token ‖ sequence) and consumes the token
- * (single use). Returns 0, or -1 for an unknown token. */
-static int
-join_lookup(tcpls_session_t *s, const uint8_t *in)
-{
-    for (tcpls_session_t *t = s->ctx->registry; t != NULL; t = t->reg_next) {
-        if (t == s || t->closed || t->mode != MODE_TCPLS)
-            continue;
-        for (size_t i = 0; i < t->ntokens; i++) {
-            token_t *k = &t->tokens[i];
-            if (k->seq != in[TCPLS_TOKEN_LEN] || CRYPTO_memcmp(k->value, in, TCPLS_TOKEN_LEN) != 0)
-                continue;
-            s->join_pending = 1;
-            s->join_serial = t->serial;
-            s->join_conn_id = k->seq;
-            t->joins_in_progress++;
-            t->tokens[i] = t->tokens[--t->ntokens];
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* A join handshake that consumed a token ended (joined or not): the target may replenish. */
-static void
-join_settle(tcpls_session_t *s)
-{
-    tcpls_session_t *t;
-    if (!s->join_pending)
-        return;
-    s->join_pending = 0;
-    for (t = s->ctx->registry; t != NULL && t->serial != s->join_serial; t = t->reg_next)
-        ;
-    if (t != NULL && t->joins_in_progress > 0)
-        t->joins_in_progress--;
-}
-
-static size_t
-live_conns(const tcpls_session_t *s, int count_joining)
+size_t
+tcpls__live_conns(const tcpls_session_t *s, int count_joining)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->nconns; i++)
@@ -281,8 +179,8 @@ live_conns(const tcpls_session_t *s, int count_joining)
  * back to their streams to be sent on the other connections; the peer learns it through a
  * Connection Reset frame when tell_peer. Ends the session when nothing is left to carry it.
  * Returns 0 or the error that ended the session. */
-static int
-conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
+int
+tcpls__conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
 {
     int was = c->state;
 
@@ -314,12 +212,12 @@ conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
         s->ops.conn_state(s, c->id, 2, err, s->user_data);
     if (s->closed)
         return s->error;
-    if (live_conns(s, 1) == 0) {
+    if (tcpls__live_conns(s, 1) == 0) {
         /* A multipath session outlives its last connection while the client can join again. */
         int keep =
             s->ever_joined && s->mode == MODE_TCPLS && !s->close_sent && (s->is_server || s->ntokens > 0);
         if (!keep) {
-            session_end(s, err ? err : TCPLS_ERR_TRUNCATED);
+            tcpls__session_end(s, err ? err : TCPLS_ERR_TRUNCATED);
             return s->error;
         }
     }
@@ -381,7 +279,7 @@ ext_add_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsigned
     if (s == NULL)
         return 0;
     if (context == SSL_EXT_CLIENT_HELLO) {
-        conn_t *jc = join_conn_of(s, ssl);
+        conn_t *jc = tcpls__join_conn_of(s, ssl);
         if (jc != NULL) {
             /* a joining connection: tcpls and tcpls_join (token ‖ sequence), no token wanted */
             if (ext_type == EXT_TCPLS_JOIN) {
@@ -398,7 +296,7 @@ ext_add_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsigned
     if (ext_type == EXT_TCPLS)
         return 1;
     if (ext_type == EXT_TCPLS_TOKEN && !s->join_pending) {
-        token_t *t = issue_token(s);
+        token_t *t = tcpls__token_issue(s);
         if (t == NULL)
             return 0;
         t->sent = 1;
@@ -442,7 +340,8 @@ ext_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsign
     case EXT_TCPLS_JOIN:
         /* A forged, reused or exhausted token aborts this handshake only. */
         if (!s->is_server || context != SSL_EXT_CLIENT_HELLO ||
-            (inlen != TCPLS_TOKEN_LEN + 1 && inlen != TCPLS_TOKEN_LEN + 2) || join_lookup(s, in) != 0) {
+            (inlen != TCPLS_TOKEN_LEN + 1 && inlen != TCPLS_TOKEN_LEN + 2) ||
+            tcpls__join_lookup(s, in) != 0) {
             s->join_refused = 1;
             *al = SSL_AD_ILLEGAL_PARAMETER;
             return 0;
@@ -559,8 +458,8 @@ tcpls_ctx_ssl_ctx(tcpls_ctx_t *ctx)
 
 /* ---- session lifecycle --------------------------------------------------------------------- */
 
-static conn_t *
-conn_new(tcpls_session_t *s, uint32_t id)
+conn_t *
+tcpls__conn_new(tcpls_session_t *s, uint32_t id)
 {
     conn_t *c = calloc(1, sizeof(*c)), **nc;
     if (c == NULL)
@@ -593,8 +492,8 @@ tcpls_session_new(tcpls_ctx_t *ctx, const tcpls_ops_t *ops, void *user_data, con
     s->next_token_seq = 1;
     s->sched = ctx->sched;
     if (s->is_server)
-        registry_add(s);
-    if ((c = conn_new(s, 0)) == NULL || (s->ssl = SSL_new(ctx->ssl_ctx)) == NULL ||
+        tcpls__registry_add(s);
+    if ((c = tcpls__conn_new(s, 0)) == NULL || (s->ssl = SSL_new(ctx->ssl_ctx)) == NULL ||
         (s->rbio = BIO_new(BIO_s_mem())) == NULL || (s->wbio = BIO_new(BIO_s_mem())) == NULL)
         goto fail;
     SSL_set_bio(s->ssl, s->rbio, s->wbio);
@@ -614,7 +513,7 @@ tcpls_session_new(tcpls_ctx_t *ctx, const tcpls_ops_t *ops, void *user_data, con
         }
         if (SSL_do_handshake(s->ssl) <= 0 && SSL_get_error(s->ssl, -1) != SSL_ERROR_WANT_READ)
             goto fail;
-        drain_wbio(s, c);
+        tcpls__drain_wbio(s, c);
     }
     return s;
 fail:
@@ -628,8 +527,8 @@ tcpls_session_free(tcpls_session_t *s)
 {
     if (s == NULL)
         return;
-    join_settle(s);
-    registry_remove(s);
+    tcpls__join_settle(s);
+    tcpls__registry_remove(s);
     for (size_t i = 0; i < STREAM_BUCKETS; i++) {
         while (s->buckets[i] != NULL) {
             tcpls_stream_t *st = s->buckets[i];
@@ -682,61 +581,8 @@ tcpls_session_cipher(tcpls_session_t *s)
 {
     return s && s->cipher[0] ? s->cipher : NULL;
 }
-size_t
-tcpls_session_token_count(tcpls_session_t *s)
-{
-    return s ? s->ntokens : 0;
-}
 
 /* ---- handshake ----------------------------------------------------------------------------- */
-
-/* Server: the handshake of a fresh session was a join: its connection becomes connection
- * join_conn_id of the target session, and this session only forwards from now on. */
-static int
-join_complete_server(tcpls_session_t *s)
-{
-    tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
-    conn_t *nc, *c = s->conns[0];
-
-    join_settle(s);
-    if (t == NULL || tcpls__conn_find(t, s->join_conn_id) != NULL || !s->peer_tcpls ||
-        SSL_version(s->ssl) != TLS1_3_VERSION)
-        return TCPLS_ERR_TOKEN;
-    if ((nc = conn_new(t, s->join_conn_id)) == NULL)
-        return TCPLS_ERR_NOMEM;
-    nc->state = 1;
-    nc->backup = s->join_backup;
-    if (c->out.len > 0 && tcpls__buf_append(&nc->out, c->out.base + c->out.off, c->out.len) != 0)
-        return TCPLS_ERR_NOMEM;
-    tcpls__buf_consume(&c->out, c->out.len);
-    t->ever_joined = 1;
-    s->mode = MODE_JOINED;
-    c->state = 1;
-    if (s->ops.handshake_done)
-        s->ops.handshake_done(s, s->user_data);
-    if (t->ops.conn_state)
-        t->ops.conn_state(t, nc->id, 1, 0, t->user_data);
-    return 0;
-}
-
-/* Client: a joining connection finished its handshake; records start at sequence 0. */
-static int
-join_complete_client(tcpls_session_t *s, conn_t *c)
-{
-    uint64_t min_rr = UINT64_MAX;
-    drain_wbio(s, c);
-    SSL_free(c->ssl);
-    c->ssl = NULL;
-    for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i]->state == 1 && s->conns[i]->data_records < min_rr)
-            min_rr = s->conns[i]->data_records;
-    c->data_records = min_rr == UINT64_MAX ? 0 : min_rr;
-    c->state = 1;
-    s->ever_joined = 1;
-    if (s->ops.conn_state)
-        s->ops.conn_state(s, c->id, 1, 0, s->user_data);
-    return 0;
-}
 
 static int
 handshake_complete(tcpls_session_t *s)
@@ -745,7 +591,7 @@ handshake_complete(tcpls_session_t *s)
     int mine = s->is_server ? 1 : 0, r;
 
     if (s->join_pending)
-        return join_complete_server(s);
+        return tcpls__join_complete_server(s);
 
     snprintf(s->cipher, sizeof(s->cipher), "%s", cipher ? SSL_CIPHER_get_name(cipher) : "?");
     if (s->peer_tcpls && SSL_version(s->ssl) == TLS1_3_VERSION) {
@@ -803,9 +649,9 @@ handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, 
             return TCPLS_ERR_NOMEM;
         tcpls__buf_consume(&c->in, need);
         int r = SSL_do_handshake(ssl);
-        drain_wbio(s, c);
+        tcpls__drain_wbio(s, c);
         if (r == 1)
-            return c->ssl ? join_complete_client(s, c) : handshake_complete(s);
+            return c->ssl ? tcpls__join_complete_client(s, c) : handshake_complete(s);
         int e = SSL_get_error(ssl, r);
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
             int refused = s->join_refused || (c->ssl != NULL && ERR_GET_REASON(ERR_peek_error()) ==
@@ -851,7 +697,7 @@ plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len)
             continue;
         }
         int e = SSL_get_error(s->ssl, r);
-        drain_wbio(s, c);
+        tcpls__drain_wbio(s, c);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
             break;
         ERR_clear_error();
@@ -863,21 +709,21 @@ plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len)
             if (!s->close_sent) {
                 SSL_shutdown(s->ssl);
                 s->close_sent = 1;
-                drain_wbio(s, c);
+                tcpls__drain_wbio(s, c);
             }
-            session_end(s, 0);
+            tcpls__session_end(s, 0);
             break;
         }
         return TCPLS_ERR_DECRYPT;
     }
-    drain_wbio(s, c);
+    tcpls__drain_wbio(s, c);
     return 0;
 }
 
 /* ---- TCPLS record layer ---------------------------------------------------------------------- */
 
-static int
-seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts, size_t nparts)
+int
+tcpls__seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts, size_t nparts)
 {
     size_t total = 0;
     int n;
@@ -1042,19 +888,10 @@ handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *
         case TCPLS_FRAME_ACK:
             r = process_ack(s, f.u.ack.conn_id, f.u.ack.seq);
             break;
-        case TCPLS_FRAME_NEW_TOKEN:
-            if (s->is_server)
-                return TCPLS_ERR_PROTOCOL;
-            if (s->ntokens < MAX_TOKENS) {
-                s->tokens[s->ntokens].seq = f.u.new_token.seq;
-                memcpy(s->tokens[s->ntokens].value, f.u.new_token.token, TCPLS_TOKEN_LEN);
-                s->ntokens++;
-            }
-            break;
         case TCPLS_FRAME_CONN_RESET: {
             conn_t *rc = tcpls__conn_find(s, f.u.conn_reset.conn_id);
             if (rc != NULL && rc != c)
-                r = conn_fail(s, rc, TCPLS_ERR_CONN_FAILED, 0);
+                r = tcpls__conn_fail(s, rc, TCPLS_ERR_CONN_FAILED, 0);
             r = s->closed ? 0 : r;
             break;
         }
@@ -1064,25 +901,10 @@ handle_frames(tcpls_session_t *s, conn_t *c, const uint8_t *p, size_t len, int *
                 pc->backup = f.u.conn_priority.backup; /* the peer's word; not echoed */
             break;
         }
-        case TCPLS_FRAME_NEW_ADDRESS: {
-            size_t i;
-            for (i = 0; i < s->n_peer_addrs && s->peer_addrs[i].id != f.u.new_address.addr_id; i++)
-                ;
-            if (i == MAX_ADDRS)
-                break; /* more than we track: ignored */
-            if (i == s->n_peer_addrs)
-                s->n_peer_addrs++;
-            s->peer_addrs[i].id = f.u.new_address.addr_id;
-            s->peer_addrs[i].version = f.u.new_address.version;
-            memcpy(s->peer_addrs[i].addr, f.u.new_address.addr, 16);
-            s->peer_addrs[i].port = f.u.new_address.port;
-            s->peer_addrs[i].removed = 0;
-            break;
-        }
+        case TCPLS_FRAME_NEW_TOKEN:
+        case TCPLS_FRAME_NEW_ADDRESS:
         case TCPLS_FRAME_REMOVE_ADDRESS:
-            for (size_t i = 0; i < s->n_peer_addrs; i++)
-                if (s->peer_addrs[i].id == f.u.remove_address.addr_id)
-                    s->peer_addrs[i].removed = 1;
+            r = tcpls__join_frame_input(s, &f);
             break;
         default:
             /* Padding, Ping; Stream Change is parsed and validated, and ignored. */
@@ -1126,7 +948,7 @@ record_input(tcpls_session_t *s, conn_t *c, const uint8_t *rec, size_t reclen)
             if (!s->close_requested)
                 s->close_requested = 1; /* answer with ours once pending data is out */
             if (s->close_sent)
-                session_end(s, 0);
+                tcpls__session_end(s, 0);
             return 0;
         }
         return TCPLS_ERR_PEER_ALERT;
@@ -1200,7 +1022,7 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
     if (s == NULL || (data == NULL && len > 0))
         return TCPLS_ERR_ARG;
     if (s->mode == MODE_JOINED) {
-        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        tcpls_session_t *t = tcpls__join_target(s);
         if (t != NULL && len > 0)
             tcpls_receive(t, s->join_conn_id, data, len, now_ns); /* its errors end t, not s */
         return 0;
@@ -1216,7 +1038,7 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
     if (c->state == 0 && c->ssl != NULL) {
         /* a joining connection (client) */
         if ((r = handshake_input(s, c, data, len, &used)) != 0)
-            return conn_fail(s, c, r, 0);
+            return tcpls__conn_fail(s, c, r, 0);
         data += used;
         len -= used;
         if (c->state != 1 || len == 0)
@@ -1247,7 +1069,7 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
         c->ack_due = 1; /* acknowledge once per batch of input */
 exit:
     if (r != 0)
-        session_end(s, r);
+        tcpls__session_end(s, r);
     return r;
 }
 
@@ -1258,7 +1080,7 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
     if (s == NULL)
         return TCPLS_ERR_ARG;
     if (s->mode == MODE_JOINED) {
-        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        tcpls_session_t *t = tcpls__join_target(s);
         return t != NULL ? tcpls_conn_eof(t, s->join_conn_id) : 0;
     }
     if ((c = tcpls__conn_find(s, conn_id)) == NULL)
@@ -1268,12 +1090,12 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
     if (c->state == 2)
         return 0;
     if (s->close_received || s->close_sent) {
-        session_end(s, 0);
+        tcpls__session_end(s, 0);
         return 0;
     }
     if (s->mode == MODE_TCPLS && (s->nconns > 1 || s->ever_joined))
-        return conn_fail(s, c, TCPLS_ERR_TRUNCATED, 1);
-    session_end(s, TCPLS_ERR_TRUNCATED);
+        return tcpls__conn_fail(s, c, TCPLS_ERR_TRUNCATED, 1);
+    tcpls__session_end(s, TCPLS_ERR_TRUNCATED);
     return TCPLS_ERR_TRUNCATED;
 }
 
@@ -1283,16 +1105,11 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
 static int
 fill_output(tcpls_session_t *s, conn_t *c)
 {
-    size_t target = live_conns(s, 0) > 1 ? MP_OUT_TARGET : OUT_TARGET;
+    size_t target = tcpls__live_conns(s, 0) > 1 ? MP_OUT_TARGET : OUT_TARGET;
     int r;
 
-    /* Server: keep `tokens` tokens or connections available to the client (replenishing). */
-    if (s->is_server) {
-        size_t live = live_conns(s, 1);
-        while (s->ntokens + s->joins_in_progress + (live > 0 ? live - 1 : 0) < s->ctx->tokens &&
-               issue_token(s) != NULL)
-            ;
-    }
+    if (s->is_server)
+        tcpls__tokens_replenish(s);
     while (c->out.len < target && !s->closed) {
         uint8_t trailer[TCPLS_STREAM_TRAILER_LEN], ctl[512];
         tcpls_iov_t iov[4];
@@ -1329,34 +1146,9 @@ fill_output(tcpls_session_t *s, conn_t *c)
             f.u.conn_reset.conn_id = s->resets[--s->nresets];
             ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
         }
-        for (size_t i = 0; i < s->n_my_addrs && ctllen + 2 * TCPLS_MAX_FRAME_OVERHEAD <= sizeof(ctl); i++) {
-            tcpls_frame_t f = {.type = TCPLS_FRAME_NEW_ADDRESS};
-            if (s->my_addr_remove[i] == 1) {
-                f.type = TCPLS_FRAME_REMOVE_ADDRESS;
-                f.u.remove_address.addr_id = s->my_addrs[i].id;
-                s->my_addr_remove[i] = 2;
-            } else if (!s->my_addr_sent[i]) {
-                f.u.new_address.addr_id = s->my_addrs[i].id;
-                f.u.new_address.version = s->my_addrs[i].version;
-                memcpy(f.u.new_address.addr, s->my_addrs[i].addr, 16);
-                f.u.new_address.port = s->my_addrs[i].port;
-                s->my_addr_sent[i] = 1;
-            } else {
-                continue;
-            }
-            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-        }
-        for (size_t i = 0; i < s->ntokens && s->is_server && ctllen + 40 <= sizeof(ctl); i++) {
-            tcpls_frame_t f = {.type = TCPLS_FRAME_NEW_TOKEN};
-            if (s->tokens[i].sent)
-                continue;
-            f.u.new_token.seq = s->tokens[i].seq;
-            memcpy(f.u.new_token.token, s->tokens[i].value, TCPLS_TOKEN_LEN);
-            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-            s->tokens[i].sent = 1;
-        }
+        ctllen = tcpls__join_frames(s, ctl, ctllen, sizeof(ctl));
         size_t budget = tcpls__sched_data_budget(s, c);
-        if (budget > 0 && live_conns(s, 0) > 1 &&
+        if (budget > 0 && tcpls__live_conns(s, 0) > 1 &&
             (s->sendq_head == NULL || c->ring_len == 0 || (c->records_sent & 15) == 0))
             tcpls__sched_reinject(s, c);
         if (budget > 0 && (st = sendq_pop(s)) != NULL) {
@@ -1386,17 +1178,17 @@ fill_output(tcpls_session_t *s, conn_t *c)
         }
         if (niov == 0)
             break;
-        if ((r = seal_into(s, c, TCPLS_CONTENT_APPDATA, iov, niov)) != 0)
+        if ((r = tcpls__seal_into(s, c, TCPLS_CONTENT_APPDATA, iov, niov)) != 0)
             return r;
     }
     if (s->close_requested && !s->close_sent && s->sendq_head == NULL && !s->closed) {
         static const uint8_t close_notify[2] = {1, 0};
         tcpls_iov_t iov = {close_notify, 2};
-        if ((r = seal_into(s, c, TCPLS_CONTENT_ALERT, &iov, 1)) != 0)
+        if ((r = tcpls__seal_into(s, c, TCPLS_CONTENT_ALERT, &iov, 1)) != 0)
             return r;
         s->close_sent = 1;
         if (s->close_received)
-            session_end(s, 0);
+            tcpls__session_end(s, 0);
     }
     return 0;
 }
@@ -1412,15 +1204,15 @@ tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, si
     if (s == NULL)
         return TCPLS_ERR_ARG;
     if (s->mode == MODE_JOINED) {
-        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        tcpls_session_t *t = tcpls__join_target(s);
         return t != NULL ? tcpls_conn_output(t, s->join_conn_id, data, len) : 0;
     }
     if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     if (s->mode == MODE_TCPLS && c->state == 1 && (r = fill_output(s, c)) != 0)
-        session_end(s, r);
+        tcpls__session_end(s, r);
     else if (s->mode == MODE_PLAIN)
-        drain_wbio(s, c);
+        tcpls__drain_wbio(s, c);
     *data = c->out.len > 0 ? c->out.base + c->out.off : NULL;
     *len = c->out.len;
     return 0;
@@ -1431,7 +1223,7 @@ tcpls_conn_output_consumed(tcpls_session_t *s, uint32_t conn_id, size_t n)
 {
     conn_t *c;
     if (s != NULL && s->mode == MODE_JOINED) {
-        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        tcpls_session_t *t = tcpls__join_target(s);
         if (t != NULL)
             tcpls_conn_output_consumed(t, s->join_conn_id, n);
         return;
@@ -1458,10 +1250,10 @@ tcpls_session_close(tcpls_session_t *s)
         if (!s->close_sent) {
             SSL_shutdown(s->ssl);
             s->close_sent = 1;
-            drain_wbio(s, s->conns[0]);
+            tcpls__drain_wbio(s, s->conns[0]);
         }
         if (s->close_received)
-            session_end(s, 0);
+            tcpls__session_end(s, 0);
         return 0;
     }
     if (s->mode != MODE_TCPLS)
@@ -1545,11 +1337,11 @@ tcpls_stream_write(tcpls_session_t *s, uint32_t stream_id, const void *data, siz
             int w = SSL_write(s->ssl, (const uint8_t *)data + taken, (int)n);
             if (w <= 0) {
                 ERR_clear_error();
-                session_end(s, TCPLS_ERR_CRYPTO);
+                tcpls__session_end(s, TCPLS_ERR_CRYPTO);
                 return TCPLS_ERR_CRYPTO;
             }
             taken += (size_t)w;
-            drain_wbio(s, c);
+            tcpls__drain_wbio(s, c);
         }
         if (taken == len && fin)
             st->fin_queued = 1;
@@ -1631,91 +1423,24 @@ tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info)
 /* ---- multipath API --------------------------------------------------------------------------- */
 
 int
-tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id)
-{
-    conn_t *c;
-    BIO *rb = NULL, *wb = NULL;
-    size_t best = 0;
-
-    if (s == NULL || conn_id == NULL)
-        return TCPLS_ERR_ARG;
-    if (s->is_server || s->mode != MODE_TCPLS || s->closed || s->close_requested)
-        return TCPLS_ERR_STATE;
-    if (s->ntokens == 0)
-        return TCPLS_ERR_NO_TOKEN;
-    for (size_t i = 1; i < s->ntokens; i++)
-        if (s->tokens[i].seq < s->tokens[best].seq)
-            best = i;
-    if (tcpls__conn_find(s, s->tokens[best].seq) != NULL) {
-        s->tokens[best] = s->tokens[--s->ntokens]; /* cannot happen with a sane server */
-        return TCPLS_ERR_NO_TOKEN;
-    }
-    if ((c = conn_new(s, s->tokens[best].seq)) == NULL)
-        return TCPLS_ERR_NOMEM;
-    memcpy(c->join_ext, s->tokens[best].value, TCPLS_TOKEN_LEN);
-    c->join_ext[TCPLS_TOKEN_LEN] = s->tokens[best].seq;
-    c->join_ext[TCPLS_TOKEN_LEN + 1] = backup ? 1 : 0;
-    c->backup = backup != 0;
-    s->tokens[best] = s->tokens[--s->ntokens];
-    if ((c->ssl = SSL_new(s->ctx->ssl_ctx)) == NULL || (rb = BIO_new(BIO_s_mem())) == NULL ||
-        (wb = BIO_new(BIO_s_mem())) == NULL) {
-        BIO_free(rb);
-        ERR_clear_error();
-        c->state = 2;
-        c->error = TCPLS_ERR_NOMEM;
-        return TCPLS_ERR_NOMEM;
-    }
-    SSL_set_bio(c->ssl, rb, wb);
-    SSL_set_app_data(c->ssl, s);
-    SSL_set_connect_state(c->ssl);
-    /* the same server name and verification as connection 0 */
-    SSL_set1_param(c->ssl, SSL_get0_param(s->ssl));
-    const char *sni = SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name);
-    if (sni != NULL)
-        SSL_set_tlsext_host_name(c->ssl, sni);
-    if (SSL_do_handshake(c->ssl) <= 0 && SSL_get_error(c->ssl, -1) != SSL_ERROR_WANT_READ) {
-        ERR_clear_error();
-        conn_fail(s, c, TCPLS_ERR_HANDSHAKE, 0);
-        return TCPLS_ERR_HANDSHAKE;
-    }
-    ERR_clear_error();
-    drain_wbio(s, c);
-    *conn_id = c->id;
-    return 0;
-}
-
-int
-tcpls_session_joined(tcpls_session_t *s, tcpls_session_t **target, uint32_t *conn_id)
-{
-    tcpls_session_t *t;
-    if (s == NULL || s->mode != MODE_JOINED || (t = registry_find(s->ctx, s->join_serial)) == NULL)
-        return 0;
-    if (target)
-        *target = t;
-    if (conn_id)
-        *conn_id = s->join_conn_id;
-    return 1;
-}
-
-int
 tcpls_conn_failed(tcpls_session_t *s, uint32_t conn_id, int err)
 {
     conn_t *c;
     if (s == NULL)
         return TCPLS_ERR_ARG;
     if (s->mode == MODE_JOINED) {
-        tcpls_session_t *t = registry_find(s->ctx, s->join_serial);
+        tcpls_session_t *t = tcpls__join_target(s);
         return t != NULL ? tcpls_conn_failed(t, s->join_conn_id, err) : 0;
     }
     if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
-    if (s->mode != MODE_TCPLS || (live_conns(s, 1) <= 1 && c->state != 2 && !s->ever_joined)) {
+    if (s->mode != MODE_TCPLS || (tcpls__live_conns(s, 1) <= 1 && c->state != 2 && !s->ever_joined)) {
         /* single connection: the session ends as before */
         if (c->state != 2)
-            session_end(s, err ? err : TCPLS_ERR_TRUNCATED);
+            tcpls__session_end(s, err ? err : TCPLS_ERR_TRUNCATED);
         return s->error;
     }
-    return conn_fail(s, c, err, 1);
+    return tcpls__conn_fail(s, c, err, 1);
 }
 
 int
@@ -1761,7 +1486,7 @@ tcpls_conn_stalled_since(tcpls_session_t *s, uint32_t conn_id)
 size_t
 tcpls_conn_live_count(tcpls_session_t *s)
 {
-    return s ? live_conns(s, 0) : 0;
+    return s ? tcpls__live_conns(s, 0) : 0;
 }
 
 /* ---- test and fuzzing hook ------------------------------------------------------------------ */
@@ -1790,48 +1515,6 @@ tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *
     if (r == 0)
         r = fill_output(s, c);
     if (r != 0)
-        session_end(s, r);
+        tcpls__session_end(s, r);
     return r;
-}
-
-int
-tcpls_session_add_address(tcpls_session_t *s, const tcpls_addr_t *a)
-{
-    if (s == NULL || a == NULL || (a->version != 4 && a->version != 6))
-        return TCPLS_ERR_ARG;
-    if (s->n_my_addrs == MAX_ADDRS)
-        return TCPLS_ERR_STATE;
-    s->my_addrs[s->n_my_addrs] = *a;
-    s->my_addr_sent[s->n_my_addrs] = 0;
-    s->my_addr_remove[s->n_my_addrs] = 0;
-    s->n_my_addrs++;
-    return 0;
-}
-
-int
-tcpls_session_remove_address(tcpls_session_t *s, uint8_t id)
-{
-    for (size_t i = 0; s != NULL && i < s->n_my_addrs; i++) {
-        if (s->my_addrs[i].id == id) {
-            if (s->my_addr_remove[i] == 0)
-                s->my_addr_remove[i] = 1;
-            return 0;
-        }
-    }
-    return TCPLS_ERR_ARG;
-}
-
-size_t
-tcpls_session_peer_address_count(tcpls_session_t *s)
-{
-    return s ? s->n_peer_addrs : 0;
-}
-
-int
-tcpls_session_peer_address(tcpls_session_t *s, size_t index, tcpls_addr_t *out)
-{
-    if (s == NULL || out == NULL || index >= s->n_peer_addrs)
-        return TCPLS_ERR_ARG;
-    *out = s->peer_addrs[index];
-    return 0;
 }

@@ -217,9 +217,53 @@ size_t tcpls__sched_data_budget(tcpls_session_t *s, conn_t *c);
 /* The session scheduler's reinjection for connection c (0 when it has none). */
 int tcpls__sched_reinject(tcpls_session_t *s, conn_t *c);
 
+/* ---- joins, tokens and addresses (lib/join.c) --------------------------------------------- */
+
+/* Client: the connection whose join handshake runs on ssl, or NULL (connection 0's ssl). */
+conn_t *tcpls__join_conn_of(tcpls_session_t *s, const SSL *ssl);
+/* Server: makes a new token (not sent yet). NULL when the sequence space or the table is full. */
+token_t *tcpls__token_issue(tcpls_session_t *s);
+/* Server: issues tokens until the client has ctx->tokens tokens or extra connections. */
+void tcpls__tokens_replenish(tcpls_session_t *s);
+/* Server: the context's registry of sessions that joins can find. */
+void tcpls__registry_add(tcpls_session_t *s);
+void tcpls__registry_remove(tcpls_session_t *s);
+/* The open TCPLS session of the registry with this serial, or NULL. */
+tcpls_session_t *tcpls__registry_find(tcpls_ctx_t *ctx, uint64_t serial);
+/* MODE_JOINED: the session this one forwards to (NULL once it is gone). */
+tcpls_session_t *tcpls__join_target(tcpls_session_t *s);
+/* Server: finds the session that issued the token in (token ‖ sequence) and consumes it
+ * (single use). Returns 0, or -1 for an unknown token. */
+int tcpls__join_lookup(tcpls_session_t *s, const uint8_t *in);
+/* A join handshake that consumed a token ended (joined or not): the target may replenish. */
+void tcpls__join_settle(tcpls_session_t *s);
+/* The handshake of a join completed: server (s is the fresh session), client (connection c). */
+int tcpls__join_complete_server(tcpls_session_t *s);
+int tcpls__join_complete_client(tcpls_session_t *s, conn_t *c);
+/* A received New Token, New Address or Remove Address frame. Returns 0 or TCPLS_ERR_PROTOCOL. */
+int tcpls__join_frame_input(tcpls_session_t *s, const tcpls_frame_t *f);
+/* Appends the New Address / Remove Address / New Token frames due to ctl (ctllen bytes used
+ * of cap); returns the new length. */
+size_t tcpls__join_frames(tcpls_session_t *s, uint8_t *ctl, size_t ctllen, size_t cap);
+
 /* ---- lib/session.c ---------------------------------------------------------------------- */
 
 /* Appends st to the send queue unless it is there or has nothing to send. */
 void tcpls__sendq_push(tcpls_session_t *s, tcpls_stream_t *st);
+/* Adds connection id to the session (state handshaking). NULL when out of memory. */
+conn_t *tcpls__conn_new(tcpls_session_t *s, uint32_t id);
+/* Connections established (and, with count_joining, still handshaking). */
+size_t tcpls__live_conns(const tcpls_session_t *s, int count_joining);
+/* Connection c is gone (err = 0: closed in order): its unacknowledged stream data goes to the
+ * other connections, the peer is told when tell_peer. Returns 0 or the error that ended the
+ * session. */
+int tcpls__conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer);
+/* Ends the session (once): alert to the peer for a local error, closed callback. */
+void tcpls__session_end(tcpls_session_t *s, int err);
+/* Moves what OpenSSL wrote for connection c (its join handshake, or connection 0's) to c's output. */
+void tcpls__drain_wbio(tcpls_session_t *s, conn_t *c);
+/* Protects one record of parts on connection c into its output. Returns 0 or an error. */
+int tcpls__seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts,
+                     size_t nparts);
 
 #endif
