@@ -246,10 +246,29 @@ int tcpls__join_frame_input(tcpls_session_t *s, const tcpls_frame_t *f);
  * of cap); returns the new length. */
 size_t tcpls__join_frames(tcpls_session_t *s, uint8_t *ctl, size_t ctllen, size_t cap);
 
+/* ---- OpenSSL: handshake and plain TLS (lib/handshake.c) -------------------------------------- */
+
+/* Moves what OpenSSL wrote for connection c (its join handshake, or connection 0's) to c's output. */
+void tcpls__drain_wbio(tcpls_session_t *s, conn_t *c);
+/* Sets up connection 0's SSL (SNI and name verification from server_name on a client, whose
+ * ClientHello then waits in c's output). Returns 0 or a negative error. */
+int tcpls__handshake_start(tcpls_session_t *s, conn_t *c, const char *server_name);
+/* Feeds handshake records of connection c (connection 0's or a join's) to OpenSSL, one at a
+ * time, never past the handshake's last record; *used is what was taken of data. Returns 0 or
+ * a negative error. */
+int tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, size_t *used);
+/* Plain TLS mode: received bytes, a clean close, and writing the stream (*taken bytes of data
+ * taken so far, advanced). */
+int tcpls__plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len);
+void tcpls__plain_close(tcpls_session_t *s);
+int tcpls__plain_write(tcpls_session_t *s, const void *data, size_t len, size_t *taken);
+
 /* ---- lib/session.c ---------------------------------------------------------------------- */
 
 /* Appends st to the send queue unless it is there or has nothing to send. */
 void tcpls__sendq_push(tcpls_session_t *s, tcpls_stream_t *st);
+/* Adds stream id to the session's table. NULL when out of memory. */
+tcpls_stream_t *tcpls__stream_add(tcpls_session_t *s, uint32_t id);
 /* Adds connection id to the session (state handshaking). NULL when out of memory. */
 conn_t *tcpls__conn_new(tcpls_session_t *s, uint32_t id);
 /* Connections established (and, with count_joining, still handshaking). */
@@ -260,8 +279,6 @@ size_t tcpls__live_conns(const tcpls_session_t *s, int count_joining);
 int tcpls__conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer);
 /* Ends the session (once): alert to the peer for a local error, closed callback. */
 void tcpls__session_end(tcpls_session_t *s, int err);
-/* Moves what OpenSSL wrote for connection c (its join handshake, or connection 0's) to c's output. */
-void tcpls__drain_wbio(tcpls_session_t *s, conn_t *c);
 /* Protects one record of parts on connection c into its output. Returns 0 or an error. */
 int tcpls__seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts,
                      size_t nparts);
