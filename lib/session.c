@@ -697,6 +697,91 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
+/* Control frames due in c's next record, written to ctl (cap bytes): c's own ACK, backup flag
+ * changes, Connection Resets, addresses and tokens. Returns the bytes written. */
+static size_t
+control_frames(tcpls_session_t *s, conn_t *c, uint8_t *ctl, size_t cap)
+{
+    size_t ctllen = 0;
+
+    /* A connection carries its own ACKs: a path that dies then takes only its own
+     * acknowledgments with it (the peer's stall detection stays per path). */
+    if (c->ack_due && c->recv_seq > 0 && c->state == 1) {
+        tcpls_frame_t f = {.type = TCPLS_FRAME_ACK};
+        f.u.ack.conn_id = c->id;
+        f.u.ack.seq = c->recv_seq - 1;
+        ctllen += tcpls__frame_encode(ctl + ctllen, cap - ctllen, &f);
+        c->rx_eliciting = 0;
+    }
+    c->ack_due = 0;
+    for (size_t i = 0; i < s->nconns && ctllen + 2 * TCPLS_MAX_FRAME_OVERHEAD <= cap; i++) {
+        conn_t *pc = s->conns[i];
+        if (!pc->prio_dirty)
+            continue;
+        tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_PRIORITY};
+        f.u.conn_priority.conn_id = pc->id;
+        f.u.conn_priority.backup = (uint8_t)pc->backup;
+        ctllen += tcpls__frame_encode(ctl + ctllen, cap - ctllen, &f);
+        pc->prio_dirty = 0;
+    }
+    while (s->nresets > 0) {
+        tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_RESET};
+        f.u.conn_reset.conn_id = s->resets[--s->nresets];
+        ctllen += tcpls__frame_encode(ctl + ctllen, cap - ctllen, &f);
+    }
+    return tcpls__join_frames(s, ctl, ctllen, cap);
+}
+
+/* The stream part of c's next record: up to max bytes of the first stream waiting, and its
+ * trailer, as iov entries (room for 3). The record is kept in c's ring for a resend. Returns
+ * the number of iov entries used (0: no stream data waits) or a negative error. */
+static int
+stream_chunk(tcpls_session_t *s, conn_t *c, size_t max, uint8_t trailer[TCPLS_STREAM_TRAILER_LEN],
+             tcpls_iov_t *iov)
+{
+    tcpls_stream_t *st = sendq_pop(s);
+    sent_record_t rec = {.seq = c->send_seq};
+    size_t niov, n;
+    int fin, k, r;
+
+    if (st == NULL)
+        return 0;
+    rec.stream_id = st->id;
+    k = tcpls__stream_next_chunk(st, max, &rec.off, &n, &fin, iov);
+    niov = n > 0 ? (size_t)k : 0;
+    rec.len = (uint16_t)n;
+    rec.fin = (uint8_t)fin;
+    tcpls__frame_stream_trailer(trailer, st->id, rec.off, rec.len, fin);
+    iov[niov].base = trailer;
+    iov[niov++].len = TCPLS_STREAM_TRAILER_LEN;
+    if (c->ring_len == 0)
+        c->stalled_since = s->now_ns ? s->now_ns : 1;
+    if ((r = ring_push(c, &rec)) != 0)
+        return r;
+    c->data_records++;
+    c->stream_bytes_sent += n;
+    tcpls__sendq_push(s, st);
+    return (int)niov;
+}
+
+/* close_notify once every stream byte went out, if the application asked for the close. */
+static int
+close_record(tcpls_session_t *s, conn_t *c)
+{
+    static const uint8_t close_notify[2] = {1, 0};
+    tcpls_iov_t iov = {close_notify, 2};
+    int r;
+
+    if (!s->close_requested || s->close_sent || s->sendq_head != NULL || s->closed)
+        return 0;
+    if ((r = tcpls__seal_into(s, c, TCPLS_CONTENT_ALERT, &iov, 1)) != 0)
+        return r;
+    s->close_sent = 1;
+    if (s->close_received)
+        tcpls__session_end(s, 0);
+    return 0;
+}
+
 /* Builds records for connection c until its output target waits or nothing is left. */
 static int
 fill_output(tcpls_session_t *s, conn_t *c)
@@ -709,64 +794,17 @@ fill_output(tcpls_session_t *s, conn_t *c)
     while (c->out.len < target && !s->closed) {
         uint8_t trailer[TCPLS_STREAM_TRAILER_LEN], ctl[512];
         tcpls_iov_t iov[4];
-        size_t niov = 0, ctllen = 0;
-        tcpls_stream_t *st;
-
-        /* A connection carries its own ACKs: a path that dies then takes only its own
-         * acknowledgments with it (the peer's stall detection stays per path). */
-        for (size_t i = 0; i < s->nconns; i++) {
-            conn_t *ac = s->conns[i];
-            if (ac != c)
-                continue;
-            if (ac->ack_due && ac->recv_seq > 0 && ac->state == 1) {
-                tcpls_frame_t f = {.type = TCPLS_FRAME_ACK};
-                f.u.ack.conn_id = ac->id;
-                f.u.ack.seq = ac->recv_seq - 1;
-                ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-                ac->rx_eliciting = 0;
-            }
-            ac->ack_due = 0;
-        }
-        for (size_t i = 0; i < s->nconns && ctllen + 2 * TCPLS_MAX_FRAME_OVERHEAD <= sizeof(ctl); i++) {
-            conn_t *pc = s->conns[i];
-            if (!pc->prio_dirty)
-                continue;
-            tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_PRIORITY};
-            f.u.conn_priority.conn_id = pc->id;
-            f.u.conn_priority.backup = (uint8_t)pc->backup;
-            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-            pc->prio_dirty = 0;
-        }
-        while (s->nresets > 0) {
-            tcpls_frame_t f = {.type = TCPLS_FRAME_CONN_RESET};
-            f.u.conn_reset.conn_id = s->resets[--s->nresets];
-            ctllen += tcpls__frame_encode(ctl + ctllen, sizeof(ctl) - ctllen, &f);
-        }
-        ctllen = tcpls__join_frames(s, ctl, ctllen, sizeof(ctl));
+        size_t niov = 0, ctllen = control_frames(s, c, ctl, sizeof(ctl));
         size_t budget = tcpls__sched_data_budget(s, c);
+
         if (budget > 0 && tcpls__live_conns(s, 0) > 1 &&
             (s->sendq_head == NULL || c->ring_len == 0 || (c->records_sent & 15) == 0))
             tcpls__sched_reinject(s, c);
-        if (budget > 0 && (st = sendq_pop(s)) != NULL) {
-            sent_record_t rec = {.seq = c->send_seq, .stream_id = st->id};
-            size_t max = TCPLS_MAX_PLAINTEXT - TCPLS_STREAM_TRAILER_LEN - ctllen, n;
-            if (max > budget)
-                max = budget;
-            int fin, k;
-            k = tcpls__stream_next_chunk(st, max, &rec.off, &n, &fin, iov);
-            niov = n > 0 ? (size_t)k : 0;
-            rec.len = (uint16_t)n;
-            rec.fin = (uint8_t)fin;
-            tcpls__frame_stream_trailer(trailer, st->id, rec.off, rec.len, fin);
-            iov[niov].base = trailer;
-            iov[niov++].len = sizeof(trailer);
-            if (c->ring_len == 0)
-                c->stalled_since = s->now_ns ? s->now_ns : 1;
-            if ((r = ring_push(c, &rec)) != 0)
+        if (budget > 0) {
+            size_t max = TCPLS_MAX_PLAINTEXT - TCPLS_STREAM_TRAILER_LEN - ctllen;
+            if ((r = stream_chunk(s, c, max > budget ? budget : max, trailer, iov)) < 0)
                 return r;
-            c->data_records++;
-            c->stream_bytes_sent += n;
-            tcpls__sendq_push(s, st);
+            niov = (size_t)r;
         }
         if (ctllen > 0) {
             iov[niov].base = ctl;
@@ -777,16 +815,7 @@ fill_output(tcpls_session_t *s, conn_t *c)
         if ((r = tcpls__seal_into(s, c, TCPLS_CONTENT_APPDATA, iov, niov)) != 0)
             return r;
     }
-    if (s->close_requested && !s->close_sent && s->sendq_head == NULL && !s->closed) {
-        static const uint8_t close_notify[2] = {1, 0};
-        tcpls_iov_t iov = {close_notify, 2};
-        if ((r = tcpls__seal_into(s, c, TCPLS_CONTENT_ALERT, &iov, 1)) != 0)
-            return r;
-        s->close_sent = 1;
-        if (s->close_received)
-            tcpls__session_end(s, 0);
-    }
-    return 0;
+    return close_record(s, c);
 }
 
 int
