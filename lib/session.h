@@ -263,12 +263,8 @@ int tcpls__plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_
 void tcpls__plain_close(tcpls_session_t *s);
 int tcpls__plain_write(tcpls_session_t *s, const void *data, size_t len, size_t *taken);
 
-/* ---- lib/session.c ---------------------------------------------------------------------- */
+/* ---- connections (lib/conn.c) ------------------------------------------------------------- */
 
-/* Appends st to the send queue unless it is there or has nothing to send. */
-void tcpls__sendq_push(tcpls_session_t *s, tcpls_stream_t *st);
-/* Adds stream id to the session's table. NULL when out of memory. */
-tcpls_stream_t *tcpls__stream_add(tcpls_session_t *s, uint32_t id);
 /* Adds connection id to the session (state handshaking). NULL when out of memory. */
 conn_t *tcpls__conn_new(tcpls_session_t *s, uint32_t id);
 /* Connections established (and, with count_joining, still handshaking). */
@@ -277,6 +273,14 @@ size_t tcpls__live_conns(const tcpls_session_t *s, int count_joining);
  * other connections, the peer is told when tell_peer. Returns 0 or the error that ended the
  * session. */
 int tcpls__conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer);
+void tcpls__conn_free(conn_t *c);
+
+/* ---- lib/session.c ---------------------------------------------------------------------- */
+
+/* Appends st to the send queue unless it is there or has nothing to send. */
+void tcpls__sendq_push(tcpls_session_t *s, tcpls_stream_t *st);
+/* Adds stream id to the session's table. NULL when out of memory. */
+tcpls_stream_t *tcpls__stream_add(tcpls_session_t *s, uint32_t id);
 /* Ends the session (once): alert to the peer for a local error, closed callback. */
 void tcpls__session_end(tcpls_session_t *s, int err);
 /* Protects one record of parts on connection c into its output. Returns 0 or an error. */
