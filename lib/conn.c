@@ -38,7 +38,8 @@ tcpls__live_conns(const tcpls_session_t *s, int count_joining)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i]->state == 1 || (count_joining && s->conns[i]->state == 0))
+        if (s->conns[i]->state == TCPLS_CONN_ESTABLISHED ||
+            (count_joining && s->conns[i]->state == TCPLS_CONN_HANDSHAKING))
             n++;
     return n;
 }
@@ -50,13 +51,13 @@ tcpls__live_conns(const tcpls_session_t *s, int count_joining)
 int
 tcpls__conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
 {
-    int was = c->state;
+    tcpls_conn_state_t was = c->state;
 
     if (s->closed)
         return s->error;
-    if (c->state == 2)
+    if (c->state == TCPLS_CONN_CLOSED)
         return 0;
-    c->state = 2;
+    c->state = TCPLS_CONN_CLOSED;
     c->error = err;
     while (c->ring_len > 0) {
         sent_record_t r = c->ring[c->ring_head];
@@ -74,10 +75,10 @@ tcpls__conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
     c->stalled_since = 0;
     SSL_free(c->ssl);
     c->ssl = NULL;
-    if (tell_peer && was == 1 && s->nresets < MAX_RESETS)
+    if (tell_peer && was == TCPLS_CONN_ESTABLISHED && s->nresets < MAX_RESETS)
         s->resets[s->nresets++] = c->id;
     if (s->ops.conn_state)
-        s->ops.conn_state(s, c->id, 2, err, s->user_data);
+        s->ops.conn_state(s, c->id, TCPLS_CONN_CLOSED, err, s->user_data);
     if (s->closed)
         return s->error;
     if (tcpls__live_conns(s, 1) == 0) {
@@ -139,9 +140,10 @@ tcpls_conn_failed(tcpls_session_t *s, uint32_t conn_id, int err)
     }
     if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
-    if (s->mode != MODE_TCPLS || (tcpls__live_conns(s, 1) <= 1 && c->state != 2 && !s->ever_joined)) {
+    if (s->mode != MODE_TCPLS ||
+        (tcpls__live_conns(s, 1) <= 1 && c->state != TCPLS_CONN_CLOSED && !s->ever_joined)) {
         /* single connection: the session ends as before */
-        if (c->state != 2)
+        if (c->state != TCPLS_CONN_CLOSED)
             tcpls__session_end(s, err ? err : TCPLS_ERR_TRUNCATED);
         return s->error;
     }
@@ -154,7 +156,7 @@ tcpls_conn_set_backup(tcpls_session_t *s, uint32_t conn_id, int backup)
     conn_t *c = s ? tcpls__conn_find(s, conn_id) : NULL;
     if (c == NULL)
         return TCPLS_ERR_NO_CONN;
-    if (c->backup != (backup != 0) && s->mode == MODE_TCPLS && c->state == 1)
+    if (c->backup != (backup != 0) && s->mode == MODE_TCPLS && c->state == TCPLS_CONN_ESTABLISHED)
         c->prio_dirty = 1;
     c->backup = backup != 0;
     return 0;
@@ -178,7 +180,7 @@ uint64_t
 tcpls_conn_stalled_since(tcpls_session_t *s, uint32_t conn_id)
 {
     conn_t *c = s ? tcpls__conn_find(s, conn_id) : NULL;
-    return c != NULL && c->state == 1 && c->ring_len > 0 ? c->stalled_since : 0;
+    return c != NULL && c->state == TCPLS_CONN_ESTABLISHED && c->ring_len > 0 ? c->stalled_since : 0;
 }
 
 size_t

@@ -312,7 +312,7 @@ handshake_complete(tcpls_session_t *s)
             return TCPLS_ERR_HANDSHAKE;
         s->mode = MODE_PLAIN;
     }
-    s->conns[0]->state = 1;
+    s->conns[0]->state = TCPLS_CONN_ESTABLISHED;
     if (s->ops.handshake_done)
         s->ops.handshake_done(s, s->user_data);
     return 0;
@@ -326,7 +326,7 @@ tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_
 {
     SSL *ssl = c->ssl ? c->ssl : s->ssl;
     *used = 0;
-    while (c->ssl ? c->state == 0 : s->mode == MODE_HANDSHAKE) {
+    while (c->ssl ? c->state == TCPLS_CONN_HANDSHAKING : s->mode == MODE_HANDSHAKE) {
         size_t need;
         if (c->in.len < TCPLS_RECORD_HEADER_LEN) {
             size_t n = TCPLS_RECORD_HEADER_LEN - c->in.len;

@@ -140,18 +140,18 @@ tcpls__join_complete_server(tcpls_session_t *s)
         return TCPLS_ERR_TOKEN;
     if ((nc = tcpls__conn_new(t, s->join_conn_id)) == NULL)
         return TCPLS_ERR_NOMEM;
-    nc->state = 1;
+    nc->state = TCPLS_CONN_ESTABLISHED;
     nc->backup = s->join_backup;
     if (c->out.len > 0 && tcpls__buf_append(&nc->out, c->out.base + c->out.off, c->out.len) != 0)
         return TCPLS_ERR_NOMEM;
     tcpls__buf_consume(&c->out, c->out.len);
     t->ever_joined = 1;
     s->mode = MODE_JOINED;
-    c->state = 1;
+    c->state = TCPLS_CONN_ESTABLISHED;
     if (s->ops.handshake_done)
         s->ops.handshake_done(s, s->user_data);
     if (t->ops.conn_state)
-        t->ops.conn_state(t, nc->id, 1, 0, t->user_data);
+        t->ops.conn_state(t, nc->id, TCPLS_CONN_ESTABLISHED, 0, t->user_data);
     return 0;
 }
 
@@ -164,13 +164,13 @@ tcpls__join_complete_client(tcpls_session_t *s, conn_t *c)
     SSL_free(c->ssl);
     c->ssl = NULL;
     for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i]->state == 1 && s->conns[i]->data_records < min_rr)
+        if (s->conns[i]->state == TCPLS_CONN_ESTABLISHED && s->conns[i]->data_records < min_rr)
             min_rr = s->conns[i]->data_records;
     c->data_records = min_rr == UINT64_MAX ? 0 : min_rr;
-    c->state = 1;
+    c->state = TCPLS_CONN_ESTABLISHED;
     s->ever_joined = 1;
     if (s->ops.conn_state)
-        s->ops.conn_state(s, c->id, 1, 0, s->user_data);
+        s->ops.conn_state(s, c->id, TCPLS_CONN_ESTABLISHED, 0, s->user_data);
     return 0;
 }
 
@@ -205,7 +205,7 @@ tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id)
         (wb = BIO_new(BIO_s_mem())) == NULL) {
         BIO_free(rb);
         ERR_clear_error();
-        c->state = 2;
+        c->state = TCPLS_CONN_CLOSED;
         c->error = TCPLS_ERR_NOMEM;
         return TCPLS_ERR_NOMEM;
     }

@@ -157,7 +157,7 @@ default_reinject(tcpls_session_t *s, conn_t *c)
 
     for (size_t i = 0; i < s->nconns; i++) {
         conn_t *x = s->conns[i];
-        if (x == c || x->state != 1 || x->ring_len == 0 || conn_rank(x) < conn_rank(c))
+        if (x == c || x->state != TCPLS_CONN_ESTABLISHED || x->ring_len == 0 || conn_rank(x) < conn_rank(c))
             continue;
         if (idle) {
             /* c would deliver sooner, by a margin (no duplicates between alike paths) */
@@ -232,16 +232,16 @@ tcpls__sched_data_budget(tcpls_session_t *s, conn_t *c)
 {
     int best = 3;
     size_t budget = SIZE_MAX;
-    if (c->state != 1)
+    if (c->state != TCPLS_CONN_ESTABLISHED)
         return 0;
     for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i]->state == 1 && conn_rank(s->conns[i]) < best)
+        if (s->conns[i]->state == TCPLS_CONN_ESTABLISHED && conn_rank(s->conns[i]) < best)
             best = conn_rank(s->conns[i]);
     if (conn_rank(c) != best)
         return 0;
     for (size_t i = 0; i < s->nconns && budget > 0; i++) {
         conn_t *x = s->conns[i];
-        if (x != c && x->state == 1 && conn_rank(x) == best)
+        if (x != c && x->state == TCPLS_CONN_ESTABLISHED && conn_rank(x) == best)
             budget = s->sched->limit(s, c, x, budget);
     }
     return budget;

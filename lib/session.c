@@ -124,7 +124,7 @@ tcpls__session_end(tcpls_session_t *s, int err)
         tcpls__seal_into(s, s->conns[0], TCPLS_CONTENT_ALERT, &iov, 1);
     }
     for (size_t i = 0; i < s->nconns; i++)
-        s->conns[i]->state = 2;
+        s->conns[i]->state = TCPLS_CONN_CLOSED;
     if (s->ops.closed)
         s->ops.closed(s, err, s->user_data);
 }
@@ -531,16 +531,16 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
     if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
     s->now_ns = now_ns;
-    if (c->state == 2)
+    if (c->state == TCPLS_CONN_CLOSED)
         return 0; /* late bytes of a connection given up */
     c->bytes_received += len;
-    if (c->state == 0 && c->ssl != NULL) {
+    if (c->state == TCPLS_CONN_HANDSHAKING && c->ssl != NULL) {
         /* a joining connection (client) */
         if ((r = tcpls__handshake_input(s, c, data, len, &used)) != 0)
             return tcpls__conn_fail(s, c, r, 0);
         data += used;
         len -= used;
-        if (c->state != 1 || len == 0)
+        if (c->state != TCPLS_CONN_ESTABLISHED || len == 0)
             return 0;
     } else if (s->mode == MODE_HANDSHAKE) {
         if ((r = tcpls__handshake_input(s, c, data, len, &used)) != 0)
@@ -586,7 +586,7 @@ tcpls_conn_eof(tcpls_session_t *s, uint32_t conn_id)
         return TCPLS_ERR_NO_CONN;
     if (s->closed)
         return s->error;
-    if (c->state == 2)
+    if (c->state == TCPLS_CONN_CLOSED)
         return 0;
     if (s->close_received || s->close_sent) {
         tcpls__session_end(s, 0);
@@ -609,7 +609,7 @@ control_frames(tcpls_session_t *s, conn_t *c, uint8_t *ctl, size_t cap)
 
     /* A connection carries its own ACKs: a path that dies then takes only its own
      * acknowledgments with it (the peer's stall detection stays per path). */
-    if (c->ack_due && c->recv_seq > 0 && c->state == 1) {
+    if (c->ack_due && c->recv_seq > 0 && c->state == TCPLS_CONN_ESTABLISHED) {
         tcpls_frame_t f = {.type = TCPLS_FRAME_ACK};
         f.u.ack.conn_id = c->id;
         f.u.ack.seq = c->recv_seq - 1;
@@ -737,7 +737,7 @@ tcpls_conn_output(tcpls_session_t *s, uint32_t conn_id, const uint8_t **data, si
     }
     if ((c = tcpls__conn_find(s, conn_id)) == NULL)
         return TCPLS_ERR_NO_CONN;
-    if (s->mode == MODE_TCPLS && c->state == 1 && (r = fill_output(s, c)) != 0)
+    if (s->mode == MODE_TCPLS && c->state == TCPLS_CONN_ESTABLISHED && (r = fill_output(s, c)) != 0)
         tcpls__session_end(s, r);
     else if (s->mode == MODE_PLAIN)
         tcpls__drain_wbio(s, c);
@@ -925,7 +925,7 @@ tcpls__session_feed_frames(tcpls_session_t *s, uint32_t conn_id, const uint8_t *
             (r = tcpls__aead_init(&s->rx, TCPLS_SUITE_AES_128_GCM_SHA256, secret, sizeof(secret), 0)) != 0)
             return r;
         s->mode = MODE_TCPLS;
-        c->state = 1;
+        c->state = TCPLS_CONN_ESTABLISHED;
     }
     r = handle_frames(s, c, p, len, &eliciting);
     if (r == 0 && eliciting)

@@ -59,7 +59,7 @@ typedef struct sent_record {
 
 typedef struct conn {
     uint32_t id;
-    int state; /* 0 handshaking, 1 established, 2 closed */
+    tcpls_conn_state_t state;
     buf_t in, out;
     uint64_t send_seq, recv_seq;
     uint64_t acked_upto;   /* records [0, acked_upto) acknowledged by the peer */
