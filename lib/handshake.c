@@ -318,6 +318,22 @@ handshake_complete(tcpls_session_t *s)
     return 0;
 }
 
+/* Moves bytes of data (from *used on) to c's input buffer until it holds want bytes. Returns
+ * 1 when some were taken, 0 when data has none left, or TCPLS_ERR_NOMEM. */
+static int
+buffer_upto(conn_t *c, size_t want, const uint8_t *data, size_t len, size_t *used)
+{
+    size_t n = want - c->in.len;
+    if (n > len - *used)
+        n = len - *used;
+    if (n == 0)
+        return 0;
+    if (tcpls__buf_append(&c->in, data + *used, n) != 0)
+        return TCPLS_ERR_NOMEM;
+    *used += n;
+    return 1;
+}
+
 /* Feeds whole TLS records to OpenSSL one at a time, so that nothing after the last handshake
  * record reaches OpenSSL: what follows belongs to libtcpls's record layer. Returns the bytes of
  * data consumed, or a negative error. */
@@ -325,16 +341,13 @@ int
 tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, size_t *used)
 {
     SSL *ssl = c->ssl ? c->ssl : s->ssl;
+    int r;
     *used = 0;
     while (c->ssl ? c->state == TCPLS_CONN_HANDSHAKING : s->mode == MODE_HANDSHAKE) {
         size_t need;
         if (c->in.len < TCPLS_RECORD_HEADER_LEN) {
-            size_t n = TCPLS_RECORD_HEADER_LEN - c->in.len;
-            if (n > len - *used)
-                n = len - *used;
-            if (n == 0 || tcpls__buf_append(&c->in, data + *used, n) != 0)
-                return n == 0 ? 0 : TCPLS_ERR_NOMEM;
-            *used += n;
+            if ((r = buffer_upto(c, TCPLS_RECORD_HEADER_LEN, data, len, used)) <= 0)
+                return r;
             continue;
         }
         const uint8_t *h = c->in.base + c->in.off;
@@ -342,18 +355,14 @@ tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_
         if (h[0] < 20 || h[0] > 23 || h[1] != 3 || need > HANDSHAKE_REC_MAX)
             return TCPLS_ERR_HANDSHAKE;
         if (c->in.len < need) {
-            size_t n = need - c->in.len;
-            if (n > len - *used)
-                n = len - *used;
-            if (n == 0 || tcpls__buf_append(&c->in, data + *used, n) != 0)
-                return n == 0 ? 0 : TCPLS_ERR_NOMEM;
-            *used += n;
+            if ((r = buffer_upto(c, need, data, len, used)) <= 0)
+                return r;
             continue;
         }
         if (BIO_write(SSL_get_rbio(ssl), c->in.base + c->in.off, (int)need) != (int)need)
             return TCPLS_ERR_NOMEM;
         tcpls__buf_consume(&c->in, need);
-        int r = SSL_do_handshake(ssl);
+        r = SSL_do_handshake(ssl);
         tcpls__drain_wbio(s, c);
         if (r == 1)
             return c->ssl ? tcpls__join_complete_client(s, c) : handshake_complete(s);
@@ -369,14 +378,6 @@ tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_
 }
 
 /* ---- plain TLS mode (a client without tcpls) ------------------------------------------------ */
-
-static void
-plain_deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t len, int fin)
-{
-    tcpls_session_t *s = arg;
-    if (s->ops.stream_data)
-        s->ops.stream_data(s, st->id, data, len, fin, s->user_data);
-}
 
 static tcpls_stream_t *
 plain_stream(tcpls_session_t *s)
@@ -398,7 +399,7 @@ tcpls__plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t le
             tcpls_stream_t *st = plain_stream(s);
             if (st == NULL)
                 return TCPLS_ERR_NOMEM;
-            tcpls__stream_receive(st, st->recv_next, s->plain, (size_t)r, 0, 0, plain_deliver, s);
+            tcpls__stream_receive(st, st->recv_next, s->plain, (size_t)r, 0, 0, tcpls__deliver, s);
             continue;
         }
         int e = SSL_get_error(s->ssl, r);
@@ -410,7 +411,7 @@ tcpls__plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t le
             tcpls_stream_t *st = plain_stream(s);
             s->close_received = 1;
             if (st)
-                tcpls__stream_receive(st, st->recv_next, NULL, 0, 1, 0, plain_deliver, s);
+                tcpls__stream_receive(st, st->recv_next, NULL, 0, 1, 0, tcpls__deliver, s);
             if (!s->close_sent) {
                 SSL_shutdown(s->ssl);
                 s->close_sent = 1;

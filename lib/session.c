@@ -315,8 +315,8 @@ process_ack(tcpls_session_t *s, uint32_t conn_id, uint64_t seq)
     return 0;
 }
 
-static void
-tcpls_deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t len, int fin)
+void
+tcpls__deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t len, int fin)
 {
     tcpls_session_t *s = arg;
     if (s->ops.stream_data)
@@ -359,7 +359,7 @@ handle_stream_frame(tcpls_session_t *s, const tcpls_frame_t *f)
     if (limit > before + session_room)
         limit = before + session_room;
     r = tcpls__stream_receive(st, f->u.stream.offset, f->u.stream.data, f->u.stream.len, f->u.stream.fin,
-                              limit, tcpls_deliver, s);
+                              limit, tcpls__deliver, s);
     s->reorder_total = s->reorder_total - before + st->reorder_bytes;
     if (r == 0)
         stream_maybe_finish(s, st);

@@ -279,6 +279,8 @@ void tcpls__conn_free(conn_t *c);
 
 /* Appends st to the send queue unless it is there or has nothing to send. */
 void tcpls__sendq_push(tcpls_session_t *s, tcpls_stream_t *st);
+/* Hands in-order stream data to the application (tcpls_deliver_fn; arg is the session). */
+void tcpls__deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t len, int fin);
 /* Adds stream id to the session's table. NULL when out of memory. */
 tcpls_stream_t *tcpls__stream_add(tcpls_session_t *s, uint32_t id);
 /* Ends the session (once): alert to the peer for a local error, closed callback. */
