@@ -7,8 +7,15 @@
  * Events reach the application through one tcpls_ops_t plus a user_data pointer.
  *
  * Error convention: functions return 0 (or a non-negative count) on success and a negative
- * TCPLS_ERR_* code on failure; tcpls_strerror() names it. docs/PROTOCOL.md has the wire
+ * TCPLS_ERR_* code on failure; tcpls_strerror() names it. The two _new functions return NULL
+ * on failure (tcpls_ctx_new with a reason in its err buffer). docs/PROTOCOL.md has the wire
  * decisions (extension code points, record format, frames, acknowledgments).
+ *
+ * Time: the library reads no clock. Times are monotonic nanoseconds from the application:
+ * tcpls_receive() (and tcpls_io_read()) take now_ns because input is when acknowledgments and
+ * progress are measured; everything else (output timing, metrics, stall detection) uses the
+ * session clock that tcpls_session_set_time() sets, and that tcpls_receive() also updates.
+ * Call tcpls_session_set_time() once per event-loop round, before building output.
  *
  * Threads: a session is used by one thread at a time; distinct sessions are independent.
  * Callbacks run inside tcpls_receive() / tcpls_conn_output() / tcpls_stream_write(); a callback
@@ -56,7 +63,8 @@ enum tcpls_error {
     TCPLS_ERR_KEY_LIMIT = -21,    /* the session's AEAD key reached its usage limit (RFC 8446 5.5) */
 };
 
-/* Returns a static, human-readable name for a TCPLS_ERR_* code ("record authentication failed"). */
+/* Returns a static, human-readable name for a TCPLS_ERR_* code ("record authentication failed");
+ * "success" for 0 and "unknown error" for any other value. Never NULL. */
 const char *tcpls_strerror(int err);
 
 /* ---- context: one per process role (client or server), shared by sessions ------------ */
@@ -91,8 +99,10 @@ typedef struct tcpls_ctx_config {
 /* 1 if name is a scheduler this library has ("default", "minrtt", "rr"). */
 int tcpls_scheduler_valid(const char *name);
 
-/* Creates a context from cfg ([in], copied). On failure returns NULL and, when err is not
- * NULL, writes a one-line reason into err (errlen bytes). */
+/* Creates a context from cfg ([in], copied; the strings are used during the call only). On
+ * failure (bad configuration, unknown scheduler, unreadable certificate, key or CA file,
+ * OpenSSL error) returns NULL and, when err is not NULL, writes a one-line reason into err
+ * (errlen bytes). */
 tcpls_ctx_t *tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen);
 /* Releases a context (NULL-safe). Every session made from it must be freed first. */
 void tcpls_ctx_free(tcpls_ctx_t *ctx);
@@ -118,16 +128,18 @@ typedef struct tcpls_ops {
     void (*stream_closed)(tcpls_session_t *s, uint32_t stream_id, void *user_data);
     /* The session ended: err = 0 after close_notify, otherwise a TCPLS_ERR_* code. Called once. */
     void (*closed)(tcpls_session_t *s, int err, void *user_data);
-    /* A connection changed state: state 1 = established (a join completed), 2 = closed (err = 0
-     * for an orderly close, else why: TCPLS_ERR_TOKEN, TCPLS_ERR_CONN_FAILED, ...). The session
-     * goes on while another connection works; the application closes that connection's socket. */
+    /* A connection changed state (a tcpls_conn_state_t): TCPLS_CONN_ESTABLISHED (a join
+     * completed) or TCPLS_CONN_CLOSED (err = 0 for an orderly close, else why: TCPLS_ERR_TOKEN,
+     * TCPLS_ERR_CONN_FAILED, ...). The session goes on while another connection works; the
+     * application closes that connection's socket. */
     void (*conn_state)(tcpls_session_t *s, uint32_t conn_id, int state, int err, void *user_data);
 } tcpls_ops_t;
 
 /* Creates a session and its first connection (connection id 0). A client session immediately
  * has its ClientHello waiting in tcpls_conn_output(s, 0, ...). server_name (client only, may be
  * NULL) is sent as SNI and verified against the certificate (an IP literal is verified as an IP
- * address). ops is copied; user_data is passed to every callback. Returns NULL on failure. */
+ * address). ops is copied; user_data is passed to every callback. Returns NULL on failure
+ * (ctx NULL, out of memory, OpenSSL could not start the handshake); there is no error code. */
 tcpls_session_t *tcpls_session_new(tcpls_ctx_t *ctx, const tcpls_ops_t *ops, void *user_data,
                                    const char *server_name);
 /* Releases the session and everything it holds (NULL-safe). Sends nothing. */
@@ -185,19 +197,26 @@ void *tcpls_stream_get_user_data(tcpls_session_t *s, uint32_t stream_id);
 
 /* ---- connections -------------------------------------------------------------------- */
 
+/* The state of a connection (tcpls_conn_info_t.state, the conn_state callback). */
+typedef enum tcpls_conn_state {
+    TCPLS_CONN_HANDSHAKING = 0, /* its TLS handshake (connection 0 or a join) is under way */
+    TCPLS_CONN_ESTABLISHED = 1, /* carries records */
+    TCPLS_CONN_CLOSED = 2,      /* failed or closed; its statistics stay */
+} tcpls_conn_state_t;
+
 typedef struct tcpls_conn_info {
-    uint32_t id;             /* connection id (0 = the first connection) */
-    int state;               /* 0 handshaking, 1 established, 2 closed */
-    uint64_t bytes_sent;     /* bytes handed to the application for this connection's socket */
-    uint64_t bytes_received; /* bytes fed with tcpls_receive() */
-    uint64_t records_sent;   /* protected records sent (after the handshake) */
-    uint64_t records_acked;  /* of those, records acknowledged by the peer */
+    uint32_t id;              /* connection id (0 = the first connection) */
+    tcpls_conn_state_t state; /* TCPLS_CONN_HANDSHAKING, _ESTABLISHED or _CLOSED */
+    uint64_t bytes_sent;      /* bytes handed to the application for this connection's socket */
+    uint64_t bytes_received;  /* bytes fed with tcpls_receive() */
+    uint64_t records_sent;    /* protected records sent (after the handshake) */
+    uint64_t records_acked;   /* of those, records acknowledged by the peer */
     uint64_t records_received;
     uint64_t unacked_records;       /* records whose frames are kept for a resend */
     uint64_t stream_bytes_sent;     /* stream payload bytes sent on this connection (resends included) */
     uint64_t stream_bytes_received; /* stream payload bytes received on this connection */
     int backup, migrated;           /* flags set by tcpls_conn_set_backup / tcpls_conn_migrate */
-    int error;                      /* why it closed (state 2), 0 if orderly */
+    int error;                      /* why it closed (TCPLS_CONN_CLOSED), 0 if orderly */
     uint32_t srtt_us;               /* last value given to tcpls_conn_set_metrics */
 } tcpls_conn_info_t;
 
@@ -209,14 +228,15 @@ int tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info);
  * Server: tokens handed out and not used yet. */
 size_t tcpls_session_token_count(tcpls_session_t *s);
 
-/* ---- multipath (issue 5; docs/PROTOCOL.md "Multipath") ------------------------------------ */
+/* ---- multipath (docs/PROTOCOL.md "Multipath") ------------------------------------------- */
 
 /* Client: starts joining a new connection with one of the server's tokens (backup = 1: a
  * backup connection, on both sides: the flag rides in tcpls_join). Writes the new
  * connection id (= the token's sequence number) to *conn_id; its ClientHello (with tcpls_join)
  * then waits in tcpls_conn_output(). The application connects a socket to any address of the
- * server and moves bytes as for connection 0; conn_state reports 1 when it is usable, or 2 with
- * TCPLS_ERR_TOKEN when the server refused. Returns 0, TCPLS_ERR_NO_TOKEN or TCPLS_ERR_STATE. */
+ * server and moves bytes as for connection 0; conn_state reports TCPLS_CONN_ESTABLISHED when it
+ * is usable, or TCPLS_CONN_CLOSED with TCPLS_ERR_TOKEN when the server refused. Returns 0, TCPLS_ERR_NO_TOKEN
+ * or TCPLS_ERR_STATE. */
 int tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id);
 /* Server: after a handshake on a fresh session completed as a join of another session (the
  * handshake_done callback ran, tcpls_session_is_established() is 1), returns 1 and writes the

@@ -15,26 +15,11 @@
 
 #include <openssl/ssl.h>
 
+#include "../support/simlink.h"
 #include "../support/tcpls_test.h"
 
 #define MAX_LINKS 9
 #define STEP_US   100
-
-typedef struct chunk {
-    struct chunk *next;
-    uint64_t arrive_us;
-    size_t len;
-    uint8_t data[];
-} chunk_t;
-
-/* One direction of a simulated TCP connection: a kernel send buffer drained at rate into a
- * pipe of fixed delay. */
-typedef struct dir {
-    uint8_t *sbuf;
-    size_t slen, scap;
-    double credit;
-    chunk_t *head, *tail;
-} dir_t;
 
 typedef struct link {
     int used, up, blackhole;
@@ -42,7 +27,7 @@ typedef struct link {
     uint64_t delay_us;
     uint32_t conn_id;
     tcpls_session_t *srv; /* the server session fed by this connection (a joining one forwards) */
-    dir_t c2s, s2c;
+    simlink_dir_t c2s, s2c;
     uint64_t delivered; /* bytes delivered to the client over this link */
 } link_t;
 
@@ -139,82 +124,6 @@ static const tcpls_ops_t srv_ops = {NULL, srv_opened, NULL, srv_writable, NULL, 
 /* ---- the network ---- */
 
 static void
-dir_free(dir_t *d)
-{
-    while (d->head) {
-        chunk_t *c = d->head;
-        d->head = c->next;
-        free(c);
-    }
-    d->tail = NULL;
-    free(d->sbuf);
-    memset(d, 0, sizeof(*d));
-}
-
-/* Application writes into the kernel send buffer (64 KiB, like a short notsent queue). */
-static void
-dir_write(dir_t *d, tcpls_session_t *s, uint32_t conn_id)
-{
-    const uint8_t *data;
-    size_t len;
-    if (d->scap == 0) {
-        d->scap = 64 * 1024;
-        d->sbuf = malloc(d->scap);
-    }
-    if (tcpls_conn_output(s, conn_id, &data, &len) != 0 || len == 0)
-        return;
-    size_t room = d->scap - d->slen;
-    if (len > room)
-        len = room;
-    memcpy(d->sbuf + d->slen, data, len);
-    d->slen += len;
-    tcpls_conn_output_consumed(s, conn_id, len);
-}
-
-static void
-dir_step(dir_t *d, const link_t *l, uint64_t now_us)
-{
-    size_t n;
-    d->credit += l->rate * STEP_US;
-    n = d->credit < (double)d->slen ? (size_t)d->credit : d->slen;
-    if (n == 0) {
-        if (d->slen == 0)
-            d->credit = 0;
-        return;
-    }
-    d->credit -= (double)n;
-    if (!l->blackhole) {
-        chunk_t *c = malloc(sizeof(*c) + n);
-        c->next = NULL;
-        c->arrive_us = now_us + l->delay_us;
-        c->len = n;
-        memcpy(c->data, d->sbuf, n);
-        if (d->tail)
-            d->tail->next = c;
-        else
-            d->head = c;
-        d->tail = c;
-    }
-    memmove(d->sbuf, d->sbuf + n, d->slen - n);
-    d->slen -= n;
-}
-
-static void
-dir_deliver(dir_t *d, uint64_t now_us, tcpls_session_t *s, uint32_t conn_id, uint64_t *count)
-{
-    while (d->head && d->head->arrive_us <= now_us) {
-        chunk_t *c = d->head;
-        d->head = c->next;
-        if (d->head == NULL)
-            d->tail = NULL;
-        tcpls_receive(s, conn_id, c->data, c->len, now_us * 1000);
-        if (count)
-            *count += c->len;
-        free(c);
-    }
-}
-
-static void
 sim_init(sim_t *m, unsigned tokens, const char *sched)
 {
     tcpls_ctx_config_t sc = {.is_server = 1, .tokens = tokens, .scheduler = sched};
@@ -267,12 +176,12 @@ sim_step(sim_t *m)
                                bps);
         tcpls_conn_set_metrics(m->server, l->conn_id, (uint32_t)(2 * l->delay_us), (uint32_t)l->s2c.slen,
                                bps);
-        dir_write(&l->c2s, m->client, l->conn_id);
-        dir_write(&l->s2c, l->srv, sid);
-        dir_step(&l->c2s, l, m->now_us);
-        dir_step(&l->s2c, l, m->now_us);
-        dir_deliver(&l->c2s, m->now_us, l->srv, sid, NULL);
-        dir_deliver(&l->s2c, m->now_us, m->client, l->conn_id, &l->delivered);
+        simlink_dir_write(&l->c2s, m->client, l->conn_id);
+        simlink_dir_write(&l->s2c, l->srv, sid);
+        simlink_dir_step(&l->c2s, l->rate, l->delay_us, l->blackhole, m->now_us, STEP_US);
+        simlink_dir_step(&l->s2c, l->rate, l->delay_us, l->blackhole, m->now_us, STEP_US);
+        simlink_dir_deliver(&l->c2s, m->now_us, l->srv, sid, NULL);
+        simlink_dir_deliver(&l->s2c, m->now_us, m->client, l->conn_id, &l->delivered);
     }
     srv_write(m);
 }
@@ -314,8 +223,8 @@ static void
 sim_free(sim_t *m)
 {
     for (int i = 0; i < MAX_LINKS; i++) {
-        dir_free(&m->links[i].c2s);
-        dir_free(&m->links[i].s2c);
+        simlink_dir_free(&m->links[i].c2s);
+        simlink_dir_free(&m->links[i].s2c);
         tcpls_session_free(m->shells[i]);
     }
     tcpls_session_free(m->client);
@@ -603,8 +512,8 @@ test_failover_reset(void **state)
     assert_true(m.received > 0 && m.received < m.total);
     /* RST on connection 0: in-flight bytes are lost, both ends see it */
     m.links[0].up = 0;
-    dir_free(&m.links[0].c2s);
-    dir_free(&m.links[0].s2c);
+    simlink_dir_free(&m.links[0].c2s);
+    simlink_dir_free(&m.links[0].s2c);
     assert_int_equal(tcpls_conn_eof(m.client, 0), 0);
     assert_int_equal(tcpls_conn_eof(m.server, 0), 0);
     assert_int_equal(m.conn_events[0], 2);
