@@ -231,12 +231,15 @@ size_t tcpls_session_token_count(tcpls_session_t *s);
 /* ---- multipath (docs/PROTOCOL.md "Multipath") ------------------------------------------- */
 
 /* Client: starts joining a new connection with one of the server's tokens (backup = 1: a
- * backup connection, on both sides: the flag rides in tcpls_join). Writes the new
- * connection id (= the token's sequence number) to *conn_id; its ClientHello (with tcpls_join)
- * then waits in tcpls_conn_output(). The application connects a socket to any address of the
- * server and moves bytes as for connection 0; conn_state reports TCPLS_CONN_ESTABLISHED when it
- * is usable, or TCPLS_CONN_CLOSED with TCPLS_ERR_TOKEN when the server refused. Returns 0, TCPLS_ERR_NO_TOKEN
- * or TCPLS_ERR_STATE. */
+ * backup connection, on both sides: the server learns it from a Connection Priority frame
+ * right after the join). Writes the new connection id (= the token's sequence number) to
+ * *conn_id; its ClientHello (with tcpls_join) then waits in tcpls_conn_output(). The
+ * application connects a socket to any address of the server and moves bytes as for
+ * connection 0; conn_state reports TCPLS_CONN_ESTABLISHED when it is usable, or
+ * TCPLS_CONN_CLOSED with TCPLS_ERR_TOKEN when the server refused. A join that fails before any
+ * byte of it was written (tcpls_conn_output_consumed) gives its token back, and its connection
+ * id may then be used by a later join: after TCPLS_CONN_CLOSED, forget the id. Not to be
+ * called from a callback. Returns 0, TCPLS_ERR_NO_TOKEN or TCPLS_ERR_STATE. */
 int tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id);
 /* Server: after a handshake on a fresh session completed as a join of another session (the
  * handshake_done callback ran, tcpls_session_is_established() is 1), returns 1 and writes the

@@ -126,6 +126,16 @@ tcpls__conn_fail(tcpls_session_t *s, conn_t *c, int err, int tell_peer)
         s->ops.conn_state(s, c->id, TCPLS_CONN_CLOSED, err, s->user_data);
     if (s->closed)
         return s->error;
+    if (!s->is_server && was == TCPLS_CONN_HANDSHAKING && c->id != 0 && c->bytes_sent == 0 &&
+        s->ntokens < MAX_TOKENS) {
+        /* A join whose TCP connection never carried its ClientHello (connect failed, reset):
+         * the server never saw the token, which is still good. Without this, every failed
+         * connect on a broken path burnt a token the server believed the client held. */
+        s->tokens[s->ntokens].seq = (uint8_t)c->id;
+        memcpy(s->tokens[s->ntokens].value, c->join_ext, TCPLS_TOKEN_LEN);
+        s->ntokens++;
+        c->recycled = 1;
+    }
     if (tcpls__live_conns(s, 1) == 0) {
         /* A multipath session outlives its last connection while the client can join again
          * (break-before-make). */

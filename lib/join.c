@@ -202,6 +202,15 @@ tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id)
         return TCPLS_ERR_STATE;
     if (s->ntokens == 0)
         return TCPLS_ERR_NO_TOKEN;
+    /* connections of failed joins whose token came back: their ids may be used again */
+    for (size_t i = 0; i < s->nconns;) {
+        if (s->conns[i]->recycled) {
+            tcpls__conn_free(s->conns[i]);
+            s->conns[i] = s->conns[--s->nconns];
+        } else {
+            i++;
+        }
+    }
     for (size_t i = 1; i < s->ntokens; i++)
         if (s->tokens[i].seq < s->tokens[best].seq)
             best = i;

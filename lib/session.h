@@ -93,6 +93,9 @@ typedef struct conn {
     uint64_t stalled_since;
     uint64_t stream_bytes_sent, stream_bytes_received;
     uint8_t join_ext[TCPLS_TOKEN_LEN]; /* client: tcpls_join = the token */
+    /* client: a join that failed before a byte of its ClientHello was written; its token went
+     * back to the session and its id may be used again (freed by the next tcpls_join) */
+    uint8_t recycled;
 } conn_t;
 
 typedef struct token {
@@ -203,7 +206,7 @@ static inline conn_t *
 tcpls__conn_find(tcpls_session_t *s, uint32_t id)
 {
     for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i]->id == id)
+        if (s->conns[i]->id == id && !s->conns[i]->recycled)
             return s->conns[i];
     return NULL;
 }

@@ -69,7 +69,7 @@ ss_kill=1
 "$MPLAB" exec --topo soak client -- ss -K dst 10.0.9.9 >/dev/null 2>&1 || ss_kill=0
 
 get() { # extra get arguments... (bounded: a hang counts as a lost transfer)
-    timeout 60 "$MPLAB" exec --topo soak client -- "$MPLAB" get --proto tcpls --json --quiet --timeout 10 \
+    timeout 60 "$MPLAB" exec --topo soak client -- "$MPLAB" get --proto tcpls --json --timeout 10 \
         --servername mplab-server --bind 10.0.1.1 --bind 10.0.2.1 --bind 10.0.3.1 "$@"
 }
 # the reference: a download before any fault
@@ -146,22 +146,23 @@ while [ "$(date +%s)" -lt "$end" ]; do
         echo "$out" | grep -q '"verified":true' || good=0
         echo "$out" | grep -q "$ref" || good=0
     fi
-    if [ $good = 0 ] && [ -z "$out" ] && grep -q 'cannot connect' "$T_TMP/err"; then
-        # no session at all (the first connection's path was down or reset while connecting):
-        # nothing was transferred, so nothing can be lost; counted apart
+    if [ $good = 0 ] && [ -z "$out" ] && grep -q 'error: cannot connect\|error: TCPLS session not established' "$T_TMP/err"; then
+        # no session at all (the first connection's path was down, or reset while connecting or
+        # during the handshake): nothing was transferred, so nothing can be lost; counted apart
         noconn=$((noconn + 1))
-        echo "$n $what no connection: $(head -c 200 "$T_TMP/err")" >>"$OUT/transfers.log"
+        echo "$n $what no connection: $(grep 'error' "$T_TMP/err" | head -c 200)" >>"$OUT/transfers.log"
     elif [ $good = 1 ]; then
         ok=$((ok + 1))
         echo "$n $what ok $(echo "$out" | grep -o '"seconds":[0-9.]*')" >>"$OUT/transfers.log"
     else
         lost=$((lost + 1))
-        echo "$n $what LOST: $(head -c 300 "$T_TMP/err") $(echo "$out" | head -c 300)" >>"$OUT/transfers.log"
+        echo "$n $what LOST: $(grep 'error' "$T_TMP/err" | head -c 300) $(echo "$out" | head -c 300)" >>"$OUT/transfers.log"
+        cp "$T_TMP/err" "$OUT/lost-$n.log"
     fi
 done
 wait $inj 2>/dev/null
 faults=$(wc -l <"$OUT/faults.log")
-echo "soak: seed $SEED: $ok transfers ok, $lost lost or corrupt, $noconn could not connect; $faults faults injected:"
+echo "soak: seed $SEED: $ok transfers ok, $lost lost or corrupt, $noconn never established a session; $faults faults injected:"
 for k in down blackhole rate rst; do
     printf '  %-9s %s\n' "$k" "$(awk -v k=$k '$2 == k' "$OUT/faults.log" | wc -l)"
 done

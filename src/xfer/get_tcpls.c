@@ -220,8 +220,9 @@ on_closed(tcpls_session_t *s, int err, void *ud)
 static cconn_t *
 conn_by_id(getter_t *g, uint32_t id)
 {
+    /* a closed connection's id may come back (a join whose token was returned): never it */
     for (size_t i = 0; i < g->nconns; i++)
-        if (g->conns[i].id == id && g->conns[i].fd >= 0)
+        if (g->conns[i].id == id && g->conns[i].fd >= 0 && g->conns[i].state != 2)
             return &g->conns[i];
     return NULL;
 }
@@ -1113,6 +1114,8 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         int e = g.close_err;
         if (e == TCPLS_ERR_HANDSHAKE)
             fail(&g, "TCPLS handshake with %s failed (certificate or protocol)", g.streams[0].u.host);
+        else if (!started)
+            fail(&g, "TCPLS session not established: %s", tcpls_strerror(e));
         else
             fail(&g, "TCPLS session failed: %s", tcpls_strerror(e));
     }

@@ -150,6 +150,29 @@ test_control_frames_resent(void **state)
     pn_free(&n);
 }
 
+/* A join whose TCP connection fails before its ClientHello was written (a connect refused on a
+ * broken path) gives its token back; the next join uses it and works. */
+static void
+test_failed_connect_keeps_token(void **state)
+{
+    pn_net_t n;
+    uint32_t id;
+    assert_int_equal(pn_init(&n, 2, NULL), 0);
+    assert_int_equal(tcpls_session_token_count(n.client), 2);
+    for (int i = 0; i < 5; i++) { /* five connects fail in a row */
+        assert_int_equal(tcpls_join(n.client, 0, &id), 0);
+        assert_int_equal(tcpls_session_token_count(n.client), 1);
+        assert_int_equal(tcpls_conn_failed(n.client, id, TCPLS_ERR_CONN_FAILED), 0);
+        assert_int_equal(tcpls_session_token_count(n.client), 2);
+    }
+    assert_int_equal(pn_join(&n, 1), 0);
+    pn_pump(&n, 20);
+    assert_int_equal(n.cli.conn_state[n.c[1].id], TCPLS_CONN_ESTABLISHED);
+    assert_int_equal(tcpls_conn_live_count(n.server), 2);
+    assert_int_equal(tcpls_session_token_count(n.client), 1); /* one used: 2 = tokens + joined */
+    pn_free(&n);
+}
+
 /* The key's usage limit (RFC 8446 5.5) counts records over every connection; at the limit the
  * session ends with a clear error instead of protecting one record too many. */
 static void
@@ -181,6 +204,7 @@ main(void)
         cmocka_unit_test(test_join_through_hello_retry),
         cmocka_unit_test(test_control_frames_resent),
         cmocka_unit_test(test_key_usage_limit),
+        cmocka_unit_test(test_failed_connect_keeps_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
