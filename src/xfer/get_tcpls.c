@@ -631,6 +631,7 @@ conn_names(cconn_t *c, int fd)
 static void
 join_test_hooks(getter_t *g, uint32_t id)
 {
+#ifdef TCPLS_TESTING
     const uint8_t *out;
     size_t len;
     if (g->inject == NULL || tcpls_conn_output(g->s, id, &out, &len) != 0)
@@ -650,8 +651,13 @@ join_test_hooks(getter_t *g, uint32_t id)
         memcpy(g->first_hello, out, len);
         g->first_hello_len = len;
     }
+#else
+    (void)g;
+    (void)id;
+#endif
 }
 
+#ifdef TCPLS_TESTING
 /* replay-token: sends the kept ClientHello on a new connection; the server must answer with an
  * illegal_parameter alert. */
 static void
@@ -682,6 +688,7 @@ replay_hello(getter_t *g, const path_t *p)
     else
         fail(g, "test hook: the replayed token was not refused (%zu bytes back)", got);
 }
+#endif
 
 /* Joins a connection on path pi: a token, a non-blocking connect; the ClientHello goes out when
  * the socket is writable. Returns 0 or -1 (no token, socket error). */
@@ -836,11 +843,13 @@ manage_paths(getter_t *g, uint64_t now, uint64_t start_ns)
     }
     if (g->migrated)
         return;
+#ifdef TCPLS_TESTING
     if (g->first_hello != NULL && !g->replayed) {
         for (size_t i = 1; i < g->nconns; i++)
             if (g->conns[i].state == 1)
                 replay_hello(g, &g->paths[0]), i = g->nconns;
     }
+#endif
     for (size_t i = 0; i < g->npaths && tcpls_session_token_count(g->s) > 0; i++) {
         path_t *p = &g->paths[i];
         if (p->conn >= 0 || now < p->retry_ns)
@@ -935,7 +944,12 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
     double interval = cfg->interval_s > 0 ? cfg->interval_s : 1.0;
     double bh = cfg->blackhole_s > 0 ? cfg->blackhole_s : 1.0;
+#ifdef TCPLS_TESTING
+    /* test hooks (tests/e2e): only build/mplab-testing reads them */
     const char *inject = getenv("MPLAB_TCPLS_INJECT");
+#else
+    const char *inject = NULL; /* the hooks below are then dead code, dropped by the compiler */
+#endif
 
     g.inject = inject;
     if ((g.streams = calloc(cfg->n_urls, sizeof(*g.streams))) == NULL)
