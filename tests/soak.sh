@@ -33,6 +33,7 @@ export MPLAB_RUNDIR="$T_TMP/run"
 export MPLAB_CERT_DIR="$T_TMP/certs"
 OUT=${SOAK_OUT:-build/soak}
 mkdir -p "$OUT"
+rm -f "$OUT"/lost-*.log
 at_exit "$MPLAB topo down --all"
 "$MPLAB" cert >/dev/null 2>&1 || fail "mplab cert"
 echo "soak: seed $SEED, ${SECONDS_TOTAL}s, transfers of $SIZE, at least $MIN_FAULTS faults (log in $OUT)"
