@@ -168,7 +168,7 @@ fuzz: check-fuzz-deps
 	    build-fuzz/libtcpls.a build-fuzz/libmplab-app.a && \
 	  for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
-	    clang $(CFLAGS_ALL) -O1 -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f $(FUZZ_SUPPORT) \
+	    clang $(CFLAGS_ALL) -O1 -DTCPLS_TESTING -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f $(FUZZ_SUPPORT) \
 	      build-fuzz/libmplab-app.a build-fuzz/libtcpls.a $(LDLIBS_ALL) || exit 1; \
 	  done; fi
 
