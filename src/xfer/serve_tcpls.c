@@ -16,12 +16,12 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "netinfo/tcp_metrics.h"
-
 #include <openssl/ssl.h>
 
 #include "netinfo/linkwatch.h"
+#include "netinfo/tcp_metrics.h"
 #include "xfer/http.h"
+#include "xfer/tcpls_upkeep.h"
 #include "tcpls.h"
 #include "common/util.h"
 
@@ -55,7 +55,8 @@ struct sess {
     tcpls_session_t *s;
     sstream_t *streams;
     int dead, want_out, http_error;
-    uint64_t last_ns, metrics_ns;
+    uint64_t last_ns;
+    mpl_upkeep_t upkeep;
     char peer[80];
 };
 
@@ -206,52 +207,26 @@ sconn_close(srv_t *sv, sconn_t *sc)
     free(sc);
 }
 
-/* Multipath upkeep: short kernel send queues and a user timeout once a session has several
- * connections, path metrics for the scheduler, and the blackhole check (no acknowledgment
- * progress for cfg->blackhole_s). */
+/* Multipath upkeep (tcpls_upkeep.h), with short kernel send queues and a user timeout once a
+ * session has several connections. Multipath from the start when the client advertised
+ * several addresses (it will join): short kernel queues before the first join keep the first
+ * path from taking a queue that the joined ones would wait for. */
 static void
 conns_upkeep(sess_t *se, uint64_t now)
 {
-    srv_t *sv = se->srv;
-    double bh = sv->cfg->blackhole_s; /* 0: adaptive, max(0.3 s, 4 x srtt) */
-    /* multipath from the start when the client advertised several addresses (it will join):
-     * short kernel queues before the first join keep the first path from taking a queue that
-     * the joined ones would wait for */
     int multi = tcpls_conn_count(se->s) > 1 || tcpls_session_peer_address_count(se->s) > 1;
 
     tcpls_session_set_time(se->s, now);
-    if (!multi || now - se->metrics_ns < 20000000ull)
+    if (!mpl_upkeep_due(&se->upkeep, now, multi))
         return;
-    se->metrics_ns = now;
     for (sconn_t *sc = se->conns; sc; sc = sc->next) {
-        mpl_tcp_metrics_t m;
         if (sc->dead)
             continue;
         if (!sc->multipath_opts) {
             sc->multipath_opts = 1;
-            mpl_tcp_multipath_opts(sc->fd, 128 * 1024, (unsigned)(bh > 0 ? bh * 2000 : 3000));
+            mpl_tcp_multipath_opts(sc->fd, 128 * 1024, mpl_upkeep_user_timeout_ms(&se->upkeep));
         }
-        double th = bh, drain = 0;
-        if (mpl_tcp_metrics(sc->fd, &m) == 0) {
-            tcpls_conn_set_metrics(se->s, sc->id, m.srtt_us, m.notsent_bytes, m.delivery_bps);
-            if (th <= 0)
-                th = 4.0 * m.srtt_us / 1e6;
-            /* a slow path's queue takes time to drain before any acknowledgment can come */
-            if (m.delivery_bps > 0)
-                drain = ((double)m.notsent_bytes + (double)m.cwnd * m.mss) * 8 / (double)m.delivery_bps;
-        }
-        if (th < 0.3 && bh <= 0)
-            th = 0.3;
-        if (bh <= 0)
-            th += drain < 2.0 ? drain : 2.0;
-        uint64_t since = tcpls_conn_stalled_since(se->s, sc->id);
-        if (since != 0 && now > since && (double)(now - since) / 1e9 > th &&
-            tcpls_conn_live_count(se->s) > 1) {
-            if (!sv->cfg->quiet)
-                mpl_info("%s: connection %u (%s): no acknowledgment for %.2f s, failing over", se->peer,
-                         sc->id, sc->peer, (double)(now - since) / 1e9);
-            tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED);
-        }
+        mpl_upkeep_conn(&se->upkeep, se->s, sc->id, sc->fd, sc->peer, now);
     }
 }
 
@@ -429,6 +404,7 @@ accept_all(srv_t *sv, int lfd)
             continue;
         }
         se->srv = sv;
+        se->upkeep = (mpl_upkeep_t){.blackhole_s = sv->cfg->blackhole_s, .quiet = sv->cfg->quiet, .who = se->peer};
         sc->fd = fd;
         sc->se = se;
         se->conns = sc;
@@ -487,17 +463,9 @@ links_changed(srv_t *sv)
         int failed = 0;
         if (se->dead || se->conns == NULL || se->conns->next == NULL)
             continue;
-        for (sconn_t *sc = se->conns; sc; sc = sc->next) {
-            char ifn[32];
-            if (sc->dead || tcpls_conn_live_count(se->s) < 2 ||
-                mpl_ifstate_sock_usable(st, sc->fd, ifn, sizeof(ifn)))
-                continue;
-            if (!sv->cfg->quiet)
-                mpl_info("%s: connection %u (%s): interface %s is down, failing over", se->peer, sc->id,
-                         sc->peer, ifn);
-            tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED);
-            failed = 1;
-        }
+        for (sconn_t *sc = se->conns; sc; sc = sc->next)
+            if (!sc->dead)
+                failed |= mpl_upkeep_link(&se->upkeep, st, se->s, sc->id, sc->fd, sc->peer);
         if (failed)
             pump(se);
     }

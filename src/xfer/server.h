@@ -30,7 +30,8 @@ typedef struct mpl_server_cfg {
     /* tcpls multipath */
     unsigned tcpls_tokens;   /* tokens (extra connections) per session, 0 = library default (4) */
     const char *tcpls_sched; /* scheduler name or NULL (default) */
-    double blackhole_s;      /* a connection without acknowledgment progress this long fails (0: 1 s) */
+    double blackhole_s;      /* a connection without acknowledgment progress this long fails (0: adaptive,
+                              * max(0.3 s, 4 x srtt) + queue drain time, see tcpls_upkeep.h) */
 } mpl_server_cfg_t;
 
 typedef struct mpl_server_stats {
