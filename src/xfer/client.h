@@ -52,7 +52,7 @@ typedef struct mpl_client_cfg {
     const char *tcpls_sched;                        /* scheduler name or NULL */
     double migrate_at_s;                            /* > 0: migrate at this time after the start */
     int migrate_to;                                 /* bind index to migrate to (-1: the second path) */
-    double blackhole_s;                             /* no-ack-progress timeout (0: adaptive, tcpls_upkeep.h) */
+    double blackhole_s; /* no-ack-progress timeout (0: adaptive, tcpls_upkeep.h) */
     /* priority changes during the session (--backup-at / --normal-at): at prio_at_s[i], the
      * connections from bind[prio_bind[i]] become backups (prio_backup 1) or normal (0) */
     size_t n_prio;

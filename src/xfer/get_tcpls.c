@@ -741,8 +741,9 @@ run_session(getter_t *g, int lw)
             links_changed(g);
         for (size_t k = 0; k < nconn_fds && pr > 0 && !g->closed; k++) {
             cconn_t *c = &g->conns[idx[k]];
-            if ((pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) && tcpls_io_read(g->s, c->id, c->fd, now) != 0 &&
-                c->state != 2 && !g->closed && tcpls_conn_count(g->s) > 1)
+            if ((pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
+                tcpls_io_read(g->s, c->id, c->fd, now) != 0 && c->state != 2 && !g->closed &&
+                tcpls_conn_count(g->s) > 1)
                 tcpls_conn_failed(g->s, c->id, TCPLS_ERR_CONN_FAILED);
         }
         if (!started && tcpls_session_is_established(g->s) && !g->closed) {

@@ -110,8 +110,9 @@ mpl_sock_connect(const mpl_connect_opts_t *o, const char *host, int port, char *
     }
     freeaddrinfo(ai);
     if (fd < 0) {
-        snprintf(why, whylen, strchr(host, ':') ? "cannot connect to [%s]:%d: %s" : "cannot connect to %s:%d: %s",
-                 host, port, reason);
+        snprintf(why, whylen,
+                 strchr(host, ':') ? "cannot connect to [%s]:%d: %s" : "cannot connect to %s:%d: %s", host,
+                 port, reason);
         return -1;
     }
     return fd;

@@ -37,7 +37,7 @@ void mpl_tcpls_hooks_requests_queued(mpl_tcpls_hooks_t *h, tcpls_session_t *s);
 void mpl_tcpls_hooks_join_started(mpl_tcpls_hooks_t *h, tcpls_session_t *s, uint32_t id);
 /* A join worked: replay-token sends the kept ClientHello to remote once. Returns 0, or -1 with a
  * reason in err when the server did not refuse it. */
-int mpl_tcpls_hooks_joined(mpl_tcpls_hooks_t *h, const struct sockaddr *remote, socklen_t remote_len, char *err,
-                           size_t errlen);
+int mpl_tcpls_hooks_joined(mpl_tcpls_hooks_t *h, const struct sockaddr *remote, socklen_t remote_len,
+                           char *err, size_t errlen);
 
 #endif

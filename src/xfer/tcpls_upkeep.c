@@ -44,7 +44,8 @@ sep(const mpl_upkeep_t *u)
 }
 
 int
-mpl_upkeep_conn(const mpl_upkeep_t *u, tcpls_session_t *s, uint32_t id, int fd, const char *label, uint64_t now)
+mpl_upkeep_conn(const mpl_upkeep_t *u, tcpls_session_t *s, uint32_t id, int fd, const char *label,
+                uint64_t now)
 {
     mpl_tcp_metrics_t m;
     int have = mpl_tcp_metrics(fd, &m) == 0;
@@ -70,8 +71,8 @@ mpl_upkeep_link(const mpl_upkeep_t *u, const mpl_ifstate_t *st, tcpls_session_t 
     if (tcpls_conn_live_count(s) < 2 || mpl_ifstate_sock_usable(st, fd, ifn, sizeof(ifn)))
         return 0;
     if (!u->quiet)
-        mpl_info("%s%sconnection %u (%s): interface %s is down, failing over", u->who ? u->who : "", sep(u), id,
-                 label, ifn);
+        mpl_info("%s%sconnection %u (%s): interface %s is down, failing over", u->who ? u->who : "", sep(u),
+                 id, label, ifn);
     tcpls_conn_failed(s, id, TCPLS_ERR_CONN_FAILED);
     return 1;
 }
