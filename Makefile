@@ -105,8 +105,8 @@ $(LIBTCPLS_T): $(LIB_OBJ_T)
 	@rm -f $@
 	ar rcs $@ $^
 
-# mplab with the client's test hooks: its own get_tcpls.o comes first, the archive's is unused
-$(MPLAB_T): $(BUILD)/src/main.o $(BUILD)/testing/src/xfer/get_tcpls.o $(LIBAPP) $(LIBTCPLS_T)
+# mplab with the client's test hooks: its own tcpls_hooks.o comes first, the archive's is unused
+$(MPLAB_T): $(BUILD)/src/main.o $(BUILD)/testing/src/xfer/tcpls_hooks.o $(LIBAPP) $(LIBTCPLS_T)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
 
 $(LIBAPP): $(APP_OBJ)

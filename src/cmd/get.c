@@ -62,7 +62,7 @@ usage(FILE *f)
                "                       become backups (the server is told: Connection Priority frame)\n"
                "      --normal-at S:ADDR  ... become normal again (both may be repeated)\n"
                "      --blackhole-timeout S  give a connection up after S without acknowledgment\n"
-               "                       progress (default 1s)\n"
+               "                       progress (default: max(0.3 s, 4 x RTT))\n"
                "      --interval also prints each connection's rtt, cwnd, delivery rate and goodput;\n"
                "      --json adds connections[i].series [{t,rtt_ms,cwnd,delivery_mbps,goodput_mbps}]\n"
                "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n");

@@ -5,10 +5,10 @@
 
 #include "xfer/bytesgen.h"
 #include "xfer/http.h"
+#include "xfer/sock.h"
 #include "common/util.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -153,88 +153,31 @@ conn_finish(client_t *cl)
     cl->open = 0;
 }
 
-static int
-connect_one(client_t *cl, const struct addrinfo *ai, char *why, size_t whylen)
+static void
+tick_sink(void *ud)
 {
-    const mpl_client_cfg_t *cfg = cl->cfg;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, cfg->tp->ip_protocol);
-    if (fd < 0) {
-        if (cfg->tp->ip_protocol == IPPROTO_MPTCP)
-            snprintf(why, whylen, "MPTCP is not available (kernel without MPTCP or net.mptcp.enabled=0)");
-        else
-            snprintf(why, whylen, "socket: %s", strerror(errno));
-        return -1;
-    }
-    if (mpl_set_cc(fd, cfg->cc, why, whylen) != 0) {
-        close(fd);
-        return -2; /* not worth trying other addresses */
-    }
-    for (size_t i = 0; i < cfg->n_bind; i++) {
-        if (cfg->bind[i].ss_family != ai->ai_family)
-            continue;
-        if (bind(fd, (const struct sockaddr *)&cfg->bind[i], cfg->bind_len[i]) != 0) {
-            char a[80];
-            snprintf(why, whylen, "cannot bind to %s: %s",
-                     mpl_fmt_addr((const struct sockaddr *)&cfg->bind[i], 1, a, sizeof(a)), strerror(errno));
-            close(fd);
-            return -2;
-        }
-        break; /* the first address of the family; the others are for multipath protocols */
-    }
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-        snprintf(why, whylen, "%s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    cl->conn.fd = fd;
-    cl->deadline_ns = mpl_now_ns() + timeout_ns(cl);
-    for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        if (wait_io(cl, POLLOUT) != 0) {
-            snprintf(why, whylen, "connection timed out after %.1f s", cfg->timeout_s);
-            close(fd);
-            return -1;
-        }
-        if (poll(&pfd, 1, 0) > 0)
-            break;
-    }
-    int soerr = 0;
-    socklen_t sl = sizeof(soerr);
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-    if (soerr != 0) {
-        snprintf(why, whylen, "%s", strerror(soerr));
-        close(fd);
-        return -1;
-    }
-    return fd;
+    mpl_body_sink_t *sink = ud;
+    if (sink != NULL)
+        mpl_sink_tick(sink);
 }
 
 static int
 do_connect(client_t *cl, const char *host, int port)
 {
     const mpl_client_cfg_t *cfg = cl->cfg;
-    struct addrinfo hints, *ai = NULL;
-    char ps[16], why[300] = "no address";
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    snprintf(ps, sizeof(ps), "%d", port);
-    int g = getaddrinfo(host, ps, &hints, &ai);
-    if (g != 0)
-        return fail(cl, "cannot resolve '%s': %s", host, gai_strerror(g));
-    int fd = -1;
-    for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
-        if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
-            continue;
-        fd = connect_one(cl, a, why, sizeof(why));
-        if (fd >= 0 || fd == -2)
-            break;
-    }
-    freeaddrinfo(ai);
-    char hp[300];
-    snprintf(hp, sizeof(hp), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    char why[400], hp[300];
+    mpl_connect_opts_t o = {.ip_protocol = cfg->tp->ip_protocol,
+                            .cc = cfg->cc,
+                            .bind = cfg->bind,
+                            .bind_len = cfg->bind_len,
+                            .n_bind = cfg->n_bind,
+                            .timeout_s = cfg->timeout_s,
+                            .tick = tick_sink,
+                            .tick_ud = cfg->sink};
+    int fd = mpl_sock_connect(&o, host, port, why, sizeof(why));
     if (fd < 0)
-        return fail(cl, "cannot connect to %s: %s", hp, why);
+        return fail(cl, "%s", why);
+    snprintf(hp, sizeof(hp), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     const char *sni = cfg->servername != NULL ? cfg->servername : host;
@@ -244,13 +187,7 @@ do_connect(client_t *cl, const char *host, int port)
         return -1;
     }
     cl->open = 1;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        mpl_fmt_addr((struct sockaddr *)&ss, 1, cl->res->local, sizeof(cl->res->local));
-    sl = sizeof(ss);
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-        mpl_fmt_addr((struct sockaddr *)&ss, 1, cl->res->remote, sizeof(cl->res->remote));
+    mpl_sock_names(fd, cl->res->local, sizeof(cl->res->local), cl->res->remote, sizeof(cl->res->remote));
     cl->deadline_ns = mpl_now_ns() + timeout_ns(cl);
     for (;;) {
         int r = mpl_conn_handshake(&cl->conn);

@@ -48,11 +48,11 @@ typedef struct mpl_client_cfg {
     mpl_body_sink_t *sink;
     /* tcpls multipath (src/xfer/get_tcpls.c) */
     unsigned char bind_backup[MPL_CLIENT_MAX_BIND]; /* 1: connections from bind[i] are backups */
-    const char *tcpls_paths;                        /* "per-local" (default) or "fullmesh" */
+    const char *tcpls_paths;                        /* "per-local" (default) or "fullmesh" (paths.h) */
     const char *tcpls_sched;                        /* scheduler name or NULL */
     double migrate_at_s;                            /* > 0: migrate at this time after the start */
     int migrate_to;                                 /* bind index to migrate to (-1: the second path) */
-    double blackhole_s;                             /* no-ack-progress timeout (0: 1 s) */
+    double blackhole_s; /* no-ack-progress timeout (0: adaptive, tcpls_upkeep.h) */
     /* priority changes during the session (--backup-at / --normal-at): at prio_at_s[i], the
      * connections from bind[prio_bind[i]] become backups (prio_backup 1) or normal (0) */
     size_t n_prio;

@@ -7,9 +7,7 @@
  */
 #include "xfer/client.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,22 +19,14 @@
 
 #include "xfer/bytesgen.h"
 #include "xfer/http.h"
+#include "xfer/paths.h"
+#include "xfer/sock.h"
+#include "xfer/tcpls_hooks.h"
+#include "xfer/tcpls_upkeep.h"
 #include "netinfo/linkwatch.h"
 #include "netinfo/tcp_metrics.h"
 #include "tcpls.h"
 #include "common/util.h"
-
-#define MAX_PATHS (MPL_CLIENT_MAX_BIND * 4)
-
-/* A path: (local address, server address) pair chosen by the path policy. */
-typedef struct path {
-    int bind_idx; /* index in cfg->bind, -1 = any local address */
-    struct sockaddr_storage remote;
-    socklen_t remote_len;
-    int backup;
-    int conn;          /* index in g->conns using it, -1 none */
-    uint64_t retry_ns; /* no join on this path before */
-} path_t;
 
 /* One TCP connection of the session. */
 typedef struct cconn {
@@ -72,12 +62,9 @@ typedef struct getter {
     cstream_t *streams;
     size_t n, n_done;
     int failed, closed, close_err;
-    path_t paths[MAX_PATHS];
-    size_t npaths;
-    const char *inject;
-    uint8_t *first_hello; /* test hook replay-token: the first join's ClientHello */
-    size_t first_hello_len;
-    int forged, replayed;
+    mpl_paths_t paths;
+    mpl_tcpls_hooks_t hooks;
+    mpl_upkeep_t upkeep;
     uint64_t established_ns;
     cconn_t conns[MPL_TCPLS_MAX_CONNS];
     size_t nconns;
@@ -237,7 +224,7 @@ on_conn_state(tcpls_session_t *s, uint32_t id, int state, int err, void *ud)
     c->state = state;
     c->err = err;
     if (state == 2) {
-        path_t *p = &g->paths[c->path];
+        mpl_path_t *p = &g->paths.p[c->path];
         p->conn = -1;
         p->retry_ns = mpl_now_ns() + 1000000000ull; /* the same path again in 1 s at the earliest */
         mpl_info("connection %u (%s -> %s) %s%s%s", id, c->local, c->remote, err ? "failed" : "closed",
@@ -329,53 +316,16 @@ static int
 connect_to(getter_t *g, const mpl_url_t *u, int port)
 {
     const mpl_client_cfg_t *cfg = g->cfg;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    char ps[16], why[256] = "no address";
-    int fd = -1;
-
-    snprintf(ps, sizeof(ps), "%d", port);
-    int gr = getaddrinfo(u->host, ps, &hints, &ai);
-    if (gr != 0)
-        return fail(g, "cannot resolve %s: %s", u->host, gai_strerror(gr));
-    for (struct addrinfo *a = ai; a != NULL && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-        if (fd < 0)
-            continue;
-        if (mpl_set_cc(fd, cfg->cc, why, sizeof(why)) != 0)
-            goto bad;
-        for (size_t i = 0; i < cfg->n_bind; i++) {
-            if (cfg->bind[i].ss_family != a->ai_family)
-                continue;
-            if (bind(fd, (const struct sockaddr *)&cfg->bind[i], cfg->bind_len[i]) != 0) {
-                snprintf(why, sizeof(why), "cannot bind: %s", strerror(errno));
-                goto bad;
-            }
-            break;
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-            snprintf(why, sizeof(why), "%s", strerror(errno));
-            goto bad;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        int soerr = 0;
-        socklen_t sl = sizeof(soerr);
-        if (poll(&pfd, 1, (int)(cfg->timeout_s * 1000)) <= 0) {
-            snprintf(why, sizeof(why), "connection timed out after %.1f s", cfg->timeout_s);
-            goto bad;
-        }
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-        if (soerr != 0) {
-            snprintf(why, sizeof(why), "%s", strerror(soerr));
-            goto bad;
-        }
-        continue;
-    bad:
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
+    char why[400];
+    mpl_connect_opts_t o = {.ip_protocol = IPPROTO_TCP,
+                            .cc = cfg->cc,
+                            .bind = cfg->bind,
+                            .bind_len = cfg->bind_len,
+                            .n_bind = cfg->n_bind,
+                            .timeout_s = cfg->timeout_s};
+    int fd = mpl_sock_connect(&o, u->host, port, why, sizeof(why));
     if (fd < 0)
-        return fail(g, "cannot connect to %s port %d: %s", u->host, port, why);
+        return fail(g, "%s", why);
     return fd;
 }
 
@@ -391,19 +341,6 @@ make_ctx(const mpl_client_cfg_t *cfg, char *err, size_t errlen)
     SSL_CTX_set1_cert_store(sc, SSL_CTX_get_cert_store(cfg->ssl_ctx));
     SSL_CTX_set_verify(sc, SSL_CTX_get_verify_mode(cfg->ssl_ctx), NULL);
     return ctx;
-}
-
-static void
-fill_addresses(mpl_client_result_t *res, int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        mpl_fmt_addr((struct sockaddr *)&ss, 1, res->local, sizeof(res->local));
-    sl = sizeof(ss);
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-        mpl_fmt_addr((struct sockaddr *)&ss, 1, res->remote, sizeof(res->remote));
 }
 
 static void
@@ -446,294 +383,46 @@ fill_connections(getter_t *g)
     }
 }
 
-/* Path 0 is the one connection 0 took: the first --bind address of the server's family. */
-static void
-make_paths(getter_t *g, int fd0)
-{
-    const mpl_client_cfg_t *cfg = g->cfg;
-    path_t *p = &g->paths[0];
-
-    p->remote_len = sizeof(p->remote);
-    if (getpeername(fd0, (struct sockaddr *)&p->remote, &p->remote_len) != 0)
-        return;
-    p->bind_idx = -1;
-    for (size_t b = 0; b < cfg->n_bind; b++) {
-        if (cfg->bind[b].ss_family == p->remote.ss_family) {
-            p->bind_idx = (int)b;
-            break;
-        }
-    }
-    p->backup = p->bind_idx >= 0 && cfg->bind_backup[p->bind_idx];
-    p->conn = 0;
-    g->npaths = 1;
-}
-
-static int
-same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return 0;
-    if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
-    }
-    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-    return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 && x->sin6_port == y->sin6_port;
-}
-
-/* Leading bits in common (the server address "closest" to a local address: same subnet). */
-static int
-common_prefix(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    const uint8_t *x, *y;
-    size_t n;
-    int bits = 0;
-    if (a->ss_family != b->ss_family)
-        return -1;
-    if (a->ss_family == AF_INET) {
-        x = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
-        y = (const uint8_t *)&((const struct sockaddr_in *)b)->sin_addr;
-        n = 4;
-    } else {
-        x = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
-        y = (const uint8_t *)&((const struct sockaddr_in6 *)b)->sin6_addr;
-        n = 16;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint8_t d = x[i] ^ y[i];
-        if (d == 0) {
-            bits += 8;
-            continue;
-        }
-        while (!(d & 0x80)) {
-            bits++;
-            d <<= 1;
-        }
-        break;
-    }
-    return bits;
-}
-
-static int
-has_path(getter_t *g, int bind_idx, const struct sockaddr_storage *remote)
-{
-    for (size_t i = 0; i < g->npaths; i++)
-        if (g->paths[i].bind_idx == bind_idx && (remote == NULL || same_addr(&g->paths[i].remote, remote)))
-            return 1;
-    return 0;
-}
-
-/* The paths of the policy, from the --bind addresses and the server's addresses (connection
- * 0's and those of its New Address frames): per-local = one per local address, to the server
- * address sharing the longest prefix with it (its subnet); fullmesh = every pair. A removed
- * server address closes its connections. */
-static void
-update_paths(getter_t *g)
-{
-    const mpl_client_cfg_t *cfg = g->cfg;
-    struct sockaddr_storage rem[9];
-    size_t nr = 0, na = tcpls_session_peer_address_count(g->s);
-    int fullmesh = cfg->tcpls_paths != NULL && strcmp(cfg->tcpls_paths, "fullmesh") == 0;
-
-    if (g->npaths == 0)
-        return;
-    rem[nr++] = g->paths[0].remote;
-    for (size_t i = 0; i < na && nr < 9; i++) {
-        tcpls_addr_t a;
-        struct sockaddr_storage ss;
-        memset(&ss, 0, sizeof(ss));
-        if (tcpls_session_peer_address(g->s, i, &a) != 0)
-            continue;
-        if (a.version == 4) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-            in->sin_family = AF_INET;
-            memcpy(&in->sin_addr, a.addr, 4);
-            in->sin_port = htons(a.port);
-        } else {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            in6->sin6_family = AF_INET6;
-            memcpy(&in6->sin6_addr, a.addr, 16);
-            in6->sin6_port = htons(a.port);
-        }
-        if (a.removed) {
-            /* Remove Address: stop using it */
-            for (size_t k = 0; k < g->npaths; k++) {
-                path_t *p = &g->paths[k];
-                if (!same_addr(&p->remote, &ss))
-                    continue;
-                p->retry_ns = UINT64_MAX;
-                if (p->conn >= 0 && g->conns[p->conn].state != 2)
-                    tcpls_conn_failed(g->s, g->conns[p->conn].id, 0);
-            }
-            continue;
-        }
-        int dup = 0;
-        for (size_t k = 0; k < nr; k++)
-            dup |= same_addr(&rem[k], &ss);
-        if (!dup)
-            rem[nr++] = ss;
-    }
-    for (size_t b = 0; b < cfg->n_bind && g->npaths < MAX_PATHS; b++) {
-        const struct sockaddr_storage *local = &cfg->bind[b];
-        if (fullmesh) {
-            for (size_t r = 0; r < nr && g->npaths < MAX_PATHS; r++) {
-                if (rem[r].ss_family != local->ss_family || has_path(g, (int)b, &rem[r]))
-                    continue;
-                path_t *p = &g->paths[g->npaths++];
-                memset(p, 0, sizeof(*p));
-                p->bind_idx = (int)b;
-                p->remote = rem[r];
-                p->remote_len =
-                    rem[r].ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-                p->backup = cfg->bind_backup[b];
-                p->conn = -1;
-            }
-            continue;
-        }
-        if (has_path(g, (int)b, NULL))
-            continue;
-        int best = -1, best_bits = -1;
-        for (size_t r = 0; r < nr; r++) {
-            int bits = common_prefix(local, &rem[r]);
-            if (bits > best_bits) {
-                best_bits = bits;
-                best = (int)r;
-            }
-        }
-        if (best < 0)
-            continue;
-        path_t *p = &g->paths[g->npaths++];
-        memset(p, 0, sizeof(*p));
-        p->bind_idx = (int)b;
-        p->remote = rem[best];
-        p->remote_len =
-            rem[best].ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-        p->backup = cfg->bind_backup[b];
-        p->conn = -1;
-    }
-}
-
-static void
-conn_names(cconn_t *c, int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        mpl_fmt_addr((struct sockaddr *)&ss, 1, c->local, sizeof(c->local));
-    sl = sizeof(ss);
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-        mpl_fmt_addr((struct sockaddr *)&ss, 1, c->remote, sizeof(c->remote));
-}
-
-/* Test hooks (MPLAB_TCPLS_INJECT, tests/e2e/tcpls_multipath.sh): "forge-token" flips a bit of
- * the first join's token; "replay-token" keeps the first join's ClientHello to send it again on
- * a new connection once that join worked. */
-static void
-join_test_hooks(getter_t *g, uint32_t id)
-{
-#ifdef TCPLS_TESTING
-    const uint8_t *out;
-    size_t len;
-    if (g->inject == NULL || tcpls_conn_output(g->s, id, &out, &len) != 0)
-        return;
-    if (strcmp(g->inject, "forge-token") == 0 && !g->forged) {
-        for (size_t k = 0; k + 4 < len; k++) {
-            if (out[k] == 0xff && out[k + 1] == 0x5e && out[k + 2] == 0 && out[k + 3] == 32) {
-                ((uint8_t *)out)[k + 4 + 5] ^= 0x10;
-                g->forged = 1;
-                mpl_info("test hook: forged the token of connection %u", id);
-                break;
-            }
-        }
-    }
-    if (strcmp(g->inject, "replay-token") == 0 && g->first_hello == NULL &&
-        (g->first_hello = malloc(len)) != NULL) {
-        memcpy(g->first_hello, out, len);
-        g->first_hello_len = len;
-    }
-#else
-    (void)g;
-    (void)id;
-#endif
-}
-
-#ifdef TCPLS_TESTING
-/* replay-token: sends the kept ClientHello on a new connection; the server must answer with an
- * illegal_parameter alert. */
-static void
-replay_hello(getter_t *g, const path_t *p)
-{
-    uint8_t buf[4096];
-    size_t got = 0;
-    int fd = socket(p->remote.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-    g->replayed = 1;
-    if (fd < 0)
-        return;
-    struct timeval tv = {.tv_sec = 3};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (const struct sockaddr *)&p->remote, p->remote_len) == 0 &&
-        mpl_write_all(fd, g->first_hello, g->first_hello_len) == 0) {
-        for (;;) {
-            ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-            if (got >= 7)
-                break;
-        }
-    }
-    close(fd);
-    if (got >= 7 && buf[0] == 21 && buf[6] == 47)
-        mpl_info("test hook: replayed token refused with illegal_parameter");
-    else
-        fail(g, "test hook: the replayed token was not refused (%zu bytes back)", got);
-}
-#endif
-
 /* Joins a connection on path pi: a token, a non-blocking connect; the ClientHello goes out when
  * the socket is writable. Returns 0 or -1 (no token, socket error). */
 static int
 join_path(getter_t *g, size_t pi)
 {
     const mpl_client_cfg_t *cfg = g->cfg;
-    path_t *p = &g->paths[pi];
-    cconn_t *c;
-    char why[256];
+    mpl_path_t *p = &g->paths.p[pi];
+    const struct sockaddr *local = p->bind_idx >= 0 ? (const struct sockaddr *)&cfg->bind[p->bind_idx] : NULL;
+    mpl_connect_opts_t o = {.ip_protocol = IPPROTO_TCP, .cc = cfg->cc};
+    char why[300];
     uint32_t id;
-    int fd;
 
     if (g->nconns >= MPL_TCPLS_MAX_CONNS || tcpls_session_token_count(g->s) == 0)
         return -1;
-    if (p->bind_idx >= 0) { /* not through an interface that is down or has no carrier */
+    if (local != NULL) { /* not through an interface that is down or has no carrier */
         mpl_ifstate_t *st = mpl_ifstate_get();
-        int usable = mpl_ifstate_addr_usable(st, (const struct sockaddr *)&cfg->bind[p->bind_idx], NULL, 0);
+        int usable = mpl_ifstate_addr_usable(st, local, NULL, 0);
         mpl_ifstate_free(st);
         if (!usable) {
             p->retry_ns = mpl_now_ns() + 200000000ull;
             return -1;
         }
     }
-    fd = socket(p->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-    if (fd < 0)
-        return -1;
-    if (mpl_set_cc(fd, cfg->cc, why, sizeof(why)) != 0 ||
-        (p->bind_idx >= 0 &&
-         bind(fd, (const struct sockaddr *)&cfg->bind[p->bind_idx], cfg->bind_len[p->bind_idx]) != 0) ||
-        (connect(fd, (const struct sockaddr *)&p->remote, p->remote_len) != 0 && errno != EINPROGRESS) ||
-        tcpls_join(g->s, p->backup, &id) != 0) {
-        close(fd);
+    int fd = mpl_sock_connect_start(&o, (const struct sockaddr *)&p->remote, p->remote_len, local,
+                                    local != NULL ? cfg->bind_len[p->bind_idx] : 0, why, sizeof(why));
+    if (fd < 0 || tcpls_join(g->s, p->backup, &id) != 0) {
+        if (fd >= 0)
+            close(fd);
         p->retry_ns = mpl_now_ns() + 1000000000ull;
         return -1;
     }
     mpl_tcp_multipath_opts(fd, 128 * 1024, 0);
-    join_test_hooks(g, id);
-    c = &g->conns[g->nconns];
+    mpl_tcpls_hooks_join_started(&g->hooks, g->s, id);
+    cconn_t *c = &g->conns[g->nconns];
     memset(c, 0, sizeof(*c));
     c->fd = fd;
     c->id = id;
     c->path = (int)pi;
-    conn_names(c, fd);
-    if (p->bind_idx < 0 || c->local[0] == '\0')
+    mpl_sock_names(fd, c->local, sizeof(c->local), c->remote, sizeof(c->remote));
+    if (local == NULL || c->local[0] == '\0')
         mpl_fmt_addr((const struct sockaddr *)&cfg->bind[p->bind_idx < 0 ? 0 : p->bind_idx], 1, c->local,
                      sizeof(c->local));
     mpl_fmt_addr((const struct sockaddr *)&p->remote, 1, c->remote, sizeof(c->remote));
@@ -752,8 +441,8 @@ live_count(getter_t *g)
 }
 
 /* A local interface went down, lost its carrier or an address (rtnetlink): connections on it
- * fail now (their unacknowledged records go to the others) while another connection lives; paths
- * without a connection may be joined again at once (an interface that came back). */
+ * fail now (tcpls_upkeep.h); paths without a connection may be joined again at once (an
+ * interface that came back). */
 static void
 links_changed(getter_t *g)
 {
@@ -762,17 +451,26 @@ links_changed(getter_t *g)
         return;
     for (size_t i = 0; i < g->nconns && !g->closed; i++) {
         cconn_t *c = &g->conns[i];
-        char ifn[32];
-        if (c->fd < 0 || c->state != 1 || live_count(g) < 2 ||
-            mpl_ifstate_sock_usable(st, c->fd, ifn, sizeof(ifn)))
-            continue;
-        mpl_info("connection %u (%s): interface %s is down, failing over", c->id, c->local, ifn);
-        tcpls_conn_failed(g->s, c->id, TCPLS_ERR_CONN_FAILED);
+        if (c->fd >= 0 && c->state == 1)
+            mpl_upkeep_link(&g->upkeep, st, g->s, c->id, c->fd, c->local);
     }
-    for (size_t i = 0; i < g->npaths; i++)
-        if (g->paths[i].conn < 0 && g->paths[i].retry_ns != UINT64_MAX)
-            g->paths[i].retry_ns = 0;
+    for (size_t i = 0; i < g->paths.n; i++)
+        if (g->paths.p[i].conn < 0 && g->paths.p[i].retry_ns != UINT64_MAX)
+            g->paths.p[i].retry_ns = 0;
     mpl_ifstate_free(st);
+}
+
+/* Every 20 ms with several connections: path metrics and stalls (tcpls_upkeep.h). */
+static void
+upkeep(getter_t *g, uint64_t now)
+{
+    if (!mpl_upkeep_due(&g->upkeep, now, g->nconns > 1))
+        return;
+    for (size_t i = 0; i < g->nconns && !g->closed; i++) {
+        cconn_t *c = &g->conns[i];
+        if (c->fd >= 0 && c->state == 1)
+            mpl_upkeep_conn(&g->upkeep, g->s, c->id, c->fd, c->local, now);
+    }
 }
 
 /* --backup-at / --normal-at: the connections from that local address change priority (the
@@ -786,12 +484,12 @@ priority_changes(getter_t *g, uint64_t now, uint64_t start_ns)
         if (g->prio_done[k] || t < cfg->prio_at_s[k])
             continue;
         g->prio_done[k] = 1;
-        for (size_t i = 0; i < g->npaths; i++)
-            if (g->paths[i].bind_idx == cfg->prio_bind[k])
-                g->paths[i].backup = cfg->prio_backup[k];
+        for (size_t i = 0; i < g->paths.n; i++)
+            if (g->paths.p[i].bind_idx == cfg->prio_bind[k])
+                g->paths.p[i].backup = cfg->prio_backup[k];
         for (size_t i = 0; i < g->nconns; i++) {
             cconn_t *c = &g->conns[i];
-            if (c->fd < 0 || c->state == 2 || g->paths[c->path].bind_idx != cfg->prio_bind[k])
+            if (c->fd < 0 || c->state == 2 || g->paths.p[c->path].bind_idx != cfg->prio_bind[k])
                 continue;
             if (tcpls_conn_set_backup(g->s, c->id, cfg->prio_backup[k]) == 0)
                 mpl_info("connection %u (%s): now %s", c->id, c->local,
@@ -800,8 +498,33 @@ priority_changes(getter_t *g, uint64_t now, uint64_t start_ns)
     }
 }
 
-/* Path management each round: join free paths while tokens last (make-before-break spares and
- * re-joins after a failure), migration at --migrate-at. */
+/* --migrate-at: keep only the target path's connection; the others close in order (Connection
+ * Reset), the server resends what they had not delivered. */
+static void
+migrate(getter_t *g)
+{
+    int to = g->cfg->migrate_to >= 0 ? g->cfg->migrate_to : 1;
+    int tp = mpl_paths_from_bind(&g->paths, to);
+    mpl_path_t *p = &g->paths.p[tp < 0 ? 0 : tp];
+
+    if (p->conn < 0 && join_path(g, (size_t)(tp < 0 ? 0 : tp)) != 0)
+        return;
+    const cconn_t *target = &g->conns[p->conn];
+    if (target->state != 1)
+        return;
+    g->migrated = 1;
+    mpl_info("migrating to connection %u (%s -> %s)", target->id, target->local, target->remote);
+    for (size_t i = 0; i < g->nconns; i++) {
+        cconn_t *c = &g->conns[i];
+        if ((int)i == p->conn || c->fd < 0 || c->state == 2)
+            continue;
+        tcpls_conn_migrate(g->s, c->id, target->id);
+        tcpls_conn_failed(g->s, c->id, 0);
+    }
+}
+
+/* Path management each round: the policy's paths (paths.h), join free paths while tokens last
+ * (make-before-break spares and re-joins after a failure), migration at --migrate-at. */
 static void
 manage_paths(getter_t *g, uint64_t now, uint64_t start_ns)
 {
@@ -810,51 +533,35 @@ manage_paths(getter_t *g, uint64_t now, uint64_t start_ns)
     if (!tcpls_session_is_tcpls(g->s) || g->closed)
         return;
     /* the server's addresses come in the first records after the handshake */
-    if (tcpls_session_peer_address_count(g->s) > 0 || now - g->established_ns > 300000000ull)
-        update_paths(g);
-    if (g->npaths < 2)
+    if (tcpls_session_peer_address_count(g->s) > 0 || now - g->established_ns > 300000000ull) {
+        mpl_paths_update(&g->paths, g->s);
+        for (size_t i = 0; i < g->paths.n; i++) { /* Remove Address: stop using it */
+            const mpl_path_t *p = &g->paths.p[i];
+            if (p->retry_ns == UINT64_MAX && p->conn >= 0 && g->conns[p->conn].state != 2)
+                tcpls_conn_failed(g->s, g->conns[p->conn].id, 0);
+        }
+    }
+    if (g->paths.n < 2)
         return;
     if (cfg->migrate_at_s > 0 && !g->migrated && (double)(now - start_ns) / 1e9 >= cfg->migrate_at_s) {
-        /* keep only the target path's connection: the others close in order (Connection
-         * Reset), the server resends what they had not delivered */
-        int to = cfg->migrate_to >= 0 ? cfg->migrate_to : 1;
-        size_t tp = 0;
-        for (size_t i = 0; i < g->npaths; i++)
-            if (g->paths[i].bind_idx == to) {
-                tp = i;
-                break;
-            }
-        path_t *p = &g->paths[tp];
-        if (p->conn < 0 && join_path(g, tp) != 0)
-            return;
-        if (g->conns[p->conn].state != 1)
-            return;
-        g->migrated = 1;
-        mpl_info("migrating to connection %u (%s -> %s)", g->conns[p->conn].id, g->conns[p->conn].local,
-                 g->conns[p->conn].remote);
-        for (size_t i = 0; i < g->nconns; i++) {
-            cconn_t *c = &g->conns[i];
-            if ((int)i == p->conn || c->fd < 0 || c->state == 2)
-                continue;
-            tcpls_conn_migrate(g->s, c->id, g->conns[p->conn].id);
-            tcpls_conn_failed(g->s, c->id, 0);
-        }
+        migrate(g);
         return;
     }
     if (g->migrated)
         return;
-#ifdef TCPLS_TESTING
-    if (g->first_hello != NULL && !g->replayed) {
-        for (size_t i = 1; i < g->nconns; i++)
-            if (g->conns[i].state == 1)
-                replay_hello(g, &g->paths[0]), i = g->nconns;
+    for (size_t i = 1; i < g->nconns; i++) {
+        if (g->conns[i].state == 1) {
+            char err[200];
+            if (mpl_tcpls_hooks_joined(&g->hooks, (const struct sockaddr *)&g->paths.p[0].remote,
+                                       g->paths.p[0].remote_len, err, sizeof(err)) != 0)
+                fail(g, "%s", err);
+            break;
+        }
     }
-#endif
-    for (size_t i = 0; i < g->npaths && tcpls_session_token_count(g->s) > 0; i++) {
-        path_t *p = &g->paths[i];
-        if (p->conn >= 0 || now < p->retry_ns)
-            continue;
-        join_path(g, i);
+    for (size_t i = 0; i < g->paths.n && tcpls_session_token_count(g->s) > 0; i++) {
+        const mpl_path_t *p = &g->paths.p[i];
+        if (p->conn < 0 && now >= p->retry_ns)
+            join_path(g, i);
     }
 }
 
@@ -897,31 +604,6 @@ sample_conns(getter_t *g, double t, double dt)
     }
 }
 
-/* Test hook (MPLAB_TCPLS_INJECT, used by tests/e2e/tcpls_faults.sh): right after the
- * handshake, "garbage" writes random bytes into the connection; "tamper" flips a bit in the
- * first protected record. The server must end this session cleanly and serve the others. */
-static void
-inject_fault(getter_t *g, int fd, const char *what)
-{
-    uint8_t junk[700];
-    tcpls_io_write(g->s, 0, fd); /* the handshake's last flight goes out intact */
-    if (strcmp(what, "garbage") != 0)
-        return;
-    for (size_t i = 0; i < sizeof(junk); i++)
-        junk[i] = (uint8_t)rand();
-    if (mpl_write_all(fd, junk, sizeof(junk)) != 0)
-        fail(g, "injecting garbage failed");
-}
-
-static void
-tamper_output(getter_t *g)
-{
-    const uint8_t *data;
-    size_t len;
-    if (tcpls_conn_output(g->s, 0, &data, &len) == 0 && len > 20)
-        ((uint8_t *)data)[12] ^= 0x20; /* inside the ciphertext of the first record */
-}
-
 void
 mpl_client_result_free(mpl_client_result_t *res)
 {
@@ -931,204 +613,216 @@ mpl_client_result_free(mpl_client_result_t *res)
     }
 }
 
-int
-mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
+/* One URL per stream, all to the same server. Returns 0 or -1 (g failed). */
+static int
+prepare_streams(getter_t *g)
 {
-    getter_t g = {.cfg = cfg, .res = res};
-
-    memset(res, 0, sizeof(*res));
-    tcpls_ctx_t *ctx = NULL;
+    const mpl_client_cfg_t *cfg = g->cfg;
     char err[256];
-    int fd = -1, port, started = 0, rc = -1, lw = -1;
-    uint64_t last_progress, all_done_ns = 0, start_ns, next_sample, metrics_ns = 0;
-    double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
-    double interval = cfg->interval_s > 0 ? cfg->interval_s : 1.0;
-    double bh = cfg->blackhole_s > 0 ? cfg->blackhole_s : 1.0;
-#ifdef TCPLS_TESTING
-    /* test hooks (tests/e2e): only build/mplab-testing reads them */
-    const char *inject = getenv("MPLAB_TCPLS_INJECT");
-#else
-    const char *inject = NULL; /* the hooks below are then dead code, dropped by the compiler */
-#endif
 
-    g.inject = inject;
-    if ((g.streams = calloc(cfg->n_urls, sizeof(*g.streams))) == NULL)
-        return fail(&g, "out of memory");
-    g.n = cfg->n_urls;
-    for (size_t i = 0; i < g.n; i++) {
-        cstream_t *cs = &g.streams[i];
+    if ((g->streams = calloc(cfg->n_urls, sizeof(*g->streams))) == NULL)
+        return fail(g, "out of memory");
+    g->n = cfg->n_urls;
+    for (size_t i = 0; i < g->n; i++) {
+        cstream_t *cs = &g->streams[i];
         uint64_t n;
         cs->url = cfg->urls[i];
-        if (mpl_url_parse(cfg->urls[i], &cs->u, err, sizeof(err)) != 0) {
-            fail(&g, "%s", err);
-            goto exit;
-        }
-        if (i > 0 && (strcmp(cs->u.host, g.streams[0].u.host) != 0 || cs->u.port != g.streams[0].u.port)) {
-            fail(&g, "with --proto tcpls every URL must name the same server (one session)");
-            goto exit;
-        }
+        if (mpl_url_parse(cfg->urls[i], &cs->u, err, sizeof(err)) != 0)
+            return fail(g, "%s", err);
+        if (i > 0 && (strcmp(cs->u.host, g->streams[0].u.host) != 0 || cs->u.port != g->streams[0].u.port))
+            return fail(g, "with --proto tcpls every URL must name the same server (one session)");
         cs->bytes_n =
             (!cfg->head && cfg->upload == 0 && mpl_http_bytes_path(cs->u.path, &n) == 0) ? (int64_t)n : -1;
         cs->sink_bytes_n = -1;
-        if ((cs->resp = mpl_http_cresp_new(cfg->head, cs->bytes_n)) == NULL) {
-            fail(&g, "out of memory");
-            goto exit;
+        if ((cs->resp = mpl_http_cresp_new(cfg->head, cs->bytes_n)) == NULL)
+            return fail(g, "out of memory");
+    }
+    return 0;
+}
+
+/* Connection 0 and the session over it. Returns 0 or -1 (g failed). */
+static int
+open_session(getter_t *g, tcpls_ctx_t *ctx)
+{
+    const mpl_client_cfg_t *cfg = g->cfg;
+    const mpl_url_t *u = &g->streams[0].u;
+    int fd = connect_to(g, u, u->port > 0 ? u->port : cfg->tp->default_port);
+
+    if (fd < 0)
+        return -1;
+    g->conns[0].fd = fd; /* closed with the others */
+    g->nconns = 1;
+    mpl_sock_names(fd, g->res->local, sizeof(g->res->local), g->res->remote, sizeof(g->res->remote));
+    g->s = tcpls_session_new(ctx, &client_ops, g, cfg->servername ? cfg->servername : u->host);
+    if (g->s == NULL)
+        return fail(g, "cannot create a TCPLS session");
+    if (cfg->tcpls_sched != NULL)
+        tcpls_session_set_scheduler(g->s, cfg->tcpls_sched);
+    snprintf(g->conns[0].local, sizeof(g->conns[0].local), "%s", g->res->local);
+    snprintf(g->conns[0].remote, sizeof(g->conns[0].remote), "%s", g->res->remote);
+    mpl_paths_init(&g->paths, cfg, fd);
+    /* New Address frames for our --bind addresses (the server cannot connect to them; it
+     * learns which paths the client may use, as the draft allows either side to advertise) */
+    for (size_t i = 0; i < cfg->n_bind && i < 8 && cfg->n_bind > 1; i++)
+        tcpls_io_add_address(g->s, (uint8_t)(i + 1), (const struct sockaddr *)&cfg->bind[i]);
+    if (cfg->n_bind > 1)
+        mpl_tcp_multipath_opts(fd, 128 * 1024, 0);
+    return 0;
+}
+
+/* Moves each connection's output to its socket; closes the sockets of connections that are
+ * gone. Returns -1 when the session cannot go on (g failed). */
+static int
+write_conns(getter_t *g)
+{
+    for (size_t i = 0; i < g->nconns && !g->closed; i++) {
+        cconn_t *c = &g->conns[i];
+        if (c->fd < 0)
+            continue;
+        if (c->state == 2) {
+            close(c->fd);
+            c->fd = -1;
+            continue;
+        }
+        int w = tcpls_io_write(g->s, c->id, c->fd);
+        if (w < 0 && !g->closed && tcpls_conn_count(g->s) > 1) {
+            tcpls_conn_failed(g->s, c->id, TCPLS_ERR_CONN_FAILED);
+        } else if (w < 0 && !g->closed) {
+            fail_server_gone(g, "connection closed by the server");
+            return -1;
         }
     }
-    port = g.streams[0].u.port > 0 ? g.streams[0].u.port : cfg->tp->default_port;
+    return g->failed ? -1 : 0;
+}
+
+/* The poll set: every connection (POLLOUT when it has output), then the linkwatch socket. */
+static size_t
+poll_set(getter_t *g, int lw, struct pollfd *pfd, size_t *idx, size_t *nconn_fds)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < g->nconns; i++) {
+        const uint8_t *d;
+        size_t l;
+        if (g->conns[i].fd < 0)
+            continue;
+        tcpls_conn_output(g->s, g->conns[i].id, &d, &l);
+        pfd[np] = (struct pollfd){.fd = g->conns[i].fd, .events = POLLIN | (l > 0 ? POLLOUT : 0)};
+        idx[np++] = i;
+    }
+    *nconn_fds = np;
+    if (lw >= 0 && g->nconns > 1)
+        pfd[np++] = (struct pollfd){.fd = lw, .events = POLLIN};
+    return np;
+}
+
+/* The session's rounds until every response arrived, the session closed, or a failure. */
+static void
+run_session(getter_t *g, int lw)
+{
+    const mpl_client_cfg_t *cfg = g->cfg;
+    double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
+    double interval = cfg->interval_s > 0 ? cfg->interval_s : 1.0;
+    uint64_t start_ns = mpl_now_ns(), last_progress = start_ns, all_done_ns = 0;
+    uint64_t next_sample = start_ns + (uint64_t)(interval * 1e9);
+    int started = 0;
+    char err[256];
+
+    while (!g->closed) {
+        struct pollfd pfd[MPL_TCPLS_MAX_CONNS + 1];
+        size_t idx[MPL_TCPLS_MAX_CONNS + 1], nconn_fds;
+        size_t np = poll_set(g, lw, pfd, idx, &nconn_fds);
+        int pr = poll(pfd, np, 50);
+        uint64_t now = mpl_now_ns(), before = g->res->bytes + cfg->sink->total;
+        if (pr < 0 && errno != EINTR) {
+            fail(g, "poll: %s", strerror(errno));
+            break;
+        }
+        tcpls_session_set_time(g->s, now);
+        if (np > nconn_fds && (pfd[nconn_fds].revents & POLLIN) && mpl_linkwatch_drain(lw))
+            links_changed(g);
+        for (size_t k = 0; k < nconn_fds && pr > 0 && !g->closed; k++) {
+            cconn_t *c = &g->conns[idx[k]];
+            if ((pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
+                tcpls_io_read(g->s, c->id, c->fd, now) != 0 && c->state != 2 && !g->closed &&
+                tcpls_conn_count(g->s) > 1)
+                tcpls_conn_failed(g->s, c->id, TCPLS_ERR_CONN_FAILED);
+        }
+        if (!started && tcpls_session_is_established(g->s) && !g->closed) {
+            started = 1;
+            g->established_ns = now;
+            g->conns[0].state = 1;
+            if (mpl_tcpls_hooks_established(&g->hooks, g->s, g->conns[0].fd, err, sizeof(err)) != 0)
+                fail(g, "%s", err);
+            if (start_streams(g) != 0)
+                break;
+            mpl_tcpls_hooks_requests_queued(&g->hooks, g->s);
+        }
+        if (started && g->n_done < g->n) {
+            manage_paths(g, now, start_ns);
+            priority_changes(g, now, start_ns);
+        }
+        if (started && cfg->upload > 0)
+            pump_uploads(g);
+        upkeep(g, now);
+        if (g->n_done == g->n && started && !g->failed) {
+            if (all_done_ns == 0)
+                all_done_ns = now;
+            tcpls_session_close(g->s);
+            if (now - all_done_ns > 1000000000ull)
+                break; /* the server's close_notify is a courtesy: do not wait longer */
+        }
+        if (write_conns(g) != 0)
+            break;
+        if (g->nconns > 1 && now >= next_sample) {
+            sample_conns(g, (double)(now - start_ns) / 1e9, interval);
+            next_sample += (uint64_t)(interval * 1e9);
+        }
+        mpl_sink_tick(cfg->sink);
+        if (g->failed)
+            break;
+        if (g->res->bytes + cfg->sink->total != before || pr > 0)
+            last_progress = now;
+        if ((double)(now - last_progress) / 1e9 > timeout) {
+            fail(g, "no progress for %.1f s", timeout);
+            break;
+        }
+        if (started && live_count(g) == 0 && !g->closed && tcpls_session_token_count(g->s) == 0 &&
+            g->n_done < g->n) {
+            fail_server_gone(g, "every connection to the server failed");
+            break;
+        }
+    }
+}
+
+int
+mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
+{
+    getter_t g = {.cfg = cfg, .res = res, .upkeep = {.blackhole_s = cfg->blackhole_s, .who = ""}};
+    tcpls_ctx_t *ctx = NULL;
+    char err[256];
+    int lw = -1;
+
+    memset(res, 0, sizeof(*res));
+    mpl_tcpls_hooks_init(&g.hooks);
+    for (size_t i = 0; i < MPL_TCPLS_MAX_CONNS; i++)
+        g.conns[i].fd = -1;
+    if (prepare_streams(&g) != 0)
+        goto exit;
     if ((ctx = make_ctx(cfg, err, sizeof(err))) == NULL) {
         fail(&g, "%s", err);
         goto exit;
     }
-    if ((fd = connect_to(&g, &g.streams[0].u, port)) < 0)
+    if (open_session(&g, ctx) != 0)
         goto exit;
-    fill_addresses(res, fd);
-    g.s = tcpls_session_new(ctx, &client_ops, &g, cfg->servername ? cfg->servername : g.streams[0].u.host);
-    if (g.s == NULL) {
-        fail(&g, "cannot create a TCPLS session");
-        goto exit;
-    }
-    if (cfg->tcpls_sched != NULL)
-        tcpls_session_set_scheduler(g.s, cfg->tcpls_sched);
-    g.conns[0].fd = fd;
-    g.conns[0].id = 0;
-    g.conns[0].path = 0;
-    snprintf(g.conns[0].local, sizeof(g.conns[0].local), "%s", res->local);
-    snprintf(g.conns[0].remote, sizeof(g.conns[0].remote), "%s", res->remote);
-    g.nconns = 1;
-    fd = -1; /* owned by g.conns[0] */
-    make_paths(&g, g.conns[0].fd);
-    /* New Address frames for our --bind addresses (the server cannot connect to them; it
-     * learns which paths the client may use, as the draft allows either side to advertise) */
-    for (size_t i = 0; i < cfg->n_bind && i < 8 && cfg->n_bind > 1; i++)
-        tcpls_io_add_address(g.s, (uint8_t)(i + 1), (const struct sockaddr *)&cfg->bind[i]);
-    if (cfg->n_bind > 1)
-        mpl_tcp_multipath_opts(g.conns[0].fd, 128 * 1024, 0);
     mpl_sink_start(cfg->sink);
     if (cfg->n_bind > 1)
         lw = mpl_linkwatch_open(); /* -1: go without (timeouts still detect failures) */
-    start_ns = last_progress = mpl_now_ns();
-    next_sample = start_ns + (uint64_t)(interval * 1e9);
-    while (!g.closed) {
-        struct pollfd pfd[MPL_TCPLS_MAX_CONNS + 1];
-        size_t idx[MPL_TCPLS_MAX_CONNS + 1], np = 0;
-        for (size_t i = 0; i < g.nconns; i++) {
-            cconn_t *c = &g.conns[i];
-            const uint8_t *d;
-            size_t l;
-            if (c->fd < 0)
-                continue;
-            tcpls_conn_output(g.s, c->id, &d, &l);
-            pfd[np].fd = c->fd;
-            pfd[np].events = POLLIN | (l > 0 ? POLLOUT : 0);
-            pfd[np].revents = 0;
-            idx[np++] = i;
-        }
-        size_t nconn_fds = np;
-        if (lw >= 0 && g.nconns > 1) {
-            pfd[np].fd = lw;
-            pfd[np].events = POLLIN;
-            pfd[np++].revents = 0;
-        }
-        int pr = poll(pfd, np, 50);
-        uint64_t now = mpl_now_ns();
-        uint64_t before = res->bytes + cfg->sink->total;
-        if (pr < 0 && errno != EINTR) {
-            fail(&g, "poll: %s", strerror(errno));
-            break;
-        }
-        tcpls_session_set_time(g.s, now);
-        if (np > nconn_fds && (pfd[nconn_fds].revents & POLLIN) && mpl_linkwatch_drain(lw))
-            links_changed(&g);
-        for (size_t k = 0; k < nconn_fds && pr > 0 && !g.closed; k++) {
-            cconn_t *c = &g.conns[idx[k]];
-            if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) {
-                int r = tcpls_io_read(g.s, c->id, c->fd, now);
-                if (r != 0 && c->state != 2 && !g.closed && tcpls_conn_count(g.s) > 1)
-                    tcpls_conn_failed(g.s, c->id, TCPLS_ERR_CONN_FAILED);
-            }
-        }
-        if (!started && tcpls_session_is_established(g.s) && !g.closed) {
-            started = 1;
-            g.established_ns = now;
-            g.conns[0].state = 1;
-            if (inject != NULL && *inject)
-                inject_fault(&g, g.conns[0].fd, inject);
-            if (start_streams(&g) != 0)
-                break;
-            if (inject != NULL && strcmp(inject, "tamper") == 0)
-                tamper_output(&g);
-        }
-        if (started && g.n_done < g.n) {
-            manage_paths(&g, now, start_ns);
-            priority_changes(&g, now, start_ns);
-        }
-        if (started && cfg->upload > 0)
-            pump_uploads(&g);
-        if (g.nconns > 1 && now - metrics_ns > 20000000ull) {
-            /* the client sends too (uploads, requests): the scheduler's path metrics */
-            metrics_ns = now;
-            for (size_t i = 0; i < g.nconns; i++) {
-                mpl_tcp_metrics_t m;
-                if (g.conns[i].fd >= 0 && g.conns[i].state == 1 && mpl_tcp_metrics(g.conns[i].fd, &m) == 0)
-                    tcpls_conn_set_metrics(g.s, g.conns[i].id, m.srtt_us, m.notsent_bytes, m.delivery_bps);
-            }
-        }
-        if (g.n_done == g.n && started && !g.failed) {
-            if (all_done_ns == 0)
-                all_done_ns = now;
-            tcpls_session_close(g.s);
-            if (now - all_done_ns > 1000000000ull)
-                break; /* the server's close_notify is a courtesy: do not wait longer */
-        }
-        for (size_t i = 0; i < g.nconns && !g.closed; i++) {
-            cconn_t *c = &g.conns[i];
-            if (c->fd < 0)
-                continue;
-            if (c->state == 2) {
-                close(c->fd);
-                c->fd = -1;
-                continue;
-            }
-            int w = tcpls_io_write(g.s, c->id, c->fd);
-            if (w < 0 && !g.closed && tcpls_conn_count(g.s) > 1) {
-                tcpls_conn_failed(g.s, c->id, TCPLS_ERR_CONN_FAILED);
-            } else if (w < 0 && !g.closed) {
-                fail_server_gone(&g, "connection closed by the server");
-                break;
-            }
-            /* blackhole: data outstanding and no acknowledgment progress */
-            uint64_t since = tcpls_conn_stalled_since(g.s, c->id);
-            if (c->state == 1 && since != 0 && now > since && (double)(now - since) / 1e9 > bh &&
-                live_count(&g) > 1)
-                tcpls_conn_failed(g.s, c->id, TCPLS_ERR_CONN_FAILED);
-        }
-        if (g.failed)
-            break;
-        if (g.nconns > 1 && now >= next_sample) {
-            sample_conns(&g, (double)(now - start_ns) / 1e9, interval);
-            next_sample += (uint64_t)(interval * 1e9);
-        }
-        mpl_sink_tick(cfg->sink);
-        if (g.failed)
-            break;
-        if (res->bytes + cfg->sink->total != before || pr > 0)
-            last_progress = now;
-        if ((double)(now - last_progress) / 1e9 > timeout) {
-            fail(&g, "no progress for %.1f s", timeout);
-            break;
-        }
-        if (started && live_count(&g) == 0 && !g.closed && tcpls_session_token_count(g.s) == 0 &&
-            g.n_done < g.n) {
-            fail_server_gone(&g, "every connection to the server failed");
-            break;
-        }
-    }
+    run_session(&g, lw);
     if (g.closed && g.close_err != 0 && !g.failed && g.n_done < g.n) {
         int e = g.close_err;
         if (e == TCPLS_ERR_HANDSHAKE)
             fail(&g, "TCPLS handshake with %s failed (certificate or protocol)", g.streams[0].u.host);
-        else if (!started)
+        else if (!tcpls_session_is_established(g.s))
             fail(&g, "TCPLS session not established: %s", tcpls_strerror(e));
         else
             fail(&g, "TCPLS session failed: %s", tcpls_strerror(e));
@@ -1136,17 +830,14 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
     if (!g.failed && g.n_done < g.n)
         fail(&g, "the session ended before every response arrived");
     fill_connections(&g);
-    rc = g.failed ? -1 : 0;
-    res->completed = rc == 0;
+    res->completed = !g.failed;
 exit:
     for (size_t i = 0; i < g.n; i++)
         mpl_http_cresp_free(g.streams[i].resp);
     free(g.streams);
-    free(g.first_hello);
+    mpl_tcpls_hooks_free(&g.hooks);
     tcpls_session_free(g.s);
     tcpls_ctx_free(ctx);
-    if (fd >= 0)
-        close(fd);
     if (lw >= 0)
         close(lw);
     for (size_t i = 0; i < g.nconns; i++) {
@@ -1154,5 +845,5 @@ exit:
             close(g.conns[i].fd);
         free(g.conns[i].series);
     }
-    return rc;
+    return g.failed ? -1 : 0;
 }

@@ -788,6 +788,12 @@ mpl_http_sconn_idle(const mpl_http_sconn_t *c)
     return !c->responding && c->out_off >= c->out_len && c->in_len == 0 && !c->in_body && !c->send_continue;
 }
 
+int
+mpl_http_sconn_awaiting_head(const mpl_http_sconn_t *c)
+{
+    return !c->responding && c->out_off >= c->out_len && !c->in_body && !c->send_continue && !c->closing;
+}
+
 uint64_t
 mpl_http_sconn_requests(const mpl_http_sconn_t *c)
 {

@@ -102,6 +102,10 @@ int mpl_http_sconn_done(const mpl_http_sconn_t *c);
 /* 1 between requests: no response being sent, no partial request or body buffered (a peer
  * that goes away now loses nothing). */
 int mpl_http_sconn_idle(const mpl_http_sconn_t *c);
+/* 1 while it waits for (the rest of) a request head: no response being sent, no request body
+ * being read. With mpl_http_sconn_requests() == 0 or !mpl_http_sconn_idle(), the client owes
+ * a request head (the servers' header timeout). */
+int mpl_http_sconn_awaiting_head(const mpl_http_sconn_t *c);
 /* Counters: requests answered, request bytes consumed (incl. upload bodies), and whether
  * an error response (4xx/5xx) was sent. */
 uint64_t mpl_http_sconn_requests(const mpl_http_sconn_t *c);

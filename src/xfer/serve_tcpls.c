@@ -16,12 +16,13 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "netinfo/tcp_metrics.h"
-
 #include <openssl/ssl.h>
 
 #include "netinfo/linkwatch.h"
+#include "xfer/accept.h"
+#include "netinfo/tcp_metrics.h"
 #include "xfer/http.h"
+#include "xfer/tcpls_upkeep.h"
 #include "tcpls.h"
 #include "common/util.h"
 
@@ -46,6 +47,7 @@ typedef struct sconn {
     uint32_t id;
     int want_out, dead, multipath_opts;
     char peer[80];
+    struct sockaddr_storage addr;
 } sconn_t;
 
 struct sess {
@@ -55,7 +57,9 @@ struct sess {
     tcpls_session_t *s;
     sstream_t *streams;
     int dead, want_out, http_error;
-    uint64_t last_ns, metrics_ns;
+    int got_request; /* a stream received a complete request head */
+    uint64_t last_ns, started_ns;
+    mpl_upkeep_t upkeep;
     char peer[80];
 };
 
@@ -64,14 +68,15 @@ struct srv {
     mpl_server_stats_t *st;
     int ep;
     tcpls_ctx_t *ctx;
+    mpl_acceptor_t acc;
     mpl_http_server_cfg_t hcfg;
     sess_t *sessions;
     struct epoll_event *evs; /* the batch being handled: events of a freed connection are voided */
     int nevs;
 };
 
-#define EV_LINKWATCH MPL_SERVER_MAX_LISTEN       /* data.u64 of the rtnetlink socket */
-#define EV_VOID      (MPL_SERVER_MAX_LISTEN + 1) /* an event whose connection was freed */
+#define EV_LINKWATCH MPL_ACCEPT_TAG(MPL_SERVER_MAX_LISTEN)     /* data.u64 of the rtnetlink socket */
+#define EV_VOID      MPL_ACCEPT_TAG(MPL_SERVER_MAX_LISTEN + 1) /* an event whose connection was freed */
 
 static sstream_t *
 find_stream(sess_t *se, uint32_t id)
@@ -201,57 +206,32 @@ sconn_close(srv_t *sv, sconn_t *sc)
     for (int i = 0; i < sv->nevs; i++)
         if (sv->evs[i].data.ptr == sc)
             sv->evs[i].data.u64 = EV_VOID;
+    mpl_acceptor_release(&sv->acc, &sc->addr);
     epoll_ctl(sv->ep, EPOLL_CTL_DEL, sc->fd, NULL);
     close(sc->fd);
     free(sc);
 }
 
-/* Multipath upkeep: short kernel send queues and a user timeout once a session has several
- * connections, path metrics for the scheduler, and the blackhole check (no acknowledgment
- * progress for cfg->blackhole_s). */
+/* Multipath upkeep (tcpls_upkeep.h), with short kernel send queues and a user timeout once a
+ * session has several connections. Multipath from the start when the client advertised
+ * several addresses (it will join): short kernel queues before the first join keep the first
+ * path from taking a queue that the joined ones would wait for. */
 static void
 conns_upkeep(sess_t *se, uint64_t now)
 {
-    srv_t *sv = se->srv;
-    double bh = sv->cfg->blackhole_s; /* 0: adaptive, max(0.3 s, 4 x srtt) */
-    /* multipath from the start when the client advertised several addresses (it will join):
-     * short kernel queues before the first join keep the first path from taking a queue that
-     * the joined ones would wait for */
     int multi = tcpls_conn_count(se->s) > 1 || tcpls_session_peer_address_count(se->s) > 1;
 
     tcpls_session_set_time(se->s, now);
-    if (!multi || now - se->metrics_ns < 20000000ull)
+    if (!mpl_upkeep_due(&se->upkeep, now, multi))
         return;
-    se->metrics_ns = now;
     for (sconn_t *sc = se->conns; sc; sc = sc->next) {
-        mpl_tcp_metrics_t m;
         if (sc->dead)
             continue;
         if (!sc->multipath_opts) {
             sc->multipath_opts = 1;
-            mpl_tcp_multipath_opts(sc->fd, 128 * 1024, (unsigned)(bh > 0 ? bh * 2000 : 3000));
+            mpl_tcp_multipath_opts(sc->fd, 128 * 1024, mpl_upkeep_user_timeout_ms(&se->upkeep));
         }
-        double th = bh, drain = 0;
-        if (mpl_tcp_metrics(sc->fd, &m) == 0) {
-            tcpls_conn_set_metrics(se->s, sc->id, m.srtt_us, m.notsent_bytes, m.delivery_bps);
-            if (th <= 0)
-                th = 4.0 * m.srtt_us / 1e6;
-            /* a slow path's queue takes time to drain before any acknowledgment can come */
-            if (m.delivery_bps > 0)
-                drain = ((double)m.notsent_bytes + (double)m.cwnd * m.mss) * 8 / (double)m.delivery_bps;
-        }
-        if (th < 0.3 && bh <= 0)
-            th = 0.3;
-        if (bh <= 0)
-            th += drain < 2.0 ? drain : 2.0;
-        uint64_t since = tcpls_conn_stalled_since(se->s, sc->id);
-        if (since != 0 && now > since && (double)(now - since) / 1e9 > th &&
-            tcpls_conn_live_count(se->s) > 1) {
-            if (!sv->cfg->quiet)
-                mpl_info("%s: connection %u (%s): no acknowledgment for %.2f s, failing over", se->peer,
-                         sc->id, sc->peer, (double)(now - since) / 1e9);
-            tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED);
-        }
+        mpl_upkeep_conn(&se->upkeep, se->s, sc->id, sc->fd, sc->peer, now);
     }
 }
 
@@ -341,6 +321,8 @@ pump(sess_t *se)
         }
         if (!ss->fin_sent)
             all_done = 0;
+        if (mpl_http_sconn_requests(ss->http) > 0)
+            se->got_request = 1;
         if (ss->closed || (plain && ss->fin_sent && se->dead)) {
             *pp = ss->next;
             free_stream(sv, ss);
@@ -412,41 +394,75 @@ adopt_joined(srv_t *sv, sess_t *se)
 }
 
 static void
-accept_all(srv_t *sv, int lfd)
+accept_all(srv_t *sv, int li)
 {
-    for (;;) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
+    struct sockaddr_storage ss;
+    int fd;
+
+    while ((fd = mpl_acceptor_accept(&sv->acc, li, &ss)) >= 0) {
         sess_t *se = calloc(1, sizeof(*se));
         sconn_t *sc = calloc(1, sizeof(*sc));
-        if (se == NULL || sc == NULL) {
+        if (se == NULL || sc == NULL || (se->s = tcpls_session_new(sv->ctx, &server_ops, se, NULL)) == NULL) {
+            mpl_acceptor_release(&sv->acc, &ss);
             close(fd);
             free(se);
             free(sc);
             continue;
         }
         se->srv = sv;
+        se->upkeep =
+            (mpl_upkeep_t){.blackhole_s = sv->cfg->blackhole_s, .quiet = sv->cfg->quiet, .who = se->peer};
         sc->fd = fd;
         sc->se = se;
+        sc->addr = ss;
         se->conns = sc;
-        se->last_ns = mpl_now_ns();
+        se->last_ns = se->started_ns = mpl_now_ns();
         mpl_fmt_addr((struct sockaddr *)&ss, 1, se->peer, sizeof(se->peer));
         snprintf(sc->peer, sizeof(sc->peer), "%s", se->peer);
-        if ((se->s = tcpls_session_new(sv->ctx, &server_ops, se, NULL)) == NULL) {
-            close(fd);
-            free(se);
-            free(sc);
-            continue;
-        }
         advertise_addresses(sv, se->s);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = sc};
         epoll_ctl(sv->ep, EPOLL_CTL_ADD, fd, &ev);
         se->next = sv->sessions;
         sv->sessions = se;
         sv->st->connections++;
+    }
+}
+
+/* Out of descriptors (accept.h): frees the session idle longest among those without a request
+ * yet or without a stream in progress. Returns 1 when it freed one. */
+static int
+shed_idle(void *ud)
+{
+    srv_t *sv = ud;
+    sess_t *oldest = NULL;
+    for (sess_t *se = sv->sessions; se; se = se->next)
+        if ((!se->got_request || se->streams == NULL) && (oldest == NULL || se->last_ns < oldest->last_ns))
+            oldest = se;
+    if (oldest == NULL)
+        return 0;
+    mpl_debug("%s: closed (idle, out of descriptors)", oldest->peer);
+    sess_free(oldest);
+    return 1;
+}
+
+/* Sessions without a complete request head header_timeout_s after they connected (handshake
+ * included), and sessions idle for idle_timeout_s. */
+static void
+sweep(srv_t *sv, uint64_t now)
+{
+    double idle = sv->cfg->idle_timeout_s > 0 ? sv->cfg->idle_timeout_s : 120.0;
+    double head = sv->cfg->header_timeout_s > 0 ? sv->cfg->header_timeout_s : 20.0;
+    for (sess_t *se = sv->sessions, *next; se; se = next) {
+        next = se->next;
+        /* last_ns may be later than now (accepted during this round) */
+        if (se->last_ns < now && now - se->last_ns > (uint64_t)(idle * 1e9)) {
+            sess_free(se);
+        } else if (!se->got_request && now > se->started_ns &&
+                   now - se->started_ns > (uint64_t)(head * 1e9)) {
+            if (!sv->cfg->quiet)
+                mpl_info("%s: no complete request head in %.0f s, closed", se->peer, head);
+            sess_free(se);
+        }
     }
 }
 
@@ -487,17 +503,9 @@ links_changed(srv_t *sv)
         int failed = 0;
         if (se->dead || se->conns == NULL || se->conns->next == NULL)
             continue;
-        for (sconn_t *sc = se->conns; sc; sc = sc->next) {
-            char ifn[32];
-            if (sc->dead || tcpls_conn_live_count(se->s) < 2 ||
-                mpl_ifstate_sock_usable(st, sc->fd, ifn, sizeof(ifn)))
-                continue;
-            if (!sv->cfg->quiet)
-                mpl_info("%s: connection %u (%s): interface %s is down, failing over", se->peer, sc->id,
-                         sc->peer, ifn);
-            tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED);
-            failed = 1;
-        }
+        for (sconn_t *sc = se->conns; sc; sc = sc->next)
+            if (!sc->dead)
+                failed |= mpl_upkeep_link(&se->upkeep, st, se->s, sc->id, sc->fd, sc->peer);
         if (failed)
             pump(se);
     }
@@ -507,9 +515,8 @@ links_changed(srv_t *sv)
 int
 mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err, size_t errlen)
 {
-    srv_t sv = {.cfg = cfg, .st = stats, .ep = -1};
-    int lfds[MPL_SERVER_MAX_LISTEN], nl = 0, rc = -1, lw = -1;
-    double idle = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 120.0;
+    srv_t sv = {.cfg = cfg, .st = stats, .ep = -1, .acc = {.reserve_fd = -1}};
+    int rc = -1, lw = -1;
     uint64_t last_sweep = mpl_now_ns();
 
     sv.hcfg.root = cfg->root;
@@ -520,22 +527,8 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
         snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
         goto exit;
     }
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        char a[80];
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        int fd = mpl_listen(cfg->tp, (const struct sockaddr *)&cfg->listen[i], cfg->listen_len[i], cfg->cc,
-                            err, errlen);
-        if (fd < 0)
-            goto exit;
-        lfds[nl++] = fd;
-        mpl_set_nonblock(fd);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-        ev.data.u64 = (uint64_t)i; /* listening sockets: small integers, sessions: pointers */
-        epoll_ctl(sv.ep, EPOLL_CTL_ADD, fd, &ev);
-        getsockname(fd, (struct sockaddr *)&ss, &sl);
-        fprintf(stderr, "listening on %s (tcpls)\n", mpl_fmt_addr((struct sockaddr *)&ss, 1, a, sizeof(a)));
-    }
+    if (mpl_acceptor_open(&sv.acc, cfg, sv.ep, shed_idle, &sv, err, errlen) != 0)
+        goto exit;
     if ((lw = mpl_linkwatch_open()) >= 0) {
         struct epoll_event ev = {.events = EPOLLIN};
         ev.data.u64 = EV_LINKWATCH; /* not a listener index, not a pointer */
@@ -559,8 +552,9 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
                     links_changed(&sv);
                 continue;
             }
-            if (evs[i].data.u64 < MPL_SERVER_MAX_LISTEN) {
-                accept_all(&sv, lfds[evs[i].data.u64]);
+            int li = mpl_acceptor_listener(&sv.acc, evs[i].data.u64);
+            if (li >= 0) {
+                accept_all(&sv, li);
                 continue;
             }
             sconn_t *sc = evs[i].data.ptr;
@@ -583,22 +577,17 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
                 pump(se);
             }
         }
+        mpl_acceptor_tick(&sv.acc, now);
         if (now - last_sweep > 1000000000ull) {
             last_sweep = now;
-            for (sess_t *se = sv.sessions, *next; se; se = next) {
-                next = se->next;
-                /* last_ns may be later than now (accepted during this round) */
-                if (se->last_ns < now && now - se->last_ns > (uint64_t)(idle * 1e9))
-                    sess_free(se);
-            }
+            sweep(&sv, now);
         }
     }
     rc = 0;
 exit:
     while (sv.sessions)
         sess_free(sv.sessions);
-    for (int i = 0; i < nl; i++)
-        close(lfds[i]);
+    mpl_acceptor_close(&sv.acc);
     if (lw >= 0)
         close(lw);
     if (sv.ep >= 0)

@@ -3,6 +3,7 @@
  */
 #include "xfer/server.h"
 
+#include "xfer/accept.h"
 #include "xfer/http.h"
 #include "common/util.h"
 
@@ -16,17 +17,21 @@
 #include <unistd.h>
 
 #define READ_BUF        (64 * 1024)
-#define WRITE_BUDGET    (8 * 1024 * 1024) /* bytes per connection per turn: fairness */
-#define HANDSHAKE_LIMIT 10.0              /* seconds */
+#define WRITE_BUDGET    (8 * 1024 * 1024)                     /* bytes per connection per turn: fairness */
+#define HANDSHAKE_LIMIT 10.0                                  /* seconds */
+#define EV_VOID         MPL_ACCEPT_TAG(MPL_SERVER_MAX_LISTEN) /* an event whose connection was freed */
 
 typedef struct sconn {
     mpl_conn_t io;
     mpl_http_sconn_t *http;
     mpl_http_server_cfg_t hcfg;
     char peer[80];
+    struct sockaddr_storage addr;
     uint32_t events;
     uint64_t last_active_ns;
     uint64_t started_ns;
+    uint64_t head_since;    /* owes a request head since (0: does not) */
+    uint64_t head_requests; /* requests answered when head_since was set */
     int error;
     int rd_eof; /* the peer finished sending: stop reading */
     struct sconn *prev, *next;
@@ -36,19 +41,12 @@ typedef struct server {
     const mpl_server_cfg_t *cfg;
     mpl_server_stats_t *st;
     int ep;
-    int lfd[MPL_SERVER_MAX_LISTEN];
-    uint64_t paused_until[MPL_SERVER_MAX_LISTEN]; /* listener out of epoll (no fds left) */
+    mpl_acceptor_t acc;
     sconn_t *conns;
+    struct epoll_event *evs; /* the batch being handled: events of a freed connection are voided */
+    int nevs;
     uint8_t rbuf[READ_BUF];
 } server_t;
-
-/* epoll data: listeners are tagged by pointer into lfd[], connections by sconn_t. We keep
- * them apart with the low bit (sconn_t is aligned). */
-static void *
-tag_listener(int i)
-{
-    return (void *)(((uintptr_t)i << 1) | 1);
-}
 
 static void
 conn_close(server_t *s, sconn_t *c)
@@ -56,6 +54,10 @@ conn_close(server_t *s, sconn_t *c)
     if (c->error || mpl_http_sconn_had_error(c->http))
         s->st->errors++;
     s->st->requests += mpl_http_sconn_requests(c->http);
+    for (int i = 0; i < s->nevs; i++)
+        if (s->evs[i].data.ptr == c)
+            s->evs[i].data.u64 = EV_VOID;
+    mpl_acceptor_release(&s->acc, &c->addr);
     epoll_ctl(s->ep, EPOLL_CTL_DEL, c->io.fd, NULL);
     mpl_conn_close(&c->io);
     mpl_http_sconn_free(c->http);
@@ -206,31 +208,17 @@ static void
 accept_all(server_t *s, int li)
 {
     const mpl_server_cfg_t *cfg = s->cfg;
-    for (;;) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        int fd = accept4(s->lfd[li], (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Out of descriptors: stop polling this listener for a moment instead of
-                 * spinning on it; established connections carry on. */
-                mpl_warn("accept: %s (pausing new connections for 100 ms)", strerror(errno));
-                epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd[li], NULL);
-                s->paused_until[li] = mpl_now_ns() + 100000000ull;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                mpl_warn("accept: %s", strerror(errno));
-            }
-            return;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_storage ss;
+    int fd;
+
+    while ((fd = mpl_acceptor_accept(&s->acc, li, &ss)) >= 0) {
         sconn_t *c = calloc(1, sizeof(*c));
         if (c == NULL) {
+            mpl_acceptor_release(&s->acc, &ss);
             close(fd);
             continue;
         }
+        c->addr = ss;
         mpl_fmt_addr((struct sockaddr *)&ss, 1, c->peer, sizeof(c->peer));
         c->hcfg.root = cfg->root;
         c->hcfg.quiet = cfg->quiet;
@@ -238,16 +226,18 @@ accept_all(server_t *s, int li)
         c->http = mpl_http_sconn_new(&c->hcfg);
         if (c->http == NULL || mpl_conn_init(&c->io, cfg->tp, fd, cfg->ssl_ctx, 1, NULL) != 0) {
             mpl_warn("%s: cannot set the connection up: %s", c->peer, c->io.err);
+            mpl_acceptor_release(&s->acc, &ss);
             mpl_conn_close(&c->io);
             mpl_http_sconn_free(c->http);
             free(c);
             s->st->errors++;
             continue;
         }
-        c->started_ns = c->last_active_ns = mpl_now_ns();
+        c->started_ns = c->last_active_ns = c->head_since = mpl_now_ns();
         c->events = EPOLLIN;
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
+            mpl_acceptor_release(&s->acc, &ss);
             mpl_conn_close(&c->io);
             mpl_http_sconn_free(c->http);
             free(c);
@@ -263,15 +253,52 @@ accept_all(server_t *s, int li)
     }
 }
 
+/* The client owes a request head: the handshake, the first request, or the rest of one. */
+static int
+owes_head(const sconn_t *c)
+{
+    return !c->io.handshake_done ||
+           (mpl_http_sconn_awaiting_head(c->http) &&
+            (mpl_http_sconn_requests(c->http) == 0 || !mpl_http_sconn_idle(c->http)));
+}
+
+/* Out of descriptors (accept.h): closes the connection idle longest among those that owe a
+ * request head or wait between requests. Returns 1 when it closed one. */
+static int
+shed_idle(void *ud)
+{
+    server_t *s = ud;
+    sconn_t *oldest = NULL;
+    for (sconn_t *c = s->conns; c != NULL; c = c->next)
+        if ((owes_head(c) || mpl_http_sconn_idle(c->http)) &&
+            (oldest == NULL || c->last_active_ns < oldest->last_active_ns))
+            oldest = c;
+    if (oldest == NULL)
+        return 0;
+    mpl_debug("%s: closed (idle, out of descriptors)", oldest->peer);
+    conn_close(s, oldest);
+    return 1;
+}
+
+/* Handshake, request-head and idle timeouts. */
 static void
-sweep(server_t *s, double idle_s)
+sweep(server_t *s, double idle_s, double head_s)
 {
     uint64_t now = mpl_now_ns();
     sconn_t *c = s->conns;
     while (c != NULL) {
         sconn_t *next = c->next;
+        uint64_t answered = mpl_http_sconn_requests(c->http);
+        if (!owes_head(c)) {
+            c->head_since = 0;
+        } else if (c->head_since == 0 || c->head_requests != answered) {
+            c->head_since = now;
+            c->head_requests = answered;
+        }
         if (!c->io.handshake_done && now - c->started_ns > (uint64_t)(HANDSHAKE_LIMIT * 1e9))
             conn_fail(s, c, "handshake timed out");
+        else if (c->head_since != 0 && now - c->head_since > (uint64_t)(head_s * 1e9))
+            conn_fail(s, c, "no complete request head in time");
         else if (now - c->last_active_ns > (uint64_t)(idle_s * 1e9))
             conn_close(s, c);
         c = next;
@@ -289,31 +316,16 @@ mpl_server_run(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err
     }
     s->cfg = cfg;
     s->st = stats;
-    for (size_t i = 0; i < MPL_SERVER_MAX_LISTEN; i++)
-        s->lfd[i] = -1;
+    s->acc.reserve_fd = -1; /* mpl_acceptor_close before mpl_acceptor_open */
     s->ep = epoll_create1(EPOLL_CLOEXEC);
     if (s->ep < 0) {
         snprintf(err, errlen, "epoll: %s", strerror(errno));
         goto out;
     }
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        s->lfd[i] = mpl_listen(cfg->tp, (const struct sockaddr *)&cfg->listen[i], cfg->listen_len[i], cfg->cc,
-                               err, errlen);
-        if (s->lfd[i] < 0)
-            goto out;
-        struct epoll_event e = {.events = EPOLLIN, .data.ptr = tag_listener((int)i)};
-        epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd[i], &e);
-    }
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        char a[80];
-        getsockname(s->lfd[i], (struct sockaddr *)&ss, &sl);
-        fprintf(stderr, "listening on %s (%s)\n", mpl_fmt_addr((struct sockaddr *)&ss, 1, a, sizeof(a)),
-                cfg->tp->name);
-    }
-    fflush(stderr);
+    if (mpl_acceptor_open(&s->acc, cfg, s->ep, shed_idle, s, err, errlen) != 0)
+        goto out;
     double idle = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 120.0;
+    double head = cfg->header_timeout_s > 0 ? cfg->header_timeout_s : 20.0;
     uint64_t last_sweep = mpl_now_ns();
     while (!*cfg->stop) {
         struct epoll_event ev[64];
@@ -324,26 +336,19 @@ mpl_server_run(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err
             snprintf(err, errlen, "epoll_wait: %s", strerror(errno));
             goto out;
         }
+        s->evs = ev;
+        s->nevs = n;
         for (int i = 0; i < n; i++) {
-            uintptr_t tag = (uintptr_t)ev[i].data.ptr;
-            if (tag & 1) {
-                accept_all(s, (int)(tag >> 1));
-                continue;
-            }
-            sconn_t *c = ev[i].data.ptr;
-            /* c may have been closed by an earlier event in this batch only if it is the
-             * same connection; each fd appears once per epoll_wait, so c is valid. */
-            conn_run(s, c);
+            int li = mpl_acceptor_listener(&s->acc, ev[i].data.u64);
+            if (li >= 0)
+                accept_all(s, li);
+            else if (ev[i].data.u64 != EV_VOID) /* else closed by shedding in this batch */
+                conn_run(s, ev[i].data.ptr);
         }
-        for (size_t i = 0; i < cfg->n_listen; i++) {
-            if (s->paused_until[i] != 0 && mpl_now_ns() >= s->paused_until[i]) {
-                struct epoll_event e = {.events = EPOLLIN, .data.ptr = tag_listener((int)i)};
-                epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd[i], &e);
-                s->paused_until[i] = 0;
-            }
-        }
+        s->nevs = 0;
+        mpl_acceptor_tick(&s->acc, mpl_now_ns());
         if (mpl_now_ns() - last_sweep > 1000000000ull) {
-            sweep(s, idle);
+            sweep(s, idle, head);
             last_sweep = mpl_now_ns();
         }
     }
@@ -351,9 +356,7 @@ mpl_server_run(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *err
 out:
     while (s->conns != NULL)
         conn_close(s, s->conns);
-    for (size_t i = 0; i < MPL_SERVER_MAX_LISTEN; i++)
-        if (s->lfd[i] >= 0)
-            close(s->lfd[i]);
+    mpl_acceptor_close(&s->acc);
     if (s->ep >= 0)
         close(s->ep);
     free(s);

@@ -26,11 +26,15 @@ typedef struct mpl_server_cfg {
     SSL_CTX *ssl_ctx; /* tls only */
     int quiet;
     double idle_timeout_s;       /* close connections idle this long (0: 120 s) */
+    double header_timeout_s;     /* close connections without a complete request head this long
+                                  * after they connected or began one (0: 20 s) */
+    unsigned max_conns_per_addr; /* connections per client address (0: 64, see accept.h) */
     volatile sig_atomic_t *stop; /* the loop returns when *stop becomes non-zero */
     /* tcpls multipath */
     unsigned tcpls_tokens;   /* tokens (extra connections) per session, 0 = library default (4) */
     const char *tcpls_sched; /* scheduler name or NULL (default) */
-    double blackhole_s;      /* a connection without acknowledgment progress this long fails (0: 1 s) */
+    double blackhole_s;      /* a connection without acknowledgment progress this long fails (0: adaptive,
+                              * max(0.3 s, 4 x srtt) + queue drain time, see tcpls_upkeep.h) */
 } mpl_server_cfg_t;
 
 typedef struct mpl_server_stats {
