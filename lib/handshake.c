@@ -199,6 +199,7 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
     ctx->max_streams = cfg->max_streams ? cfg->max_streams : 1024;
     ctx->ack_every = cfg->ack_every ? cfg->ack_every : 32;
     ctx->tokens = cfg->tokens ? cfg->tokens : 4;
+    ctx->join_full = cfg->join_full_handshake != 0;
     if (ctx->tokens > MAX_TOKENS - 1)
         ctx->tokens = MAX_TOKENS - 1;
     if (cfg->scheduler != NULL && !tcpls_scheduler_valid(cfg->scheduler)) {
@@ -233,6 +234,8 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
         set_err(err, errlen, "cannot register the tcpls extensions");
         goto fail;
     }
+    if (cfg->is_server)
+        SSL_CTX_set_psk_find_session_callback(sc, tcpls__join_psk_find);
     if (cfg->is_server) {
         if (cfg->cert_file && SSL_CTX_use_certificate_chain_file(sc, cfg->cert_file) != 1) {
             set_err(err, errlen, "cannot load the certificate");
@@ -383,8 +386,12 @@ tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_
             return c->ssl ? tcpls__join_complete_client(s, c) : handshake_complete(s);
         int e = SSL_get_error(ssl, r);
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-            int refused = s->join_refused || (c->ssl != NULL && ERR_GET_REASON(ERR_peek_error()) ==
-                                                                    SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER);
+            /* a join refused: an unknown token, or a known one whose PSK binder is wrong (a
+             * stolen token without the session's keys: decrypt_error) */
+            unsigned long why = ERR_GET_REASON(ERR_peek_error());
+            int refused = s->join_refused || (s->is_server && s->join_pending) ||
+                          (c->ssl != NULL && (why == SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER ||
+                                              why == SSL_R_TLSV1_ALERT_DECRYPT_ERROR));
             ERR_clear_error();
             return refused ? TCPLS_ERR_TOKEN : TCPLS_ERR_HANDSHAKE;
         }
