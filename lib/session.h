@@ -136,6 +136,7 @@ struct tcpls_session {
     uint8_t token_ext[TCPLS_TOKEN_LEN];
     uint8_t join_token[TCPLS_TOKEN_LEN]; /* server: the token of this session's join handshake */
     int peer_prio;                       /* the peer negotiated Connection Priority frames */
+    int half_rtt_sent;                   /* server: tokens and addresses went with its flight */
     /* RFC 8446 5.5: records protected with one key, over every connection of the session */
     uint64_t tx_records, rx_records, aead_limit;
     /* multipath */
@@ -345,6 +346,9 @@ void tcpls__deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t l
 tcpls_stream_t *tcpls__stream_add(tcpls_session_t *s, uint32_t id);
 /* Ends the session (once): alert to the peer for a local error, closed callback. */
 void tcpls__session_end(tcpls_session_t *s, int err);
+/* One record of the control frames due (addresses, tokens...) on connection c, if any.
+ * Returns 0 or an error. */
+int tcpls__control_record(tcpls_session_t *s, conn_t *c);
 /* Protects one record of parts on connection c into its output. Returns 0 or an error. */
 int tcpls__seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts,
                      size_t nparts);
