@@ -122,7 +122,9 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS_
 $(BUILD)/tests/sim/%: $(BUILD)/tests/sim/%.o $(TSUP_OBJ) $(LIBAPP) $(LIBTCPLS_T) | check-test-deps
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL) $(LDFLAGS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBAPP) $(LIBTCPLS_T)
+# benchmarks may use the in-process client/server of tests/support (no cmocka there)
+BENCH_SUPPORT := $(BUILD)/tests/support/tcpls_test.o $(BUILD)/tests/support/pairnet.o
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_SUPPORT) $(LIBAPP) $(LIBTCPLS_T)
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
 
 tests: all $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN) $(MPLAB_T)

@@ -94,6 +94,12 @@ typedef struct tcpls_ctx_config {
     unsigned ack_every;
     unsigned tokens;       /* server: tokens (= extra connections) per session, 1..15 (0 = 4) */
     const char *scheduler; /* "default", "minrtt" or "rr" (NULL = "default"); see tcpls_scheduler_valid */
+    /* Joins are abbreviated TLS 1.3 handshakes by default: a PSK derived from the session's
+     * connection 0 (a TLS exporter with the token as context) and no certificate, so a token
+     * is useless without the session's keys (docs/PROTOCOL.md). join_full_handshake = 1:
+     * client: join with a full handshake (certificate) instead; server: accept such joins
+     * (otherwise refused with TCPLS_ERR_TOKEN). For comparison. */
+    int join_full_handshake;
 } tcpls_ctx_config_t;
 
 /* 1 if name is a scheduler this library has ("default", "minrtt", "rr"). */
@@ -218,6 +224,7 @@ typedef struct tcpls_conn_info {
     int backup, migrated;           /* flags set by tcpls_conn_set_backup / tcpls_conn_migrate */
     int error;                      /* why it closed (TCPLS_CONN_CLOSED), 0 if orderly */
     uint32_t srtt_us;               /* last value given to tcpls_conn_set_metrics */
+    int psk_join;                   /* joined with the session-bound PSK handshake (no certificate) */
 } tcpls_conn_info_t;
 
 /* Number of connections of the session, closed ones included (their statistics stay). */

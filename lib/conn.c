@@ -179,6 +179,7 @@ tcpls_conn_info(tcpls_session_t *s, size_t index, tcpls_conn_info_t *info)
     info->migrated = c->migrated;
     info->error = c->error;
     info->srtt_us = c->srtt_us;
+    info->psk_join = c->psk_join;
     return 0;
 }
 

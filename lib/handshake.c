@@ -199,6 +199,7 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
     ctx->max_streams = cfg->max_streams ? cfg->max_streams : 1024;
     ctx->ack_every = cfg->ack_every ? cfg->ack_every : 32;
     ctx->tokens = cfg->tokens ? cfg->tokens : 4;
+    ctx->join_full = cfg->join_full_handshake != 0;
     if (ctx->tokens > MAX_TOKENS - 1)
         ctx->tokens = MAX_TOKENS - 1;
     if (cfg->scheduler != NULL && !tcpls_scheduler_valid(cfg->scheduler)) {
@@ -233,6 +234,8 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
         set_err(err, errlen, "cannot register the tcpls extensions");
         goto fail;
     }
+    if (cfg->is_server)
+        SSL_CTX_set_psk_find_session_callback(sc, tcpls__join_psk_find);
     if (cfg->is_server) {
         if (cfg->cert_file && SSL_CTX_use_certificate_chain_file(sc, cfg->cert_file) != 1) {
             set_err(err, errlen, "cannot load the certificate");
@@ -301,6 +304,36 @@ tcpls__handshake_start(tcpls_session_t *s, conn_t *c, const char *server_name)
     return 0;
 }
 
+/* The session's AEAD usage limit (RFC 8446 5.5): AES-GCM 2^24.5 full records; ChaCha20-Poly1305
+ * none before the sequence numbers wrap. */
+static uint64_t
+aead_limit_of(uint16_t suite)
+{
+    return suite == TCPLS_SUITE_CHACHA20_POLY1305_SHA256 ? UINT64_MAX - 64 : 23726566;
+}
+
+/* Server, connection 0: once its flight (up to Finished) is out and its application secret
+ * known, New Token and New Address frames follow at once in a record of their own (0.5-RTT
+ * data, RFC 8446 2.1), so that the client can join as soon as its handshake completes
+ * instead of a round trip later. */
+static int
+half_rtt_control(tcpls_session_t *s, conn_t *c)
+{
+    const SSL_CIPHER *cipher;
+    int r;
+
+    if (!s->is_server || c->ssl != NULL || s->join_pending || s->half_rtt_sent || !s->peer_tcpls ||
+        s->secret_len[1] == 0 || SSL_version(s->ssl) != TLS1_3_VERSION ||
+        (cipher = SSL_get_current_cipher(s->ssl)) == NULL)
+        return 0;
+    s->half_rtt_sent = 1;
+    s->suite = (uint16_t)(SSL_CIPHER_get_id(cipher) & 0xffff);
+    if ((r = tcpls__aead_init(&s->tx, s->suite, s->secret[1], s->secret_len[1], 1)) != 0)
+        return r == TCPLS_ERR_ARG ? TCPLS_ERR_HANDSHAKE : r;
+    s->aead_limit = aead_limit_of(s->suite);
+    return tcpls__control_record(s, c);
+}
+
 static int
 handshake_complete(tcpls_session_t *s)
 {
@@ -318,9 +351,7 @@ handshake_complete(tcpls_session_t *s)
         if ((r = tcpls__aead_init(&s->tx, s->suite, s->secret[mine], s->secret_len[mine], 1)) != 0 ||
             (r = tcpls__aead_init(&s->rx, s->suite, s->secret[!mine], s->secret_len[!mine], 0)) != 0)
             return r == TCPLS_ERR_ARG ? TCPLS_ERR_HANDSHAKE : r;
-        /* AES-GCM: 2^24.5 full records (RFC 8446 5.5); ChaCha20-Poly1305: none before the
-         * sequence numbers wrap. */
-        s->aead_limit = s->suite == TCPLS_SUITE_CHACHA20_POLY1305_SHA256 ? UINT64_MAX - 64 : 23726566;
+        s->aead_limit = aead_limit_of(s->suite);
         s->mode = MODE_TCPLS;
     } else {
         if (s->is_server && s->ctx->no_plain_fallback)
@@ -382,9 +413,15 @@ tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_
         if (r == 1)
             return c->ssl ? tcpls__join_complete_client(s, c) : handshake_complete(s);
         int e = SSL_get_error(ssl, r);
+        if (e == SSL_ERROR_WANT_READ && (r = half_rtt_control(s, c)) != 0)
+            return r;
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-            int refused = s->join_refused || (c->ssl != NULL && ERR_GET_REASON(ERR_peek_error()) ==
-                                                                    SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER);
+            /* a join refused: an unknown token, or a known one whose PSK binder is wrong (a
+             * stolen token without the session's keys: decrypt_error) */
+            unsigned long why = ERR_GET_REASON(ERR_peek_error());
+            int refused = s->join_refused || (s->is_server && s->join_pending) ||
+                          (c->ssl != NULL && (why == SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER ||
+                                              why == SSL_R_TLSV1_ALERT_DECRYPT_ERROR));
             ERR_clear_error();
             return refused ? TCPLS_ERR_TOKEN : TCPLS_ERR_HANDSHAKE;
         }

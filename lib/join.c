@@ -4,6 +4,7 @@
  * advertisement (New Address / Remove Address frames and the add/remove address API).
  */
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
@@ -140,6 +141,70 @@ tcpls__tokens_replenish(tcpls_session_t *s)
         ;
 }
 
+/* ---- the abbreviated join: a PSK bound to the session ------------------------------------ */
+
+/* The PSK of the join presenting token: a TLS exporter (RFC 8446 7.5) of the session's
+ * connection 0 with the token as context, so that only the two ends of that session can
+ * compute it; as an SSL_SESSION with connection 0's cipher suite (its hash is the PSK's). */
+#define JOIN_PSK_LABEL "EXPORTER-tcpls-join-psk"
+static SSL_SESSION *
+join_psk_session(SSL *ssl0, const uint8_t *token)
+{
+    const SSL_CIPHER *cipher = ssl0 != NULL ? SSL_get_current_cipher(ssl0) : NULL;
+    uint8_t psk[32];
+    SSL_SESSION *ss;
+
+    if (cipher == NULL || SSL_export_keying_material(ssl0, psk, sizeof(psk), JOIN_PSK_LABEL,
+                                                     strlen(JOIN_PSK_LABEL), token, TCPLS_TOKEN_LEN, 1) != 1)
+        return NULL;
+    if ((ss = SSL_SESSION_new()) != NULL &&
+        (SSL_SESSION_set1_master_key(ss, psk, sizeof(psk)) != 1 || SSL_SESSION_set_cipher(ss, cipher) != 1 ||
+         SSL_SESSION_set_protocol_version(ss, TLS1_3_VERSION) != 1)) {
+        SSL_SESSION_free(ss);
+        ss = NULL;
+    }
+    OPENSSL_cleanse(psk, sizeof(psk));
+    return ss;
+}
+
+/* Client: offers the session-bound PSK, identity = the token (none: a full handshake). */
+int
+tcpls__join_psk_use(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t *idlen, SSL_SESSION **sess)
+{
+    tcpls_session_t *s = SSL_get_app_data(ssl);
+    conn_t *c = s != NULL ? tcpls__join_conn_of(s, ssl) : NULL;
+    SSL_SESSION *ss;
+
+    *sess = NULL;
+    if (c == NULL || s->ctx->join_full || (ss = join_psk_session(s->ssl, c->join_ext)) == NULL)
+        return 1;
+    /* (by type: OpenSSL 3 hands a fetched EVP_MD here, the cipher names the legacy one) */
+    const EVP_MD *mine = SSL_CIPHER_get_handshake_digest(SSL_SESSION_get0_cipher(ss));
+    if (md != NULL && (mine == NULL || EVP_MD_get_type(mine) != EVP_MD_get_type(md))) {
+        SSL_SESSION_free(ss);
+        return 1;
+    }
+    *id = c->join_ext;
+    *idlen = TCPLS_TOKEN_LEN;
+    *sess = ss;
+    return 1;
+}
+
+/* Server: a PSK identity that is a token of a live session gets that session's join PSK
+ * (OpenSSL then checks the binder: a token alone is not enough). Anything else: no PSK. */
+int
+tcpls__join_psk_find(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESSION **sess)
+{
+    tcpls_session_t *s = SSL_get_app_data(ssl), *t;
+
+    *sess = NULL;
+    if (s == NULL || !s->is_server || idlen != TCPLS_TOKEN_LEN || tcpls__join_lookup(s, id) != 0 ||
+        (t = tcpls__registry_find(s->ctx, s->join_serial)) == NULL)
+        return 1;
+    *sess = join_psk_session(t->ssl, id);
+    return 1;
+}
+
 /* ---- joins ----------------------------------------------------------------------------------- */
 
 /* Server: the handshake of a fresh session was a join: its connection becomes connection
@@ -154,9 +219,13 @@ tcpls__join_complete_server(tcpls_session_t *s)
     if (t == NULL || tcpls__conn_find(t, s->join_conn_id) != NULL || !s->peer_tcpls ||
         SSL_version(s->ssl) != TLS1_3_VERSION)
         return TCPLS_ERR_TOKEN;
+    /* a join must prove the session's keys (the PSK), unless full-handshake joins are allowed */
+    if (!SSL_session_reused(s->ssl) && !s->ctx->join_full)
+        return TCPLS_ERR_TOKEN;
     if ((nc = tcpls__conn_new(t, s->join_conn_id)) == NULL)
         return TCPLS_ERR_NOMEM;
     nc->state = TCPLS_CONN_ESTABLISHED;
+    nc->psk_join = (uint8_t)SSL_session_reused(s->ssl);
     if (c->out.len > 0 && tcpls__buf_append(&nc->out, c->out.base + c->out.off, c->out.len) != 0)
         return TCPLS_ERR_NOMEM;
     tcpls__buf_consume(&c->out, c->out.len);
@@ -176,6 +245,7 @@ tcpls__join_complete_client(tcpls_session_t *s, conn_t *c)
 {
     uint64_t min_rr = UINT64_MAX;
     tcpls__drain_wbio(s, c);
+    c->psk_join = (uint8_t)SSL_session_reused(c->ssl);
     SSL_free(c->ssl);
     c->ssl = NULL;
     for (size_t i = 0; i < s->nconns; i++)
@@ -237,6 +307,14 @@ tcpls_join(tcpls_session_t *s, int backup, uint32_t *conn_id)
     SSL_set_bio(c->ssl, rb, wb);
     SSL_set_app_data(c->ssl, s);
     SSL_set_connect_state(c->ssl);
+    if (!s->ctx->join_full) {
+        /* the abbreviated join: the session-bound PSK, whose hash is connection 0's suite's,
+         * so that is the only suite offered */
+        const SSL_CIPHER *cipher = SSL_get_current_cipher(s->ssl);
+        SSL_set_psk_use_session_callback(c->ssl, tcpls__join_psk_use);
+        if (cipher != NULL)
+            SSL_set_ciphersuites(c->ssl, SSL_CIPHER_get_name(cipher));
+    }
     /* the same server name and verification as connection 0 */
     SSL_set1_param(c->ssl, SSL_get0_param(s->ssl));
     const char *sni = SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name);

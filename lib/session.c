@@ -659,6 +659,19 @@ control_frames(tcpls_session_t *s, conn_t *c, uint8_t *ctl, size_t cap)
     return tcpls__join_frames(s, c, ctl, ctllen, cap);
 }
 
+int
+tcpls__control_record(tcpls_session_t *s, conn_t *c)
+{
+    uint8_t ctl[512];
+    size_t n;
+    if (s->is_server)
+        tcpls__tokens_replenish(s);
+    if ((n = control_frames(s, c, ctl, sizeof(ctl))) == 0)
+        return 0;
+    tcpls_iov_t iov = {ctl, n};
+    return tcpls__seal_into(s, c, TCPLS_CONTENT_APPDATA, &iov, 1);
+}
+
 /* The stream part of c's next record: up to max bytes of the first stream waiting, and its
  * trailer, as iov entries (room for 3). The record is kept in c's ring for a resend. Returns
  * the number of iov entries used (0: no stream data waits) or a negative error. */

@@ -39,6 +39,7 @@ struct tcpls_ctx {
     size_t ctx_reorder_limit, reorder_total; /* reorder memory over every session */
     unsigned max_streams, ack_every;
     unsigned tokens;
+    int join_full; /* join_full_handshake */
     const struct tcpls_sched_ops *sched;
     tcpls_session_t *registry; /* server sessions, for finding the target of a join */
     uint64_t next_serial;
@@ -96,6 +97,7 @@ typedef struct conn {
     /* client: a join that failed before a byte of its ClientHello was written; its token went
      * back to the session and its id may be used again (freed by the next tcpls_join) */
     uint8_t recycled;
+    uint8_t psk_join; /* the join was the abbreviated, PSK-bound handshake */
 } conn_t;
 
 typedef struct token {
@@ -134,6 +136,7 @@ struct tcpls_session {
     uint8_t token_ext[TCPLS_TOKEN_LEN];
     uint8_t join_token[TCPLS_TOKEN_LEN]; /* server: the token of this session's join handshake */
     int peer_prio;                       /* the peer negotiated Connection Priority frames */
+    int half_rtt_sent;                   /* server: tokens and addresses went with its flight */
     /* RFC 8446 5.5: records protected with one key, over every connection of the session */
     uint64_t tx_records, rx_records, aead_limit;
     /* multipath */
@@ -282,6 +285,11 @@ void tcpls__registry_remove(tcpls_session_t *s);
 tcpls_session_t *tcpls__registry_find(tcpls_ctx_t *ctx, uint64_t serial);
 /* MODE_JOINED: the session this one forwards to (NULL once it is gone). */
 tcpls_session_t *tcpls__join_target(tcpls_session_t *s);
+/* OpenSSL's PSK callbacks for abbreviated joins (client: SSL_set_psk_use_session_callback on
+ * each join's SSL; server: SSL_CTX_set_psk_find_session_callback). */
+int tcpls__join_psk_use(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t *idlen,
+                        SSL_SESSION **sess);
+int tcpls__join_psk_find(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESSION **sess);
 /* Server: finds the session that issued the token in (32 bytes) and reserves it for this
  * handshake (also through a HelloRetryRequest). Returns 0, or -1 for an unknown token or one
  * another handshake holds. */
@@ -338,6 +346,9 @@ void tcpls__deliver(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t l
 tcpls_stream_t *tcpls__stream_add(tcpls_session_t *s, uint32_t id);
 /* Ends the session (once): alert to the peer for a local error, closed callback. */
 void tcpls__session_end(tcpls_session_t *s, int err);
+/* One record of the control frames due (addresses, tokens...) on connection c, if any.
+ * Returns 0 or an error. */
+int tcpls__control_record(tcpls_session_t *s, conn_t *c);
 /* Protects one record of parts on connection c into its output. Returns 0 or an error. */
 int tcpls__seal_into(tcpls_session_t *s, conn_t *c, uint8_t content_type, const tcpls_iov_t *parts,
                      size_t nparts);

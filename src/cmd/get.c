@@ -56,6 +56,8 @@ usage(FILE *f)
                "      --backup ADDR    like --bind, but its connections are backups (data only while\n"
                "                       no other connection works)\n"
                "      --sched NAME     scheduler of what the client sends: default, minrtt, rr\n"
+               "      --join psk|full  joins as abbreviated handshakes bound to the session (psk,\n"
+               "                       default: no certificate) or full TLS handshakes (comparison)\n"
                "      --migrate-at S   at S after the start move the session to the connection from\n"
                "                       --migrate-to ADDR (default: the second --bind), closing the others\n"
                "      --backup-at S:ADDR  at S after the start the connections from ADDR (a --bind)\n"
@@ -167,6 +169,7 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
             mpl_json_u64(&j, "records_acked", c->records_acked);
             mpl_json_u64(&j, "stream_bytes_received", c->stream_bytes_received);
             mpl_json_bool(&j, "backup", c->backup);
+            mpl_json_bool(&j, "psk_join", c->psk_join);
             mpl_json_str(&j, "state", c->state[0] ? c->state : NULL);
             mpl_json_arr_begin(&j, "series");
             for (size_t k = 0; k < c->n_series; k++) {
@@ -211,6 +214,7 @@ cmd_get(int argc, char **argv)
         {"paths", required_argument, NULL, 'P'},
         {"backup", required_argument, NULL, 'B'},
         {"sched", required_argument, NULL, 'D'},
+        {"join", required_argument, NULL, 0x103},
         {"migrate-at", required_argument, NULL, 'M'},
         {"migrate-to", required_argument, NULL, 'm'},
         {"blackhole-timeout", required_argument, NULL, 'O'},
@@ -266,6 +270,11 @@ cmd_get(int argc, char **argv)
             if (!tcpls_scheduler_valid(optarg))
                 return mpl_usage_error("bad --sched '%s' (default, minrtt, rr)", optarg);
             cfg.tcpls_sched = optarg;
+            break;
+        case 0x103:
+            if (strcmp(optarg, "psk") != 0 && strcmp(optarg, "full") != 0)
+                return mpl_usage_error("bad --join '%s' (psk or full)", optarg);
+            cfg.tcpls_join_full = strcmp(optarg, "full") == 0;
             break;
         case 'M':
             if (mpl_opt_seconds("migrate-at", optarg, &cfg.migrate_at_s) != 0)

@@ -57,6 +57,8 @@ usage(FILE *f)
         "  tcpls multipath (docs/PROTOCOL.md):\n"
         "      --tokens N      tokens = extra connections a client may join per session (1..15, default 4)\n"
         "      --sched NAME    scheduler: default (lowest RTT first, overflow to the others), minrtt, rr\n"
+        "      --join psk|full psk (default): joins must be abbreviated handshakes bound to the\n"
+        "                      session; full: also accept full-handshake joins (comparison)\n"
         "      --blackhole-timeout S  give a connection up after S without acknowledgment progress\n"
         "                      (default: max(0.3 s, 4 x RTT); with TCP_USER_TIMEOUT)\n"
         "Prints 'listening on ADDR:PORT (PROTO)' on stderr per address when ready.\n");
@@ -92,21 +94,14 @@ int
 cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"proto", required_argument, NULL, 'p'},
-        {"listen", required_argument, NULL, 'l'},
-        {"root", required_argument, NULL, 'r'},
-        {"cert", required_argument, NULL, 'C'},
-        {"key", required_argument, NULL, 'K'},
-        {"cc", required_argument, NULL, 'c'},
-        {"stats", required_argument, NULL, 'S'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"idle-timeout", required_argument, NULL, 'I'},
-        {"tokens", required_argument, NULL, 'T'},
-        {"sched", required_argument, NULL, 'D'},
-        {"blackhole-timeout", required_argument, NULL, 'B'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"proto", required_argument, NULL, 'p'},  {"listen", required_argument, NULL, 'l'},
+        {"root", required_argument, NULL, 'r'},   {"cert", required_argument, NULL, 'C'},
+        {"key", required_argument, NULL, 'K'},    {"cc", required_argument, NULL, 'c'},
+        {"stats", required_argument, NULL, 'S'},  {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},      {"idle-timeout", required_argument, NULL, 'I'},
+        {"tokens", required_argument, NULL, 'T'}, {"sched", required_argument, NULL, 'D'},
+        {"join", required_argument, NULL, 'J'},   {"blackhole-timeout", required_argument, NULL, 'B'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     mpl_server_cfg_t cfg;
     mpl_server_stats_t st;
@@ -164,6 +159,11 @@ cmd_serve(int argc, char **argv)
             cfg.tcpls_tokens = (unsigned)v;
             break;
         }
+        case 'J':
+            if (strcmp(optarg, "psk") != 0 && strcmp(optarg, "full") != 0)
+                return mpl_usage_error("bad --join '%s' (psk or full)", optarg);
+            cfg.tcpls_join_full = strcmp(optarg, "full") == 0;
+            break;
         case 'D':
             if (!tcpls_scheduler_valid(optarg))
                 return mpl_usage_error("bad --sched '%s' (default, minrtt, rr)", optarg);

@@ -50,6 +50,7 @@ typedef struct mpl_client_cfg {
     unsigned char bind_backup[MPL_CLIENT_MAX_BIND]; /* 1: connections from bind[i] are backups */
     const char *tcpls_paths;                        /* "per-local" (default) or "fullmesh" (paths.h) */
     const char *tcpls_sched;                        /* scheduler name or NULL */
+    int tcpls_join_full;                            /* --join full: full-handshake joins */
     double migrate_at_s;                            /* > 0: migrate at this time after the start */
     int migrate_to;                                 /* bind index to migrate to (-1: the second path) */
     double blackhole_s; /* no-ack-progress timeout (0: adaptive, tcpls_upkeep.h) */
@@ -78,6 +79,7 @@ typedef struct mpl_tcpls_conn_stat {
     uint64_t bytes_sent, bytes_received, records_sent, records_acked;
     uint64_t stream_bytes_received;
     int backup;
+    int psk_join;               /* joined with the session-bound PSK handshake (no certificate) */
     char state[16];             /* "up", "closed", "failed", "refused" */
     mpl_tcpls_sample_t *series; /* malloc'd (freed by mpl_client_result_free) */
     size_t n_series;

@@ -333,7 +333,7 @@ connect_to(getter_t *g, const mpl_url_t *u, int port)
 static tcpls_ctx_t *
 make_ctx(const mpl_client_cfg_t *cfg, char *err, size_t errlen)
 {
-    tcpls_ctx_config_t tc = {.is_server = 0, .insecure = 1};
+    tcpls_ctx_config_t tc = {.is_server = 0, .insecure = 1, .join_full_handshake = cfg->tcpls_join_full};
     tcpls_ctx_t *ctx = tcpls_ctx_new(&tc, err, errlen);
     if (ctx == NULL || cfg->ssl_ctx == NULL)
         return ctx;
@@ -370,6 +370,7 @@ fill_connections(getter_t *g)
         c->records_acked = ci.records_acked;
         c->stream_bytes_received = ci.stream_bytes_received;
         c->backup = ci.backup;
+        c->psk_join = ci.psk_join;
         snprintf(c->state, sizeof(c->state), "%s",
                  cc->state == 1               ? "up"
                  : cc->err == TCPLS_ERR_TOKEN ? "refused"

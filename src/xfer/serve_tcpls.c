@@ -470,7 +470,10 @@ sweep(srv_t *sv, uint64_t now)
 static tcpls_ctx_t *
 make_ctx(const mpl_server_cfg_t *cfg, char *err, size_t errlen)
 {
-    tcpls_ctx_config_t tc = {.is_server = 1, .tokens = cfg->tcpls_tokens, .scheduler = cfg->tcpls_sched};
+    tcpls_ctx_config_t tc = {.is_server = 1,
+                             .tokens = cfg->tcpls_tokens,
+                             .scheduler = cfg->tcpls_sched,
+                             .join_full_handshake = cfg->tcpls_join_full};
     tcpls_ctx_t *ctx = tcpls_ctx_new(&tc, err, errlen);
     if (ctx == NULL)
         return NULL;

@@ -173,6 +173,46 @@ test_failed_connect_keeps_token(void **state)
     pn_free(&n);
 }
 
+static int
+psk_join_of(tcpls_session_t *s, uint32_t id)
+{
+    tcpls_conn_info_t ci;
+    for (size_t i = 0; i < tcpls_conn_count(s); i++)
+        if (tcpls_conn_info(s, i, &ci) == 0 && ci.id == id)
+            return ci.psk_join;
+    return -1;
+}
+
+/* Joins are abbreviated handshakes bound to the session (a PSK from connection 0's exporter):
+ * no certificate. A full-handshake join, which a stolen token would allow, is refused unless
+ * the server allows it (join_full_handshake, for comparison). */
+static void
+test_psk_joins(void **state)
+{
+    pn_net_t n;
+    assert_int_equal(pn_init(&n, 2, NULL), 0);
+    assert_int_equal(pn_join(&n, 1), 0);
+    pn_pump(&n, 20);
+    assert_int_equal(n.cli.conn_state[1], TCPLS_CONN_ESTABLISHED);
+    assert_int_equal(psk_join_of(n.client, 1), 1);
+    assert_int_equal(psk_join_of(n.server, 1), 1);
+    pn_free(&n);
+
+    assert_int_equal(pn_init_joins(&n, 2, NULL, 1, 0), 0); /* a full-handshake join: refused */
+    assert_int_equal(pn_join(&n, 1), 0);
+    pn_pump(&n, 20);
+    assert_int_equal(tcpls_conn_live_count(n.server), 1);
+    assert_false(tcpls_session_is_closed(n.server));
+    pn_free(&n);
+
+    assert_int_equal(pn_init_joins(&n, 2, NULL, 1, 1), 0); /* ... allowed by the server */
+    assert_int_equal(pn_join(&n, 1), 0);
+    pn_pump(&n, 20);
+    assert_int_equal(tcpls_conn_live_count(n.server), 2);
+    assert_int_equal(psk_join_of(n.server, 1), 0);
+    pn_free(&n);
+}
+
 /* The key's usage limit (RFC 8446 5.5) counts records over every connection; at the limit the
  * session ends with a clear error instead of protecting one record too many. */
 static void
@@ -205,6 +245,7 @@ main(void)
         cmocka_unit_test(test_control_frames_resent),
         cmocka_unit_test(test_key_usage_limit),
         cmocka_unit_test(test_failed_connect_keeps_token),
+        cmocka_unit_test(test_psk_joins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,10 +165,11 @@ pn_pump(pn_net_t *n, int rounds)
 }
 
 static tcpls_ctx_t *
-server_ctx(unsigned tokens)
+server_ctx(unsigned tokens, int join_full)
 {
     tcpls_ctx_t *base = tst_server_ctx(NULL), *ctx;
-    tcpls_ctx_config_t sc = {.is_server = 1, .tokens = tokens, .scheduler = "rr"};
+    tcpls_ctx_config_t sc = {
+        .is_server = 1, .tokens = tokens, .scheduler = "rr", .join_full_handshake = join_full};
     if (base == NULL)
         return NULL;
     if ((ctx = tcpls_ctx_new(&sc, NULL, 0)) != NULL) {
@@ -182,9 +183,17 @@ server_ctx(unsigned tokens)
 int
 pn_init(pn_net_t *n, unsigned tokens, const char *server_groups)
 {
+    return pn_init_joins(n, tokens, server_groups, 0, 0);
+}
+
+int
+pn_init_joins(pn_net_t *n, unsigned tokens, const char *server_groups, int client_full, int server_full)
+{
+    tcpls_ctx_config_t cc = {.insecure = 1, .join_full_handshake = client_full};
     memset(n, 0, sizeof(*n));
     n->cli_stream = UINT32_MAX;
-    if ((n->sctx = server_ctx(tokens)) == NULL || (n->cctx = tst_client_ctx(NULL)) == NULL)
+    if ((n->sctx = server_ctx(tokens, server_full)) == NULL ||
+        (n->cctx = tcpls_ctx_new(&cc, NULL, 0)) == NULL)
         return -1;
     if (server_groups != NULL && SSL_CTX_set1_groups_list(tcpls_ctx_ssl_ctx(n->sctx), server_groups) != 1)
         return -1;
