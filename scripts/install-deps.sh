@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config make gcc clang llvm libclang-rt-14-dev clang-format \
 libssl-dev openssl libmnl-dev libcmocka-dev \
 iproute2 iputils-ping ethtool tcpdump procps psmisc \
-curl iperf3 mptcpize gnuplot-nox jq"
+curl iperf3 mptcpize gnuplot-nox jq python3"
 
 missing=""
 for p in $PKGS; do

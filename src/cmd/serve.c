@@ -53,6 +53,10 @@ usage(FILE *f)
         "      --stats FILE    on exit write {cpu_user_s,cpu_sys_s,bytes_sent,bytes_received,\n"
         "                      connections,errors,requests,reinjected_bytes} as JSON to FILE\n"
         "      --idle-timeout S  close connections idle for S seconds (default 120)\n"
+        "      --header-timeout S  close connections that sent no complete request head within S\n"
+        "                      seconds (default 20; tcpls: the handshake included)\n"
+        "      --max-per-client N  connections per client address (default 64); out of\n"
+        "                      descriptors, the oldest idle connection is closed first\n"
         "  -q, --quiet         errors only;  -v, --verbose: log every request\n"
         "  tcpls multipath (docs/PROTOCOL.md):\n"
         "      --tokens N      tokens = extra connections a client may join per session (1..15, default 4)\n"
@@ -94,14 +98,24 @@ int
 cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"proto", required_argument, NULL, 'p'},  {"listen", required_argument, NULL, 'l'},
-        {"root", required_argument, NULL, 'r'},   {"cert", required_argument, NULL, 'C'},
-        {"key", required_argument, NULL, 'K'},    {"cc", required_argument, NULL, 'c'},
-        {"stats", required_argument, NULL, 'S'},  {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},      {"idle-timeout", required_argument, NULL, 'I'},
-        {"tokens", required_argument, NULL, 'T'}, {"sched", required_argument, NULL, 'D'},
-        {"join", required_argument, NULL, 'J'},   {"blackhole-timeout", required_argument, NULL, 'B'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"proto", required_argument, NULL, 'p'},
+        {"listen", required_argument, NULL, 'l'},
+        {"root", required_argument, NULL, 'r'},
+        {"cert", required_argument, NULL, 'C'},
+        {"key", required_argument, NULL, 'K'},
+        {"cc", required_argument, NULL, 'c'},
+        {"stats", required_argument, NULL, 'S'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"header-timeout", required_argument, NULL, 0x110},
+        {"max-per-client", required_argument, NULL, 0x111},
+        {"tokens", required_argument, NULL, 'T'},
+        {"sched", required_argument, NULL, 'D'},
+        {"join", required_argument, NULL, 'J'},
+        {"blackhole-timeout", required_argument, NULL, 'B'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     mpl_server_cfg_t cfg;
     mpl_server_stats_t st;
@@ -151,6 +165,18 @@ cmd_serve(int argc, char **argv)
             if (mpl_opt_seconds("idle-timeout", optarg, &cfg.idle_timeout_s) != 0)
                 return 2;
             break;
+        case 0x110:
+            if (mpl_opt_seconds("header-timeout", optarg, &cfg.header_timeout_s) != 0)
+                return 2;
+            break;
+        case 0x111: {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000)
+                return mpl_usage_error("bad --max-per-client '%s' (1..100000)", optarg);
+            cfg.max_conns_per_addr = (unsigned)v;
+            break;
+        }
         case 'T': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);

@@ -185,3 +185,13 @@ mpl_paths_from_bind(const mpl_paths_t *ps, int bind_idx)
             return (int)i;
     return -1;
 }
+
+int
+mpl_paths_addr_is(const struct sockaddr_storage *ss, const tcpls_addr_t *a)
+{
+    if (a->version == 4 && ss->ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)ss)->sin_addr, a->addr, 4) == 0;
+    if (a->version == 6 && ss->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, a->addr, 16) == 0;
+    return 0;
+}

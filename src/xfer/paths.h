@@ -44,4 +44,8 @@ void mpl_paths_update(mpl_paths_t *ps, tcpls_session_t *s);
 /* The first path from --bind address bind_idx, or -1. */
 int mpl_paths_from_bind(const mpl_paths_t *ps, int bind_idx);
 
+/* 1 when the IP address of ss is the advertised address a (ports are not compared: a client
+ * advertises its addresses with port 0). */
+int mpl_paths_addr_is(const struct sockaddr_storage *ss, const tcpls_addr_t *a);
+
 #endif

@@ -5,6 +5,7 @@
  * is served as one HTTP connection on stream 0. A session that fails (tampered records,
  * garbage, reset) is closed alone; the others go on.
  */
+#include "xfer/paths.h"
 #include "xfer/server.h"
 
 #include <arpa/inet.h>
@@ -212,6 +213,18 @@ sconn_close(srv_t *sv, sconn_t *sc)
     free(sc);
 }
 
+/* 1 when the client sent Remove Address for the address this connection comes from. */
+static int
+peer_address_removed(tcpls_session_t *s, const struct sockaddr_storage *ss)
+{
+    for (size_t i = 0; i < tcpls_session_peer_address_count(s); i++) {
+        tcpls_addr_t a;
+        if (tcpls_session_peer_address(s, i, &a) == 0 && a.removed && mpl_paths_addr_is(ss, &a))
+            return 1;
+    }
+    return 0;
+}
+
 /* Multipath upkeep (tcpls_upkeep.h), with short kernel send queues and a user timeout once a
  * session has several connections. Multipath from the start when the client advertised
  * several addresses (it will join): short kernel queues before the first join keep the first
@@ -227,6 +240,13 @@ conns_upkeep(sess_t *se, uint64_t now)
     for (sconn_t *sc = se->conns; sc; sc = sc->next) {
         if (sc->dead)
             continue;
+        if (peer_address_removed(se->s, &sc->addr) && tcpls_conn_live_count(se->s) > 1) {
+            /* Remove Address: the client no longer wants its connections from there */
+            mpl_info("%s: connection %u (%s): the client removed that address, closing it", se->peer, sc->id,
+                     sc->peer);
+            tcpls_conn_failed(se->s, sc->id, 0);
+            continue;
+        }
         if (!sc->multipath_opts) {
             sc->multipath_opts = 1;
             mpl_tcp_multipath_opts(sc->fd, 128 * 1024, mpl_upkeep_user_timeout_ms(&se->upkeep));

@@ -62,4 +62,26 @@ run_case() {
 
 run_case tcp http
 run_case tcpls https
+
+# the request-head timeout: a connection that sends nothing is closed after --header-timeout
+port=$(free_port)
+"$MPLAB" serve --proto tcp --quiet --header-timeout 1 --listen "127.0.0.1:$port" 2>"$T_TMP/ht.log" &
+srv=$!
+at_exit "kill -9 $srv"
+wait_for 20 "grep -q 'listening on 127.0.0.1:$port' $T_TMP/ht.log" || fail "header timeout: server did not start"
+cat >"$T_TMP/idle.py" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+t0 = time.time()
+try:
+    d = s.recv(1)
+except OSError:
+    d = b""
+print("closed after %.1f s" % (time.time() - t0))
+PY
+r=$(python3 "$T_TMP/idle.py" "$port")
+echo "header timeout 1 s: $r"
+secs=$(echo "$r" | awk '{print $3}')
+[ "$(echo "$secs" | awk '{print ($1 >= 0.8 && $1 < 4)}')" = 1 ] || fail "idle connection: $r"
 echo ok
