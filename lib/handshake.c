@@ -348,7 +348,9 @@ handshake_complete(tcpls_session_t *s)
         s->suite = cipher ? (uint16_t)(SSL_CIPHER_get_id(cipher) & 0xffff) : 0;
         if (s->secret_len[0] == 0 || s->secret_len[1] == 0)
             return TCPLS_ERR_HANDSHAKE;
-        if ((r = tcpls__aead_init(&s->tx, s->suite, s->secret[mine], s->secret_len[mine], 1)) != 0 ||
+        /* (a server that sent its first flight's frames has its sending key already) */
+        if ((!s->half_rtt_sent &&
+             (r = tcpls__aead_init(&s->tx, s->suite, s->secret[mine], s->secret_len[mine], 1)) != 0) ||
             (r = tcpls__aead_init(&s->rx, s->suite, s->secret[!mine], s->secret_len[!mine], 0)) != 0)
             return r == TCPLS_ERR_ARG ? TCPLS_ERR_HANDSHAKE : r;
         s->aead_limit = aead_limit_of(s->suite);

@@ -12,7 +12,7 @@
 #        sim   build/tests/sim/sim_*       (deterministic multipath simulations)
 #        san   the same two under ASan+UBSan+LSan (build-san/)
 #        e2e   tests/e2e/*.sh              (real processes; exit 77 = skipped, with a reason on stdout)
-#        fuzz  build-fuzz/fuzz_*           (libFuzzer, FUZZ_SECONDS each: 30 under CI, else 5)
+#        fuzz  build-fuzz/fuzz_*           (libFuzzer, FUZZ_SECONDS each: 30 under CI, else 5; a finding fails)
 # Each test's output goes to build/test-logs/; a failure prints the end of its log.
 set -u
 cd "$(dirname "$0")/.."
@@ -96,7 +96,7 @@ if want fuzz; then
         corpus=fuzz/corpus/${n#fuzz_}
         mkdir -p "$logs/fuzz-work-$n"
         cp -r "$corpus"/. "$logs/fuzz-work-$n"/ 2>/dev/null || true
-        run_one fuzz "$n" "$t" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
+        run_one fuzz "$n" "$t" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 \
             -artifact_prefix="$logs/$n-" "$logs/fuzz-work-$n"
     done
 fi
