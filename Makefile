@@ -70,7 +70,7 @@ MPLAB     := $(BUILD)/mplab
 
 .SECONDARY:
 .PHONY: all check run install format format-check san fuzz tests clean unit sim e2e bench deps \
-        check-build-deps check-test-deps check-fuzz-deps soak fuzz-long
+        check-build-deps check-test-deps check-fuzz-deps soak soak-short fuzz-long
 .DEFAULT_GOAL := all
 
 all: $(MPLAB) $(LIBTCPLS)
@@ -149,9 +149,12 @@ san:
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
 
 # The long TCPLS soak (tests/soak.sh): 10 minutes, at least 200 faults; SOAK_ARGS adds options
-# (e.g. SOAK_ARGS="--seed 42"). make check runs a 60 s version (tests/e2e/tcpls_soak.sh).
-soak: all
+# (e.g. SOAK_ARGS="--seed 42"). soak-short: 60 s, at least 30 faults. Not in make check yet:
+# about one 60 s run in three still loses a transfer (docs/PROTOCOL.md, Known failure).
+soak: tests
 	sh tests/soak.sh --seconds 600 --min-faults 200 $(SOAK_ARGS)
+soak-short: tests
+	sh tests/soak_short.sh
 
 # Every fuzz target for FUZZ_LONG_SECONDS (600) each, one after the other.
 FUZZ_LONG_SECONDS ?= 600

@@ -10,7 +10,7 @@
 #
 #   sh tests/soak.sh [--seconds S] [--min-faults N] [--seed N] [--size BYTES]
 #   make soak                 (the full run: 600 s, at least 200 faults)
-#   tests/e2e/tcpls_soak.sh   (the short run of make check: 60 s, at least 30 faults)
+#   make soak-short           (60 s, at least 30 faults)
 #
 # Exit status 0 when every transfer completed intact and enough faults were injected.
 MPLAB=${MPLAB:-$(cd "$(dirname "$0")/.." && pwd)/build/mplab}
