@@ -8,18 +8,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
+#include "bench_cpu.h"
 
 #include "../tests/support/pairnet.h"
-
-static double
-cpu_now(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
 
 /* CPU seconds of `joins` joins (each on a fresh session), or -1 when one failed. */
 static double
@@ -30,11 +21,11 @@ run(int joins, int full)
         pn_net_t n;
         if (pn_init_joins(&n, 2, NULL, full, full) != 0)
             return -1;
-        double t0 = cpu_now();
+        double t0 = bench_cpu_now();
         int ok = pn_join(&n, 1) == 0;
         for (int r = 0; ok && r < 20 && tcpls_conn_live_count(n.server) < 2; r++)
             pn_pump(&n, 1);
-        total += cpu_now() - t0;
+        total += bench_cpu_now() - t0;
         ok = ok && tcpls_conn_live_count(n.server) == 2 && tcpls_conn_live_count(n.client) == 2;
         pn_free(&n);
         if (!ok)

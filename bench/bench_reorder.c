@@ -13,20 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include "bench_cpu.h"
 
 #include "internal.h"
 
 #define FRAMES_PER_RECORD 1024
-
-static double
-cpu_now(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
 
 static void
 on_data(tcpls_session_t *s, uint32_t id, const uint8_t *data, size_t len, int fin, void *ud)
@@ -52,7 +43,7 @@ run(size_t records, uint64_t stride, uint64_t first, double *cpu, size_t *heap, 
     s = tcpls_session_new(ctx, &ops, got, NULL);
     before = mallinfo2().uordblks + mallinfo2().hblkhd;
     *wire = 0;
-    t0 = cpu_now();
+    t0 = bench_cpu_now();
     for (size_t rec = 0; rec < records && r == 0; rec++) {
         size_t n = 0;
         /* frames are read back to front: the first written is processed last */
@@ -68,7 +59,7 @@ run(size_t records, uint64_t stride, uint64_t first, double *cpu, size_t *heap, 
         *wire += n + TCPLS_RECORD_HEADER_LEN + TCPLS_RECORD_TAG_LEN + 1;
         r = tcpls__session_feed_frames(s, 0, buf, n);
     }
-    *cpu = cpu_now() - t0;
+    *cpu = bench_cpu_now() - t0;
     *heap = mallinfo2().uordblks + mallinfo2().hblkhd - before;
     tcpls_session_free(s);
     tcpls_ctx_free(ctx);

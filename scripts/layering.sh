@@ -45,7 +45,7 @@ out=$(
     check src/main.c -- cmd/ common/
     check tests/support/*.c tests/support/*.h -- tcpls.h own: internal.h
     check tests/unit/*.c tests/sim/*.c fuzz/*.c bench/*.c -- common/ netinfo/ xfer/ testbed/ exp/ tcpls.h \
-        internal.h session.h ../support/ ../tests/support/ tcpls_test.h
+        internal.h session.h ../support/ ../tests/support/ tcpls_test.h own:
 )
 getopt=$(grep -ln '#[[:space:]]*include[[:space:]]*<getopt.h>' include/*.h lib/*.c lib/*.h src/xfer/* src/netinfo/* \
     src/testbed/* src/exp/* 2>/dev/null || true)
