@@ -207,6 +207,11 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     ctx->sched = tcpls__sched_find(cfg->scheduler);
+    if (cfg->stream_policy != TCPLS_STREAMS_SPREAD && cfg->stream_policy != TCPLS_STREAMS_PIN) {
+        set_err(err, errlen, "unknown stream policy");
+        goto fail;
+    }
+    ctx->stream_policy = cfg->stream_policy;
 
     if ((sc = SSL_CTX_new(cfg->is_server ? TLS_server_method() : TLS_client_method())) == NULL) {
         set_err(err, errlen, "SSL_CTX_new");

@@ -40,6 +40,7 @@ struct tcpls_ctx {
     unsigned max_streams, ack_every;
     unsigned tokens;
     int join_full; /* join_full_handshake */
+    int stream_policy;
     const struct tcpls_sched_ops *sched;
     tcpls_session_t *registry; /* server sessions, for finding the target of a join */
     uint64_t next_serial;
@@ -149,6 +150,8 @@ struct tcpls_session {
     uint32_t join_conn_id;       /* ... as this connection id */
     tcpls_session_t *joined_to;  /* MODE_JOINED: the target (cleared if it is freed) */
     const struct tcpls_sched_ops *sched;
+    int stream_policy;   /* tcpls_stream_policy_t */
+    uint64_t pin_usable; /* TCPLS_STREAMS_PIN: bit per connection index usable at the last pick */
     int join_refused;
     unsigned joins_in_progress; /* server: tokens consumed by handshakes not finished yet */
     uint64_t now_ns;
@@ -269,6 +272,10 @@ const tcpls_sched_ops_t *tcpls__sched_find(const char *name);
 size_t tcpls__sched_data_budget(tcpls_session_t *s, conn_t *c);
 /* The session scheduler's reinjection for connection c (0 when it has none). */
 int tcpls__sched_reinject(tcpls_session_t *s, conn_t *c);
+/* The stream whose data c carries next: the send queue's head (TCPLS_STREAMS_SPREAD), or the
+ * first queued stream pinned to c, pinning (and balancing) streams on the way
+ * (TCPLS_STREAMS_PIN). NULL when none. */
+tcpls_stream_t *tcpls__sched_pick_stream(tcpls_session_t *s, conn_t *c);
 
 /* ---- joins, tokens and addresses (lib/join.c) --------------------------------------------- */
 
