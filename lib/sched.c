@@ -388,8 +388,10 @@ tcpls_session_set_stream_policy(tcpls_session_t *s, int policy)
 {
     if (s == NULL || (policy != TCPLS_STREAMS_SPREAD && policy != TCPLS_STREAMS_PIN))
         return TCPLS_ERR_ARG;
-    s->stream_policy = policy;
-    s->pin_usable = 0;
+    if (s->stream_policy != policy) {
+        s->stream_policy = policy;
+        s->pin_usable = 0;
+    }
     return 0;
 }
 

@@ -161,7 +161,10 @@ feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int f
         cs->sink_expected = sink->expected;
     }
     if (cs->done) {
+        size_t k = (size_t)(cs - g->streams);
         g->n_done++;
+        if (k < MPL_CLIENT_MAX_OBJECTS && g->cfg->sink != NULL)
+            g->res->object_s[k] = (double)(mpl_now_ns() - g->cfg->sink->start_ns) / 1e9;
         if (mpl_http_cresp_head_done(cs->resp)) {
             int st = mpl_http_cresp_head(cs->resp)->status;
             g->res->status = st;
@@ -245,6 +248,18 @@ send_request(getter_t *g, cstream_t *cs, int keep_alive)
                                      : g->cfg->head ? "HEAD"
                                                     : "GET",
                                      cs->u.host, cs->u.path, up, keep_alive);
+    if (len >= 2 && g->cfg->tcpls_stream_policy >= 0) {
+        /* --streams-policy: "X-Mplab-Streams: pin" before the head's empty line (the server
+         * sends the responses) */
+        const char *h = g->cfg->tcpls_stream_policy == TCPLS_STREAMS_PIN ? "X-Mplab-Streams: pin\r\n"
+                                                                         : "X-Mplab-Streams: spread\r\n";
+        size_t hl = strlen(h);
+        if ((size_t)len + hl >= sizeof(req))
+            return fail(g, "%s: request too long", cs->url);
+        memmove(req + len - 2 + hl, req + len - 2, 2);
+        memcpy(req + len - 2, h, hl);
+        len += (int)hl;
+    }
     if (len < 0)
         return fail(g, "%s: request too long", cs->url);
     /* TCPLS: the request (with its body, see pump_uploads) ends the stream's sending side;
@@ -333,7 +348,10 @@ connect_to(getter_t *g, const mpl_url_t *u, int port)
 static tcpls_ctx_t *
 make_ctx(const mpl_client_cfg_t *cfg, char *err, size_t errlen)
 {
-    tcpls_ctx_config_t tc = {.is_server = 0, .insecure = 1, .join_full_handshake = cfg->tcpls_join_full};
+    tcpls_ctx_config_t tc = {.is_server = 0,
+                             .insecure = 1,
+                             .join_full_handshake = cfg->tcpls_join_full,
+                             .stream_policy = cfg->tcpls_stream_policy > 0 ? cfg->tcpls_stream_policy : 0};
     tcpls_ctx_t *ctx = tcpls_ctx_new(&tc, err, errlen);
     if (ctx == NULL || cfg->ssl_ctx == NULL)
         return ctx;
@@ -559,9 +577,13 @@ manage_paths(getter_t *g, uint64_t now, uint64_t start_ns)
             break;
         }
     }
+    /* --migrate-mode bbm: the target path waits for the migration (break before make) */
+    int later = cfg->migrate_bbm && cfg->migrate_at_s > 0
+                    ? mpl_paths_from_bind(&g->paths, cfg->migrate_to >= 0 ? cfg->migrate_to : 1)
+                    : -1;
     for (size_t i = 0; i < g->paths.n && tcpls_session_token_count(g->s) > 0; i++) {
         const mpl_path_t *p = &g->paths.p[i];
-        if (p->conn < 0 && now >= p->retry_ns)
+        if (p->conn < 0 && now >= p->retry_ns && (int)i != later)
             join_path(g, i);
     }
 }
@@ -832,6 +854,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         fail(&g, "the session ended before every response arrived");
     fill_connections(&g);
     res->completed = !g.failed;
+    res->n_objects = cfg->n_urls < MPL_CLIENT_MAX_OBJECTS ? cfg->n_urls : MPL_CLIENT_MAX_OBJECTS;
 exit:
     for (size_t i = 0; i < g.n; i++)
         mpl_http_cresp_free(g.streams[i].resp);

@@ -140,6 +140,10 @@ on_data(tcpls_session_t *s, uint32_t id, const uint8_t *data, size_t len, int fi
     se->srv->st->bytes_received += len;
     if (len > 0)
         feed(ss, data, len);
+    /* get --streams-policy: the client asks how the server's responses use the connections */
+    if (mpl_http_sconn_streams_policy(ss->http) != 0)
+        tcpls_session_set_stream_policy(
+            s, mpl_http_sconn_streams_policy(ss->http) == 2 ? TCPLS_STREAMS_PIN : TCPLS_STREAMS_SPREAD);
     if (fin)
         ss->eof_pending = 1;
 }
@@ -493,7 +497,8 @@ make_ctx(const mpl_server_cfg_t *cfg, char *err, size_t errlen)
     tcpls_ctx_config_t tc = {.is_server = 1,
                              .tokens = cfg->tcpls_tokens,
                              .scheduler = cfg->tcpls_sched,
-                             .join_full_handshake = cfg->tcpls_join_full};
+                             .join_full_handshake = cfg->tcpls_join_full,
+                             .stream_policy = cfg->tcpls_stream_policy};
     tcpls_ctx_t *ctx = tcpls_ctx_new(&tc, err, errlen);
     if (ctx == NULL)
         return NULL;
