@@ -634,9 +634,10 @@ path_mbps(exp_t *e, const mpl_sc_point_t *pt, int i)
     return i < pt->links && pt->rate_bps[i] > 0 ? (double)pt->rate_bps[i] / 1e6 * 0.95 : 0;
 }
 
-/* Runs CMD (split on blanks) in host, as 'mplab exec', logging it to runs/ID.events.log. */
+/* Runs CMD (split on blanks) in host, as 'mplab exec', logging it to runs/ID.events.log with
+ * its time after the start of the client (t_get; 0: before it, logged as "setup"). */
 static void
-exec_in(exp_t *e, const char *id, const char *host, const char *cmd)
+exec_in(exp_t *e, const char *id, const char *host, const char *cmd, double t_get)
 {
     argbuf_t a = {0};
     char tmp[256], lk[1200], *save = NULL;
@@ -654,7 +655,10 @@ exec_in(exp_t *e, const char *id, const char *host, const char *cmd)
     int rc = run_cmd(a.argv, NULL, NULL);
     FILE *lf = fopen(lk, "a");
     if (lf) {
-        fprintf(lf, "%.3f %s: %s -> exit %d\n", t0, host, cmd, rc);
+        if (t_get > 0)
+            fprintf(lf, "%.3f %s: %s -> exit %d\n", t0 - t_get, host, cmd, rc);
+        else
+            fprintf(lf, "setup %s: %s -> exit %d\n", host, cmd, rc);
         fclose(lf);
     }
     if (rc != 0)
@@ -901,13 +905,13 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
             if (i != mig_to) {
                 char cmd[200];
                 snprintf(cmd, sizeof(cmd), "ip mptcp endpoint add %s", e->paths[i].client);
-                exec_in(e, r.id, sc->client_host, cmd);
+                exec_in(e, r.id, sc->client_host, cmd, 0);
             }
         e->topo_dirty = 1;
     }
     if (mig_to >= 0 && it->proto == MPL_PROTO_MPTCP && !strcmp(pt->migrate_mode, "bbm")) {
         /* break before make: the server does not announce the target path before the instant */
-        exec_in(e, r.id, sc->server_host, "ip mptcp endpoint flush");
+        exec_in(e, r.id, sc->server_host, "ip mptcp endpoint flush", 0);
         e->topo_dirty = 1;
     }
     if (it->proto == MPL_PROTO_TCP) {
@@ -975,12 +979,12 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
             mig_fired = 1;
             if (!strcmp(pt->migrate_mode, "bbm")) {
                 snprintf(cmd, sizeof(cmd), "ip mptcp endpoint add %s signal", e->paths[mig_to].server);
-                exec_in(e, r.id, sc->server_host, cmd);
+                exec_in(e, r.id, sc->server_host, cmd, t_get);
             }
             for (int i = 0; i < e->n_paths; i++)
                 if (i != mig_to) {
                     snprintf(cmd, sizeof(cmd), "ip mptcp endpoint change %s backup", e->paths[i].client);
-                    exec_in(e, r.id, sc->client_host, cmd);
+                    exec_in(e, r.id, sc->client_host, cmd, t_get);
                 }
             e->topo_dirty = 1;
         }
