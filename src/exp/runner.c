@@ -385,6 +385,16 @@ topo_bring_up(exp_t *e, int point)
     char *sh[] = {(char *)e->o->mplab, "topo", "show", e->topo_name, "--json", NULL};
     if (run_cmd(sh, show, log) != 0 || read_paths(e, show) != 0)
         return -1;
+    if (e->sc->migrate_at_ns > 0) { /* a topology file: its link names are known only now */
+        int found = 0;
+        for (int i = 0; i < e->n_paths; i++)
+            found |= !strcmp(e->paths[i].link, e->sc->migrate_to);
+        if (!found) {
+            mpl_err("%s: migrate_to '%s' is not a link of the client in topology %s", e->sc->path,
+                    e->sc->migrate_to, e->topo_name);
+            return -1;
+        }
+    }
     e->cur_point = point;
     e->topo_dirty = 0;
     read_host_sysctls(e);
