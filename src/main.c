@@ -9,10 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef MPLAB_VERSION
-#define MPLAB_VERSION "0.1.0"
-#endif
-
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -22,7 +18,8 @@ static const struct {
     {"get", cmd_get, "download URLs over tcp, tls, mptcp or tcpls and report goodput"},
     {"cert", cmd_cert, "create the project CA and a server certificate"},
     {"topo", cmd_topo, "bring emulated multi-link topologies up and down, show and check them"},
-    {"exec", cmd_exec, "run a command inside a host of a running topology"},
+    {"exec", cmd_exec, "run a command inside a host of a running topology, or over ssh (--hosts)"},
+    {"hosts", cmd_hosts, "real hosts over ssh: check them, snapshot and restore their network state"},
     {"link", cmd_link, "change a link at run time (down, up, blackhole, rate, delay, loss)"},
     {"monitor", cmd_monitor, "per-interface throughput in every host, live and as CSV"},
     {"run", cmd_run, "run experiment scenarios (default: the seeds' comparison)"},

@@ -16,5 +16,13 @@ int cmd_link(int argc, char **argv);    /* src/cmd/link.c */
 int cmd_monitor(int argc, char **argv); /* src/cmd/monitor.c */
 int cmd_run(int argc, char **argv);     /* src/cmd/run.c */
 int cmd_report(int argc, char **argv);  /* src/cmd/report.c */
+int cmd_hosts(int argc, char **argv);   /* src/cmd/hosts.c */
+
+/* 'mplab hosts SUB FILE' (check, snapshot, restore, close) for other commands; json: check --json. */
+int mpl_hosts_main(const char *sub, const char *file, int json);
+
+#ifndef MPLAB_VERSION
+#define MPLAB_VERSION "0.1.0"
+#endif
 
 #endif
