@@ -40,7 +40,8 @@ sub_usage(const char *sub, FILE *f)
                    "  --capture DIR  capture every link from up to down into DIR/LINK.pcap\n"
                    "  -v, --verbose  print every command run\n");
     else if (!strcmp(sub, "down"))
-        fprintf(f, "Usage: mplab topo down NAME | --all\n\n"
+        fprintf(f, "Usage: mplab topo down NAME | --all | --hosts FILE\n\n"
+                   "--hosts FILE: 'mplab hosts restore FILE' (real hosts: docs/TESTBED.md).\n"
                    "Removes topology NAME (namespaces, interfaces, processes, state), or every\n"
                    "topology and leftover namespace of the prefix (MPLAB_PREFIX) with --all.\n"
                    "Exit status: 0 removed; 1 NAME was not up (a notice names NAME and the prefix)\n"
@@ -126,6 +127,12 @@ topo_down(int argc, char **argv)
 {
     if (argc < 2)
         return mpl_usage_error("down: missing NAME (or --all)");
+    if (!strcmp(argv[1], "--hosts")) {
+        if (argc != 3)
+            return argc < 3 ? mpl_usage_error("option '--hosts' requires an argument")
+                            : mpl_bad_arg(argv[3], NULL);
+        return mpl_hosts_main("restore", argv[2], 0);
+    }
     if (argc > 2)
         return mpl_bad_arg(argv[2], NULL);
     if (argv[1][0] == '-' && strcmp(argv[1], "--all") != 0)

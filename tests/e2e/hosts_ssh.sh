@@ -131,7 +131,7 @@ state client | cmp -s - "$T_TMP/client.before" && fail "the change did not chang
 in_client hosts restore "$H" || fail "restore"
 state client | diff "$T_TMP/client.before" - || fail "client not restored"
 state server | diff "$T_TMP/server.before" - || fail "server not restored"
-in_client hosts restore "$H" | grep -q "nothing to restore" || fail "second restore not idempotent"
+in_client topo down --hosts "$H" | grep -q "nothing to restore" || fail "second restore (topo down --hosts) not idempotent"
 
 # --- the ssh master dies between snapshot and restore
 in_client hosts snapshot "$H" || fail "snapshot (2)"
