@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,10 @@ run_load(mpl_client_cfg_t *cfg, const mpl_load_cfg_t *lcfg, const char *proto, i
         return 1;
     }
     int rc;
+    /* per-request objects (response parsers, TCPLS stream buffers) stay in the heap: glibc
+     * would otherwise give them back and fault them in again on every request (as in serve) */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     if (cfg->tp->proto == MPL_PROTO_TCPLS) {
         mpl_client_result_t res;
         mpl_body_sink_t lsink; /* /bytes/N checks of every stream (no digest, no output) */
