@@ -4,6 +4,7 @@
 #include "exp/report.h"
 #include "common/jsonread.h"
 #include "exp/results.h"
+#include "exp/latency.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -274,6 +275,41 @@ plot_points(report_t *r)
     fclose(gp);
     if (!first)
         add_plot(r, name, "Median goodput of every point and protocol (bars: min-max over repetitions).");
+}
+
+/* Request latency (workload = requests): the CDF of every series at one point, all
+ * repetitions merged (exp/latency.h). */
+static void
+plot_latency(report_t *r, int point, const char *label)
+{
+    char name[64], titles[MPL_PROTO_COUNT * MPL_SC_MAX_LINKS][32], title[400];
+    snprintf(name, sizeof(name), "latency_cdf_p%02d", point);
+    FILE *dat = open_plot_file(r, name, "dat");
+    if (dat == NULL)
+        return;
+    int ns = mpl_latency_cdf(r->dir, &r->runs, point, dat, titles, (int)MPL_ARRAY_SIZE(titles));
+    fclose(dat);
+    if (ns == 0)
+        return;
+    FILE *gp = open_plot_file(r, name, "gp");
+    if (gp == NULL)
+        return;
+    snprintf(title, sizeof(title), "Request latency CDF, point %d: %s", point, label);
+    gp_begin(gp, name, title, "latency (ms, log scale; from the scheduled send time with a rate)",
+             "fraction of requests");
+    fprintf(gp, "set logscale x\nset yrange [0:1.02]\nset key right bottom inside\nplot ");
+    for (int i = 0; i < ns; i++)
+        fprintf(gp, "%s'%s.dat' index %d using 1:2 with steps lw 2 title \"%s\"", i ? ", \\\n  " : "", name,
+                i, titles[i]);
+    fprintf(gp, "\n");
+    gp_finish(gp, name);
+    fclose(gp);
+    char caption[512];
+    snprintf(caption, sizeof(caption),
+             "Latency CDF of the requests at point %d (%s), per series, all repetitions together "
+             "(histogram buckets 1/32 of a power of two wide).",
+             point, label);
+    add_plot(r, name, caption);
 }
 
 /* ---- time series --------------------------------------------------------------------- */
@@ -912,6 +948,10 @@ mpl_report_build(const char *dir, int print, char *err, size_t errlen)
         plot_sweep(&r, 1);
     if (r.runs.n > 0)
         plot_points(&r);
+    /* request latency CDFs, one per point */
+    for (int g = 0; g < r.n_groups && r.have_gnuplot; g++)
+        if ((g == 0 || r.groups[g - 1].point != r.groups[g].point) && mpl_latency_any(&r.groups[g], 1))
+            plot_latency(&r, r.groups[g].point, r.groups[g].label);
     /* failover timelines */
     int np = 0;
     for (int i = 0; i < r.runs.n; i++)

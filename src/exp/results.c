@@ -2,6 +2,7 @@
  * results.c — runs.csv, statistics and failure metrics (see results.h).
  */
 #include "exp/results.h"
+#include "exp/latency.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -52,13 +53,13 @@ mpl_runs_find(const mpl_runs_t *rs, const char *id)
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-#define NCOLS 30
+#define NCOLS 33
 static const char *const columns[NCOLS] = {
-    "run_id",    "point",        "label",    "rep",          "proto",        "path",
-    "links",     "share1_pct",   "split",    "rate",         "delay",        "loss",
-    "backup",    "fail",         "cc",       "size_bytes",   "status",       "bytes",
-    "seconds",   "goodput_mbps", "verified", "cpu_client_s", "cpu_server_s", "stall_s",
-    "recover_s", "mptcp",        "subflows", "error",        "series",       "direction"};
+    "run_id",       "point",        "label",          "rep",       "proto",   "path",         "links",
+    "share1_pct",   "split",        "rate",           "delay",     "loss",    "backup",       "fail",
+    "cc",           "size_bytes",   "status",         "bytes",     "seconds", "goodput_mbps", "verified",
+    "cpu_client_s", "cpu_server_s", "stall_s",        "recover_s", "mptcp",   "subflows",     "error",
+    "series",       "direction",    "requests_per_s", "p50_ms",    "p99_ms"};
 
 void
 mpl_runs_csv_header(FILE *f)
@@ -118,6 +119,9 @@ mpl_runs_csv_row(FILE *f, const mpl_run_t *r)
     cell(f, r->error);
     cell(f, mpl_run_series(r, series, sizeof(series)));
     cell(f, r->direction[0] ? r->direction : "download");
+    num(f, r->req_per_s);
+    num(f, r->p50_ms);
+    num(f, r->p99_ms);
     fputc('\n', f);
 }
 
@@ -226,6 +230,9 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
         r.subflows = inum(c[26]);
         scopy(r.error, sizeof(r.error), c[27]);
         scopy(r.direction, sizeof(r.direction), c[29][0] ? c[29] : "download");
+        r.req_per_s = dnum(c[30]);
+        r.p50_ms = dnum(c[31]);
+        r.p99_ms = dnum(c[32]);
         if (nc != header_cols || r.id[0] == '\0' || r.point < 1 || r.status[0] == '\0') {
             /* e.g. the last line of a run killed while writing: that run is done again */
             mpl_warn("%s:%d: malformed row ignored", path, lineno);
@@ -467,6 +474,7 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
             x->basis = MPL_EXPECTED_NONE;
         }
     }
+    mpl_latency_group_medians(rs, g, ng);
     *out = g;
     return ng;
 }
@@ -532,6 +540,7 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
     if (note_b)
         fprintf(f,
                 "(b) with a backup path (mptcp, tcpls): expected = the non-backup links' references only\n");
+    mpl_latency_print(f, g, n);
 }
 
 /* ---- failure metrics ----------------------------------------------------------------- */

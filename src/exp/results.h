@@ -36,6 +36,7 @@ typedef struct mpl_run {
     int mptcp;                         /* mptcp: 1 multipath, 0 fell back to TCP; -1 n/a */
     int subflows;                      /* subflows or connections seen; 0 n/a */
     char error[160];
+    double req_per_s, p50_ms, p99_ms; /* workload = requests (exp/latency.h); else NAN */
 } mpl_run_t;
 
 typedef struct mpl_runs {
@@ -86,6 +87,7 @@ typedef struct mpl_group {
     mpl_expected_basis_t basis;
     char fail[16];
     char backup[MPL_SC_VALUE_LEN];
+    double rps_median, p50_median, p99_median; /* workload = requests, else NAN (exp/latency.h) */
 } mpl_group_t;
 
 /* What a failure point needs to compute its expected value (NULL / unknown: no expected). */
