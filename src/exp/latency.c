@@ -89,6 +89,15 @@ mpl_latency_any(const mpl_group_t *g, int n)
     return 0;
 }
 
+int
+mpl_latency_only(const mpl_group_t *g, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isnan(g[i].median))
+            return 0;
+    return mpl_latency_any(g, n);
+}
+
 void
 mpl_latency_print(FILE *f, const mpl_group_t *g, int n)
 {
@@ -100,8 +109,8 @@ mpl_latency_print(FILE *f, const mpl_group_t *g, int n)
             w = (int)strlen(g[i].label);
     if (w > 60)
         w = 60;
-    fprintf(f, "\nrequests (medians over the repetitions)\n%-*s %-8s %5s %10s %9s %9s\n", w, "point",
-            "series", "runs", "req/s", "p50 ms", "p99 ms");
+    fprintf(f, "%srequests (medians over the repetitions)\n%-*s %-8s %5s %10s %9s %9s\n",
+            mpl_latency_only(g, n) ? "" : "\n", w, "point", "series", "runs", "req/s", "p50 ms", "p99 ms");
     for (int i = 0; i < n; i++) {
         const mpl_group_t *x = &g[i];
         mpl_run_t tmp = {.proto = x->proto, .path = x->path};

@@ -27,6 +27,10 @@ void mpl_latency_group_medians(const mpl_runs_t *rs, mpl_group_t *g, int n);
 /* 1 when a group has request-latency figures. */
 int mpl_latency_any(const mpl_group_t *g, int n);
 
+/* 1 when every group is of the request workload (no goodput figures: the goodput table is
+ * left out). */
+int mpl_latency_only(const mpl_group_t *g, int n);
+
 /* The terminal table of the request-latency groups (nothing when there are none). */
 void mpl_latency_print(FILE *f, const mpl_group_t *g, int n);
 

@@ -307,7 +307,7 @@ plot_latency(report_t *r, int point, const char *label)
     snprintf(title, sizeof(title), "Request latency CDF, point %d: %s", point, label);
     gp_begin(gp, name, title, "latency (ms, log scale; from the scheduled send time with a rate)",
              "fraction of requests");
-    fprintf(gp, "set logscale x\nset yrange [0:1.02]\nset key right bottom inside\nplot ");
+    fprintf(gp, "set logscale x\nset yrange [0:1.02]\nplot ");
     for (int i = 0; i < ns; i++)
         fprintf(gp, "%s'%s.dat' index %d using 1:2 with steps lw 2 title \"%s\"", i ? ", \\\n  " : "", name,
                 i, titles[i]);
@@ -759,18 +759,20 @@ write_html_environment(report_t *r, FILE *f)
     fprintf(f, "</table></details>\n");
 }
 
-/* The request-latency table (workload = requests), after the summary. */
+/* The request-latency table (workload = requests); as_summary: it is the page's summary. */
 static void
-write_html_requests(report_t *r, FILE *f)
+write_html_requests(report_t *r, FILE *f, int as_summary)
 {
     if (!mpl_latency_any(r->groups, r->n_groups))
         return;
+    fprintf(f, "%s", as_summary ? "" : "<h3>Requests</h3>\n");
     fprintf(f,
-            "<h3>Requests</h3>\n<p>Request workload (<code>mplab get --requests</code>): completed requests "
+            "<p>Request workload (<code>mplab get --requests</code>): completed requests "
             "per second and latency percentiles, medians over the repetitions. With a request rate the "
             "latency counts from each request's scheduled send time (coordinated omission "
-            "corrected).</p>\n<table id=\"requests\">\n<tr><th>point</th><th>series</th><th>runs ok</th>"
-            "<th>requests/s</th><th>p50 (ms)</th><th>p99 (ms)</th></tr>\n");
+            "corrected).</p>\n<table id=\"%s\">\n<tr><th>point</th><th>series</th><th>runs ok</th>"
+            "<th>requests/s</th><th>p50 (ms)</th><th>p99 (ms)</th></tr>\n",
+            as_summary ? "summary" : "requests");
     for (int i = 0; i < r->n_groups; i++) {
         const mpl_group_t *x = &r->groups[i];
         char series[32];
@@ -787,42 +789,10 @@ write_html_requests(report_t *r, FILE *f)
     fprintf(f, "</table>\n");
 }
 
+/* The goodput summary table (bulk transfers). */
 static void
-write_html(report_t *r, FILE *f)
+write_html_goodput(report_t *r, FILE *f)
 {
-    const char *title = meta_str(r, "scenario", "title", NULL);
-    const char *name = meta_str(r, "scenario", "name", "experiment");
-    fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mplab: ");
-    html_esc(f, name);
-    fprintf(
-        f, "</title>\n<style>\nbody{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;}\n"
-           "table{border-collapse:collapse;margin:1em 0;font-size:90%%}td,th{border:1px solid #bbb;padding:"
-           "3px 8px;text-align:right}th{background:#eee}td.l{text-align:left}\ntr.flag td{background:#fde0dc}"
-           "tr.na td{color:#888}p.partial{background:#fff3cd;padding:6px}\nfigure{margin:1.5em "
-           "0}img{max-width:100%%;border:1px solid #ddd}"
-           "figcaption{font-size:90%%;color:#333}\ncode{background:#f4f4f4;padding:0 3px}\n</style></head>\n"
-           "<body>\n<h1>");
-    html_esc(f, name);
-    if (title != NULL) {
-        fputs(": ", f);
-        html_esc(f, title);
-    }
-    fprintf(f,
-            "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
-            "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
-            "<a href=\"subflows.csv\">subflows.csv</a> (bytes per subflow or connection), "
-            "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
-            "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
-            "DIR</code>.</p>\n");
-    int planned = (int)mpl_jv_num(mpl_jv_get(&r->meta, r->root, "planned"), 0);
-    if (planned > r->runs.n)
-        fprintf(
-            f,
-            "<p class=partial><strong>Partial results:</strong> %d of %d planned runs (the experiment was "
-            "interrupted or is still running); continue it with <code>mplab run SCENARIO --out DIR "
-            "--resume</code>.</p>\n",
-            r->runs.n, planned);
-    /* summary */
     fprintf(
         f,
         "<h2>Results</h2>\n<p>Median and spread over the repetitions. <em>Expected</em> is the expected "
@@ -868,7 +838,51 @@ write_html(report_t *r, FILE *f)
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</table>\n");
-    write_html_requests(r, f);
+}
+
+static void
+write_html(report_t *r, FILE *f)
+{
+    const char *title = meta_str(r, "scenario", "title", NULL);
+    const char *name = meta_str(r, "scenario", "name", "experiment");
+    fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mplab: ");
+    html_esc(f, name);
+    fprintf(
+        f, "</title>\n<style>\nbody{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;}\n"
+           "table{border-collapse:collapse;margin:1em 0;font-size:90%%}td,th{border:1px solid #bbb;padding:"
+           "3px 8px;text-align:right}th{background:#eee}td.l{text-align:left}\ntr.flag td{background:#fde0dc}"
+           "tr.na td{color:#888}p.partial{background:#fff3cd;padding:6px}\nfigure{margin:1.5em "
+           "0}img{max-width:100%%;border:1px solid #ddd}"
+           "figcaption{font-size:90%%;color:#333}\ncode{background:#f4f4f4;padding:0 3px}\n</style></head>\n"
+           "<body>\n<h1>");
+    html_esc(f, name);
+    if (title != NULL) {
+        fputs(": ", f);
+        html_esc(f, title);
+    }
+    fprintf(f,
+            "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
+            "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
+            "<a href=\"subflows.csv\">subflows.csv</a> (bytes per subflow or connection), "
+            "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
+            "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
+            "DIR</code>.</p>\n");
+    int planned = (int)mpl_jv_num(mpl_jv_get(&r->meta, r->root, "planned"), 0);
+    if (planned > r->runs.n)
+        fprintf(
+            f,
+            "<p class=partial><strong>Partial results:</strong> %d of %d planned runs (the experiment was "
+            "interrupted or is still running); continue it with <code>mplab run SCENARIO --out DIR "
+            "--resume</code>.</p>\n",
+            r->runs.n, planned);
+    /* summary: goodput (bulk), and the request table (workload = requests); a request-only
+     * experiment has no goodput figures, its request table is the summary */
+    int only_requests = mpl_latency_only(r->groups, r->n_groups);
+    if (only_requests)
+        fprintf(f, "<h2>Results</h2>\n");
+    else
+        write_html_goodput(r, f);
+    write_html_requests(r, f, only_requests);
     /* failures */
     int nfail = 0;
     for (int i = 0; i < r->runs.n; i++)

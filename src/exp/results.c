@@ -499,6 +499,10 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
             w = (int)strlen(g[i].label);
     if (w > 60)
         w = 60;
+    if (mpl_latency_only(g, n)) {
+        mpl_latency_print(f, g, n);
+        return;
+    }
     fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s\n", w, "point", "series", "runs", "goodput",
             "[min-max]", "expected", "ratio", "stall", "recover");
     fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s", "Mbit/s",

@@ -601,7 +601,10 @@ print_progress(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt, const 
         return;
     }
     char res[200];
-    if (!strcmp(r->status, "ok"))
+    if (!strcmp(r->status, "ok") && !isnan(r->p50_ms))
+        snprintf(res, sizeof(res), "%.0f requests/s, p50 %.2f ms, p99 %.2f ms", r->req_per_s, r->p50_ms,
+                 r->p99_ms);
+    else if (!strcmp(r->status, "ok"))
         snprintf(res, sizeof(res), "%.1f Mbit/s in %.2f s", r->goodput_mbps, r->seconds);
     else if (!strcmp(r->status, "unavailable"))
         snprintf(res, sizeof(res), "unavailable");
