@@ -51,6 +51,17 @@ out=$("$MPLAB" get --proto tls --requests 200 --concurrency 4 --json "https://12
     fail "tls: $out"
 check_json "tls" "$out" 200
 
+# mptcp, when the kernel has it
+if [ "$(sysctl -n net.mptcp.enabled 2>/dev/null)" = 1 ]; then
+    pm=$(free_port)
+    "$MPLAB" serve --proto mptcp --quiet --listen "127.0.0.1:$pm" 2>"$T_TMP/mptcp.log" &
+    at_exit "kill -9 $!"
+    wait_for 20 "grep -q 'listening on 127.0.0.1:$pm (mptcp)' $T_TMP/mptcp.log" || fail "mptcp server"
+    out=$("$MPLAB" get --proto mptcp --requests 200 --concurrency 4 --json "http://127.0.0.1:$pm/bytes/10K") ||
+        fail "mptcp: $out"
+    check_json "mptcp" "$out" 200
+fi
+
 # the text output, wrk-like
 txt=$("$MPLAB" get --requests 50 --concurrency 2 "http://127.0.0.1:$pt/bytes/10K") || fail "text: $txt"
 echo "$txt"
