@@ -259,6 +259,15 @@ run_load(mpl_client_cfg_t *cfg, const mpl_load_cfg_t *lcfg, const char *proto, i
         mpl_sink_cleanup(&lsink);
         if (rc != 0)
             snprintf(err, sizeof(err), "%s", res.error);
+        for (int i = 0; i < res.n_tcpls_conns && i < (int)MPL_ARRAY_SIZE(lres->conns); i++) {
+            const mpl_tcpls_conn_stat_t *c = &res.tcpls_conns[i];
+            lres->conns[i].id = c->id;
+            snprintf(lres->conns[i].local, sizeof(lres->conns[i].local), "%s", c->local);
+            snprintf(lres->conns[i].remote, sizeof(lres->conns[i].remote), "%s", c->remote);
+            lres->conns[i].bytes_sent = c->bytes_sent;
+            lres->conns[i].bytes_received = c->bytes_received;
+            lres->n_conns = i + 1;
+        }
         mpl_client_result_free(&res);
     } else {
         rc = mpl_load_run(cfg, lcfg, lres, err, sizeof(err));

@@ -474,6 +474,19 @@ mpl_load_print_json(FILE *f, const char *proto, const char *url, const mpl_load_
     }
     mpl_json_arr_end(&j);
     mpl_json_obj_end(&j);
+    if (r->n_conns > 0) {
+        mpl_json_arr_begin(&j, "connections");
+        for (int i = 0; i < r->n_conns; i++) {
+            mpl_json_obj_begin(&j, NULL);
+            mpl_json_u64(&j, "id", r->conns[i].id);
+            mpl_json_str(&j, "local", r->conns[i].local);
+            mpl_json_str(&j, "remote", r->conns[i].remote);
+            mpl_json_u64(&j, "bytes_sent", r->conns[i].bytes_sent);
+            mpl_json_u64(&j, "bytes_received", r->conns[i].bytes_received);
+            mpl_json_obj_end(&j);
+        }
+        mpl_json_arr_end(&j);
+    }
     mpl_json_num(&j, "cpu_user_s", cpu_user_s);
     mpl_json_num(&j, "cpu_sys_s", cpu_sys_s);
     mpl_json_str(&j, "error", error != NULL && error[0] ? error : NULL);

@@ -41,6 +41,13 @@ typedef struct mpl_load_result {
     uint64_t start_ns;  /* the first request's due time */
     uint64_t end_ns;    /* the last response */
     char first_error[512];
+    /* tcpls: the session's connections (--json "connections"), filled by the caller */
+    struct {
+        uint32_t id;
+        char local[80], remote[80];
+        uint64_t bytes_sent, bytes_received;
+    } conns[16];
+    int n_conns;
 } mpl_load_result_t;
 
 /* The schedule (shared by load.c and get_tcpls.c). */
@@ -71,7 +78,8 @@ void mpl_load_print_text(FILE *f, const char *proto, const char *url, const mpl_
 /* One JSON object: proto, url, workload "requests", requests, concurrency, rate (null: closed
  * loop), completed, errors, bytes, seconds (first due time to last response), requests_per_s,
  * latency_ms {min, mean, p50, p90, p99, p999, max}, histogram {unit "us", sub_buckets,
- * buckets [[lo, hi, count]...]} (common/hist.h), cpu_user_s, cpu_sys_s, error. */
+ * buckets [[lo, hi, count]...]} (common/hist.h), cpu_user_s, cpu_sys_s, error; with tcpls
+ * connections [{id, local, remote, bytes_sent, bytes_received}]. */
 void mpl_load_print_json(FILE *f, const char *proto, const char *url, const mpl_load_cfg_t *lcfg,
                          const mpl_load_result_t *r, double cpu_user_s, double cpu_sys_s, const char *error);
 

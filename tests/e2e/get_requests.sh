@@ -9,7 +9,7 @@ pt=$(free_port)
 "$MPLAB" serve --proto tcp --quiet --listen "127.0.0.1:$pt" 2>"$T_TMP/tcp.log" &
 at_exit "kill -9 $!"
 ps=$(free_port)
-"$MPLAB" serve --proto tcpls --quiet --listen "127.0.0.1:$ps" 2>"$T_TMP/tcpls.log" &
+"$MPLAB" serve --proto tcpls --tokens 4 --quiet --listen "127.0.0.1:$ps" 2>"$T_TMP/tcpls.log" &
 at_exit "kill -9 $!"
 wait_for 20 "grep -q 'listening on 127.0.0.1:$pt (tcp)' $T_TMP/tcp.log" || fail "tcp server: $(cat $T_TMP/tcp.log)"
 wait_for 20 "grep -q 'listening on 127.0.0.1:$ps (tcpls)' $T_TMP/tcpls.log" || fail "tcpls server: $(cat $T_TMP/tcpls.log)"
@@ -47,6 +47,12 @@ check_json "tcpls closed loop" "$out" 500
 out=$("$MPLAB" get --proto tcpls --requests 300 --concurrency 4 --rate 1000 --json "https://127.0.0.1:$ps/bytes/10K") ||
     fail "tcpls open loop: $out"
 check_json "tcpls open loop" "$out" 300
+# tcpls over two connections of the session (127.0.0.1 and 127.0.0.2): both are listed
+out=$("$MPLAB" get --proto tcpls --bind 127.0.0.1 --bind 127.0.0.2 --requests 400 --concurrency 8 --json \
+    "https://127.0.0.1:$ps/bytes/10K") || fail "tcpls two connections: $out"
+check_json "tcpls two connections" "$out" 400
+echo "$out" | grep -q '"connections":\[{"id":0,.*},{"id":[0-9]*,"local":"127.0.0.2:' ||
+    fail "tcpls: the second connection is missing: $out"
 out=$("$MPLAB" get --proto tls --requests 200 --concurrency 4 --json "https://127.0.0.1:$ps/bytes/10K") ||
     fail "tls: $out"
 check_json "tls" "$out" 200
