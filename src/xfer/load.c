@@ -5,6 +5,7 @@
 #include "xfer/load.h"
 
 #include "xfer/client.h"
+#include "netinfo/mptcp_info.h"
 #include "xfer/http.h"
 #include "xfer/sink.h"
 #include "xfer/sock.h"
@@ -300,6 +301,7 @@ mpl_load_run(const mpl_client_cfg_t *cfg, const mpl_load_cfg_t *lcfg, mpl_load_r
     memset(&l, 0, sizeof(l));
     memset(res, 0, sizeof(*res));
     mpl_hist_init(&res->hist);
+    res->mptcp = -1;
     l.cfg = cfg;
     l.lcfg = lcfg;
     l.res = res;
@@ -376,6 +378,14 @@ mpl_load_run(const mpl_client_cfg_t *cfg, const mpl_load_cfg_t *lcfg, mpl_load_r
         snprintf(err, errlen, "%llu of %llu requests failed; the first: %s", (unsigned long long)res->errors,
                  (unsigned long long)lcfg->requests, res->first_error);
 out:
+    if (l.c != NULL && l.c[0].open && cfg->tp->proto == MPL_PROTO_MPTCP) {
+        mpl_mptcp_state_t ms;
+        memset(&ms, 0, sizeof(ms));
+        ms.is_mptcp = -1;
+        mpl_mptcp_query(l.c[0].conn.fd, &ms);
+        res->mptcp = ms.is_mptcp;
+        res->subflows = ms.n_subflows;
+    }
     if (l.c != NULL) {
         for (uint32_t i = 0; i < lcfg->concurrency; i++) {
             lconn_close(&l, &l.c[i]);
@@ -474,6 +484,13 @@ mpl_load_print_json(FILE *f, const char *proto, const char *url, const mpl_load_
     }
     mpl_json_arr_end(&j);
     mpl_json_obj_end(&j);
+    if (strcmp(proto, "mptcp") == 0) {
+        if (r->mptcp < 0)
+            mpl_json_null(&j, "mptcp");
+        else
+            mpl_json_bool(&j, "mptcp", r->mptcp);
+        mpl_json_u64(&j, "n_subflows", (uint64_t)r->subflows);
+    }
     if (r->n_conns > 0) {
         mpl_json_arr_begin(&j, "connections");
         for (int i = 0; i < r->n_conns; i++) {

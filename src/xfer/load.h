@@ -48,6 +48,8 @@ typedef struct mpl_load_result {
         uint64_t bytes_sent, bytes_received;
     } conns[16];
     int n_conns;
+    int mptcp;    /* mptcp: 1 the first connection was MPTCP, 0 it fell back to TCP; else -1 */
+    int subflows; /* mptcp: that connection's subflows */
 } mpl_load_result_t;
 
 /* The schedule (shared by load.c and get_tcpls.c). */
@@ -79,7 +81,8 @@ void mpl_load_print_text(FILE *f, const char *proto, const char *url, const mpl_
  * loop), completed, errors, bytes, seconds (first due time to last response), requests_per_s,
  * latency_ms {min, mean, p50, p90, p99, p999, max}, histogram {unit "us", sub_buckets,
  * buckets [[lo, hi, count]...]} (common/hist.h), cpu_user_s, cpu_sys_s, error; with tcpls
- * connections [{id, local, remote, bytes_sent, bytes_received}]. */
+ * connections [{id, local, remote, bytes_sent, bytes_received}]; with mptcp "mptcp" (false:
+ * fell back to TCP) and "n_subflows" of the first connection. */
 void mpl_load_print_json(FILE *f, const char *proto, const char *url, const mpl_load_cfg_t *lcfg,
                          const mpl_load_result_t *r, double cpu_user_s, double cpu_sys_s, const char *error);
 
