@@ -274,6 +274,11 @@ void tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_
 /* The session's clock for what tcpls_receive() does not see (output timing): call it once per
  * event-loop round with a monotonic time in nanoseconds. */
 void tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns);
+/* Server, on a fresh session: 1 while its ClientHello is a join that waits for the session it
+ * joins to complete its own handshake (the client joined on a token of our first flight before
+ * its Finished reached us). Such a session resumes from tcpls_session_set_time(): call it every
+ * loop round for these sessions too, then write their output. It gives up after 10 s. */
+int tcpls_session_join_waiting(tcpls_session_t *s);
 /* Since when conn_id waits for acknowledgment progress (session clock, ns): the time its
  * oldest unacknowledged record went out or the last ACK that advanced, 0 when nothing is
  * unacknowledged. The application declares a blackhole when now - this > its timeout. */

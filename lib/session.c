@@ -942,8 +942,18 @@ tcpls_stream_get_user_data(tcpls_session_t *s, uint32_t stream_id)
 void
 tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns)
 {
-    if (s != NULL)
-        s->now_ns = now_ns;
+    int r;
+    if (s == NULL)
+        return;
+    s->now_ns = now_ns;
+    if (s->join_parked && (r = tcpls__handshake_resume(s)) != 0)
+        tcpls__session_end(s, r);
+}
+
+int
+tcpls_session_join_waiting(tcpls_session_t *s)
+{
+    return s != NULL && s->join_parked && !s->closed;
 }
 
 /* ---- test and fuzzing hook ------------------------------------------------------------------ */

@@ -25,6 +25,7 @@
 #define MP_OUT_TARGET     (48 * 1024) /* the same with several connections (short queues) */
 #define HANDSHAKE_REC_MAX (16384 + 2048 + 5)
 #define MAX_TOKENS        16
+#define JOIN_PARK_MAX_NS  (10ull * 1000000000ull) /* longest a join waits for its target (join.c) */
 #define STREAM_BUCKETS    256
 
 enum { MODE_HANDSHAKE = 0, MODE_TCPLS = 1, MODE_PLAIN = 2, MODE_JOINED = 3 };
@@ -150,6 +151,8 @@ struct tcpls_session {
     tcpls_session_t *joined_to;  /* MODE_JOINED: the target (cleared if it is freed) */
     const struct tcpls_sched_ops *sched;
     int join_refused;
+    int join_parked;            /* server: a join waiting for its target's handshake (join.c) */
+    uint64_t join_parked_since; /* ... since then (session clock) */
     unsigned joins_in_progress; /* server: tokens consumed by handshakes not finished yet */
     uint64_t now_ns;
     tcpls_addr_t my_addrs[MAX_ADDRS];
@@ -294,6 +297,7 @@ int tcpls__join_psk_find(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SE
  * handshake (also through a HelloRetryRequest). Returns 0, or -1 for an unknown token or one
  * another handshake holds. */
 int tcpls__join_lookup(tcpls_session_t *s, const uint8_t *in);
+int tcpls__join_park(tcpls_session_t *s, const uint8_t *token);
 /* A join handshake ended (joined or not): its token is consumed, the target may replenish. */
 void tcpls__join_settle(tcpls_session_t *s);
 /* The handshake of a join completed: server (s is the fresh session), client (connection c). */
@@ -316,6 +320,7 @@ int tcpls__handshake_start(tcpls_session_t *s, conn_t *c, const char *server_nam
  * time, never past the handshake's last record; *used is what was taken of data. Returns 0 or
  * a negative error. */
 int tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, size_t *used);
+int tcpls__handshake_resume(tcpls_session_t *s);
 /* Plain TLS mode: received bytes, a clean close, and writing the stream (*taken bytes of data
  * taken so far, advanced). */
 int tcpls__plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len);

@@ -270,10 +270,16 @@ pump_conns(sess_t *se, int plain_blocked)
         if (r == 0 && plain_blocked)
             r = 1;
         if (r < 0) {
-            if (!sc->dead && !se->dead && tcpls_conn_live_count(se->s) > 1)
-                tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED); /* failover */
-            else if (!sc->dead)
-                se->dead = 1; /* its only connection: the session is over */
+            /* The library decides: failover to the other connections, a session that waits
+             * for the client to join again (its last connection, the client has other
+             * addresses or tokens), or the end (on_closed). Ending it here when the last
+             * connection failed lost sessions whose connections were all reset at once: the
+             * client came back with a token the server no longer knew. */
+            if (!sc->dead && !se->dead)
+                tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED);
+            if (tcpls_session_is_closed(se->s))
+                se->dead = 1;
+            sc->dead = 1;
             if (sc->dead) {
                 *pp = sc->next;
                 sconn_close(sv, sc);
@@ -592,10 +598,17 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
                 sess_free(se);
         }
         sv.nevs = 0;
-        /* sessions with several connections: blackhole checks even without events */
+        /* sessions with several connections: blackhole checks even without events; joins
+         * that waited for their session's handshake resume (tcpls_session_join_waiting) */
         for (sess_t *se = sv.sessions, *next; se; se = next) {
             next = se->next;
-            if (se->conns != NULL && se->conns->next != NULL && !se->dead) {
+            if (tcpls_session_join_waiting(se->s)) {
+                conns_upkeep(se, now);
+                se = adopt_joined(&sv, se);
+                pump(se);
+                if (se->dead && !se->want_out)
+                    sess_free(se);
+            } else if (se->conns != NULL && se->conns->next != NULL && !se->dead) {
                 conns_upkeep(se, now);
                 pump(se);
             }
