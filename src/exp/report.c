@@ -865,8 +865,11 @@ write_html(report_t *r, FILE *f)
             "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
             "<a href=\"subflows.csv\">subflows.csv</a> (bytes per subflow or connection), "
             "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
-            "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
-            "DIR</code>.</p>\n");
+            "(raw outputs), <a href=\"summary.txt\">summary.txt</a>%s. Rebuild with <code>mplab report "
+            "DIR</code>.</p>\n",
+            mpl_latency_any(r->groups, r->n_groups)
+                ? ", <a href=\"latency.csv\">latency.csv</a> (request latency histograms)"
+                : "");
     int planned = (int)mpl_jv_num(mpl_jv_get(&r->meta, r->root, "planned"), 0);
     if (planned > r->runs.n)
         fprintf(
