@@ -164,13 +164,6 @@ feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int f
         cs->sink_cur = sink->cur;
         cs->sink_expected = sink->expected;
     }
-    if (cs->done && g->cfg->load != NULL) {
-        mpl_load_note(g->cfg->load_res, cs->due_ns, mpl_now_ns(), g->failed ? g->res->error : NULL);
-        if (!g->failed && cs->bytes_n >= 0 && mpl_http_cresp_body_bytes(cs->resp) != (uint64_t)cs->bytes_n)
-            fail(g, "%s: answered with %llu bytes", cs->url,
-                 (unsigned long long)mpl_http_cresp_body_bytes(cs->resp));
-        g->cfg->load_res->bytes += mpl_http_cresp_body_bytes(cs->resp);
-    }
     if (cs->done) {
         g->n_done++;
         if (mpl_http_cresp_head_done(cs->resp)) {
@@ -179,6 +172,15 @@ feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int f
             if ((st < 200 || st > 299) && !g->failed)
                 fail(g, "%s: HTTP status %d", cs->url, st);
         }
+    }
+    if (cs->done && g->cfg->load != NULL) { /* --requests: checked, then counted */
+        uint64_t body = mpl_http_cresp_body_bytes(cs->resp);
+        if (!g->failed && mpl_http_cresp_head(cs->resp)->status != 200)
+            fail(g, "%s: HTTP status %d", cs->url, mpl_http_cresp_head(cs->resp)->status);
+        if (!g->failed && cs->bytes_n >= 0 && body != (uint64_t)cs->bytes_n)
+            fail(g, "%s: answered with %llu bytes", cs->url, (unsigned long long)body);
+        mpl_load_note(g->cfg->load_res, cs->due_ns, mpl_now_ns(), g->failed ? g->res->error : NULL);
+        g->cfg->load_res->bytes += g->failed ? 0 : body;
     }
     return taken;
 }

@@ -13,8 +13,9 @@
  * connection is part of it (coordinated omission correction, as wrk2).
  *
  * Every response is checked: status 200, a complete body, and for /bytes/N its length N and
- * content. A failed request counts in errors (its connection is opened again), not in the
- * histogram.
+ * content. A failed request counts in errors, not in the histogram: over tcp/tls/mptcp its
+ * connection is opened again and the load goes on; over tcpls a failed response is a session
+ * failure (libtcpls streams are reliable and ordered), so the first one ends the run.
  */
 #ifndef MPLAB_LOAD_H
 #define MPLAB_LOAD_H

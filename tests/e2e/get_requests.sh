@@ -80,6 +80,11 @@ out=$("$MPLAB" get --requests 20 --concurrency 2 --json "http://127.0.0.1:$pt/no
     fail "404s accepted"
 echo "$out" | grep -q '"errors":20,' || fail "404 errors: $out"
 grep -q 'HTTP status 404' "$T_TMP/err" || fail "404 reason: $(cat "$T_TMP/err")"
+# tcpls: the first failed response ends the run, and is not counted as completed
+out=$("$MPLAB" get --proto tcpls --requests 20 --concurrency 2 --json "https://127.0.0.1:$ps/nothing-here" \
+    2>"$T_TMP/err") && fail "tcpls 404s accepted"
+echo "$out" | grep -q '"completed":0,"errors":1,' || fail "tcpls 404 errors: $out"
+grep -q 'HTTP status 404' "$T_TMP/err" || fail "tcpls 404 reason: $(cat "$T_TMP/err")"
 
 # usage errors: exit 2 with a clear message
 usage() { # EXPECTED-TEXT ARGS...
