@@ -2,6 +2,7 @@
  * results.c — runs.csv, statistics and failure metrics (see results.h).
  */
 #include "exp/results.h"
+#include "exp/latency.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -52,15 +53,17 @@ mpl_runs_find(const mpl_runs_t *rs, const char *id)
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-#define NCOLS 38
-static const char *const columns[NCOLS] = {
-    "run_id", "point", "label", "rep", "proto", "path", "links", "share1_pct", "split", "rate", "delay",
-    "loss", "backup", "fail", "cc", "size_bytes", "status", "bytes", "seconds", "goodput_mbps", "verified",
-    "cpu_client_s", "cpu_server_s", "stall_s", "recover_s", "mptcp", "subflows", "error", "series",
-    "direction",
-    /* streams and migration */
-    "streams", "streams_policy", "streams_mode", "objects_p50_s", "objects_p99_s", "migrate_mode",
-    "migrate_t90_s", "old_path_bytes"};
+#define NCOLS 41
+static const char *const columns[NCOLS] = {"run_id", "point", "label", "rep", "proto", "path", "links",
+                                           "share1_pct", "split", "rate", "delay", "loss", "backup", "fail",
+                                           "cc", "size_bytes", "status", "bytes", "seconds", "goodput_mbps",
+                                           "verified", "cpu_client_s", "cpu_server_s", "stall_s", "recover_s",
+                                           "mptcp", "subflows", "error", "series", "direction",
+                                           /* streams and migration */
+                                           "streams", "streams_policy", "streams_mode", "objects_p50_s",
+                                           "objects_p99_s", "migrate_mode", "migrate_t90_s", "old_path_bytes",
+                                           /* workload = requests */
+                                           "requests_per_s", "p50_ms", "p99_ms"};
 
 void
 mpl_runs_csv_header(FILE *f)
@@ -128,6 +131,9 @@ mpl_runs_csv_row(FILE *f, const mpl_run_t *r)
     cell(f, r->migrate_mode);
     num(f, r->migrate_t90_s);
     num(f, r->old_path_bytes);
+    num(f, r->req_per_s);
+    num(f, r->p50_ms);
+    num(f, r->p99_ms);
     fputc('\n', f);
 }
 
@@ -244,6 +250,9 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
         scopy(r.migrate_mode, sizeof(r.migrate_mode), c[35]);
         r.migrate_t90_s = dnum(c[36]);
         r.old_path_bytes = dnum(c[37]);
+        r.req_per_s = dnum(c[38]);
+        r.p50_ms = dnum(c[39]);
+        r.p99_ms = dnum(c[40]);
         if (nc != header_cols || r.id[0] == '\0' || r.point < 1 || r.status[0] == '\0') {
             /* e.g. the last line of a run killed while writing: that run is done again */
             mpl_warn("%s:%d: malformed row ignored", path, lineno);
@@ -500,6 +509,7 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
             x->basis = MPL_EXPECTED_NONE;
         }
     }
+    mpl_latency_group_medians(rs, g, ng);
     *out = g;
     return ng;
 }
@@ -527,6 +537,10 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
     }
     if (w > 60)
         w = 60;
+    if (mpl_latency_only(g, n)) {
+        mpl_latency_print(f, g, n);
+        return;
+    }
     /* several objects: their completion times; migration: the new path's ramp, the old path's tail */
     snprintf(extra, sizeof(extra), "%s%s", has_obj ? " obj_p50 obj_p99" : "",
              has_mig ? "     t90 old_MB" : "");
@@ -582,6 +596,7 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
     if (note_b)
         fprintf(f,
                 "(b) with a backup path (mptcp, tcpls): expected = the non-backup links' references only\n");
+    mpl_latency_print(f, g, n);
 }
 
 /* ---- failure metrics ----------------------------------------------------------------- */

@@ -42,8 +42,9 @@ typedef struct mpl_run {
     char streams_mode[12];               /* tcp, tls, mptcp: parallel | pipeline */
     double objects_p50_s, objects_p99_s; /* completion time of the objects (since the start) */
     char migrate_mode[4];                /* "" (no migration) | mbb | bbm */
-    double migrate_t90_s;  /* from the migration until the new path carries 90% of its capacity */
-    double old_path_bytes; /* bytes received on the old path(s) after the migration instant */
+    double migrate_t90_s;             /* from the migration until the new path carries 90% of its capacity */
+    double old_path_bytes;            /* bytes received on the old path(s) after the migration instant */
+    double req_per_s, p50_ms, p99_ms; /* workload = requests (exp/latency.h); else NAN */
 } mpl_run_t;
 
 typedef struct mpl_runs {
@@ -96,6 +97,7 @@ typedef struct mpl_group {
     char fail[16];
     char backup[MPL_SC_VALUE_LEN];
     int migrating; /* a migration point: no expected value (the paths change on purpose) */
+    double rps_median, p50_median, p99_median; /* workload = requests, else NAN (exp/latency.h) */
 } mpl_group_t;
 
 /* What a failure point needs to compute its expected value (NULL / unknown: no expected). */

@@ -12,6 +12,7 @@
 #include "common/jsonread.h"
 #include "exp/report.h"
 #include "exp/results.h"
+#include "exp/latency.h"
 #include "common/json.h"
 #include "common/util.h"
 
@@ -501,6 +502,7 @@ fill_params(exp_t *e, const mpl_sc_point_t *pt, mpl_run_t *r)
     r->objects_p50_s = r->objects_p99_s = r->migrate_t90_s = r->old_path_bytes = NAN;
     r->cpu_client_s = r->cpu_server_s = r->stall_s = r->recover_s = NAN;
     r->goodput_mbps = r->seconds = NAN;
+    r->req_per_s = r->p50_ms = r->p99_ms = NAN;
     r->mptcp = -1;
 }
 
@@ -540,6 +542,8 @@ read_get_json(exp_t *e, const char *path, mpl_run_t *r, double event_t, double t
             r->objects_p99_s = mpl_percentile(ov, no, 99);
         }
     }
+    if (e->sc->workload_requests)
+        mpl_latency_read_run(&d, root, r, e->dir);
     const mpl_jv_t *mp = mpl_jv_get(&d, root, "mptcp");
     if (mp != NULL && mp->type == MPL_JV_BOOL)
         r->mptcp = (int)mp->num;
@@ -752,7 +756,10 @@ print_progress(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt, const 
         return;
     }
     char res[200];
-    if (!strcmp(r->status, "ok"))
+    if (!strcmp(r->status, "ok") && !isnan(r->p50_ms))
+        snprintf(res, sizeof(res), "%.0f requests/s, p50 %.2f ms, p99 %.2f ms", r->req_per_s, r->p50_ms,
+                 r->p99_ms);
+    else if (!strcmp(r->status, "ok"))
         snprintf(res, sizeof(res), "%.1f Mbit/s in %.2f s", r->goodput_mbps, r->seconds);
     else if (!strcmp(r->status, "unavailable"))
         snprintf(res, sizeof(res), "unavailable");
@@ -879,7 +886,18 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     arg(&ga, "get");
     arg(&ga, "--proto");
     arg(&ga, "%s", proto);
-    if (!strcmp(pt->direction, "upload")) {
+    if (sc->workload_requests) { /* request latency (exp/latency.h) */
+        arg(&ga, "%s://%s:%d/bytes/%llu", tls ? "https" : "http", e->paths[p1].server, port,
+            (unsigned long long)pt->size);
+        arg(&ga, "--requests");
+        arg(&ga, "%llu", (unsigned long long)sc->requests);
+        arg(&ga, "--concurrency");
+        arg(&ga, "%u", sc->concurrency);
+        if (sc->req_rate > 0) {
+            arg(&ga, "--rate");
+            arg(&ga, "%g", sc->req_rate);
+        }
+    } else if (!strcmp(pt->direction, "upload")) {
         arg(&ga, "%s://%s:%d/upload", tls ? "https" : "http", e->paths[p1].server, port);
         arg(&ga, "--upload");
         arg(&ga, "%llu", (unsigned long long)pt->size);
@@ -940,8 +958,10 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
         arg(&ga, "mplab-server");
     }
     arg(&ga, "--json");
-    arg(&ga, "--interval");
-    arg(&ga, "%g", sc->interval_s);
+    if (!sc->workload_requests) {
+        arg(&ga, "--interval");
+        arg(&ga, "%g", sc->interval_s);
+    }
     arg(&ga, "--cc");
     arg(&ga, "%s", pt->cc);
     arg(&ga, "--timeout");
@@ -1320,6 +1340,13 @@ write_meta(exp_t *e, const char *started)
     mpl_json_num(&j, "timeout_s", (double)sc->timeout_ns / 1e9);
     mpl_json_str(&j, "client_endpoints", sc->client_endpoints);
     mpl_json_str(&j, "server_endpoints", sc->server_endpoints);
+    mpl_json_str(&j, "workload", sc->workload_requests ? "requests" : "bulk");
+    if (sc->workload_requests) {
+        mpl_json_u64(&j, "requests", sc->requests);
+        mpl_json_u64(&j, "concurrency", sc->concurrency);
+        if (sc->req_rate > 0)
+            mpl_json_num(&j, "request_rate", sc->req_rate);
+    }
     mpl_json_obj_end(&j);
     mpl_json_arr_begin(&j, "swept");
     for (int i = 0; i < MPL_SC_NPARAMS; i++)

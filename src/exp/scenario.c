@@ -241,6 +241,41 @@ copy_word(sparser_t *p, const char *k, const char *v, char *dst, size_t dlen)
     return 0;
 }
 
+/* workload, requests, concurrency, rate ('get --requests'). Returns 0, -1 (error set), or 1
+ * when k is none of them. */
+static int
+load_key(sparser_t *p, const char *k, const char *v)
+{
+    mpl_scenario_t *sc = p->sc;
+    uint64_t u;
+    if (!strcmp(k, "workload")) {
+        if (strcmp(v, "bulk") && strcmp(v, "requests"))
+            return serr(p, "workload: expected bulk or requests");
+        sc->workload_requests = v[0] == 'r';
+        return 0;
+    }
+    if (!strcmp(k, "requests")) {
+        if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 10000000)
+            return serr(p, "requests: expected 1..10000000");
+        sc->requests = u;
+        sc->requests_line = p->line;
+        return 0;
+    }
+    if (!strcmp(k, "concurrency")) {
+        if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 10000)
+            return serr(p, "concurrency: expected 1..10000");
+        sc->concurrency = (uint32_t)u;
+        sc->requests_line = p->line;
+        return 0;
+    }
+    if (!strcmp(k, "rate")) {
+        if (mpl_parse_double(v, &sc->req_rate) != 0 || !(sc->req_rate > 0) || sc->req_rate > 1e7)
+            return serr(p, "rate: expected requests per second (> 0), e.g. 1000");
+        return 0;
+    }
+    return 1;
+}
+
 static int
 scenario_key(sparser_t *p, const char *k, char *v)
 {
@@ -308,6 +343,9 @@ scenario_key(sparser_t *p, const char *k, char *v)
         snprintf(sc->fail_link, sizeof(sc->fail_link), "%s", v);
         return 0;
     }
+    int lk = load_key(p, k, v);
+    if (lk <= 0)
+        return lk;
     for (int i = 0; i < MPL_SC_NPARAMS; i++)
         if (!strcmp(k, param_names[i]) && (i == MPL_SC_FAIL || i == MPL_SC_CC || i == MPL_SC_SIZE ||
                                            i == MPL_SC_DIRECTION || i >= MPL_SC_STREAMS))
@@ -316,7 +354,7 @@ scenario_key(sparser_t *p, const char *k, char *v)
         p,
         "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, direction, "
         "cc, fail, fail_at, fail_link, streams, streams_policy, streams_mode, migrate_at, migrate_to, "
-        "migrate_mode)",
+        "migrate_mode, workload, requests, concurrency, rate)",
         k);
 }
 
@@ -428,6 +466,8 @@ defaults(mpl_scenario_t *sc, const char *fname)
     snprintf(sc->backend, sizeof(sc->backend), "auto");
     snprintf(sc->client_host, sizeof(sc->client_host), "client");
     snprintf(sc->server_host, sizeof(sc->server_host), "server");
+    sc->requests = 1000;
+    sc->concurrency = 10;
     for (int i = 0; i < MPL_SC_NPARAMS; i++) {
         sc->params[i].n = 1;
         snprintf(sc->params[i].v[0], MPL_SC_VALUE_LEN, "%s", param_defaults[i]);
@@ -480,6 +520,13 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
     }
     if (kind < 0)
         return -1;
+    p.line = sc->requests_line;
+    if (sc->concurrency > sc->requests)
+        return serr(&p, "concurrency %u is more than requests %llu", sc->concurrency,
+                    (unsigned long long)sc->requests);
+    for (int i = 0; sc->workload_requests && i < sc->params[MPL_SC_DIRECTION].n; i++)
+        if (!strcmp(sc->params[MPL_SC_DIRECTION].v[i], "upload"))
+            return serr(&p, "workload = requests downloads /bytes/SIZE: direction upload does not apply");
     p.line = 0;
     if (sc->topology_file[0] != '\0')
         for (int i = 0; i <= MPL_SC_BACKUP; i++)

@@ -89,6 +89,12 @@ typedef struct mpl_scenario {
     mpl_sc_values_t params[MPL_SC_NPARAMS];
     mpl_sc_event_t events[MPL_SC_MAX_EVENTS];
     int n_events;
+    /* workload = requests: 'get --requests' of /bytes/SIZE instead of one bulk transfer */
+    int workload_requests;
+    int requests_line;    /* line of 'requests' or 'concurrency' (for the cross-check), 0 */
+    uint64_t requests;    /* requests per run (default 1000) */
+    uint32_t concurrency; /* in flight (default 10) */
+    double req_rate;      /* 'rate' in [scenario]: requests/s (open loop), 0 = closed loop */
 } mpl_scenario_t;
 
 /* One point of the sweep: a value for every parameter, resolved per link. */

@@ -65,6 +65,9 @@ typedef struct mpl_client_cfg {
     unsigned char prio_backup[MPL_CLIENT_MAX_PRIO];
     double interval_s;  /* per-connection samples every S (0: 1 s) */
     FILE *interval_out; /* print per-connection samples here, or NULL */
+    /* --requests (load.h): tcpls runs the load on urls[0] and fills load_res (sink unused) */
+    const struct mpl_load_cfg *load;
+    struct mpl_load_result *load_res;
 } mpl_client_cfg_t;
 
 #define MPL_TCPLS_MAX_CONNS    16
