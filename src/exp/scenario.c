@@ -266,6 +266,15 @@ scenario_key(sparser_t *p, const char *k, char *v)
             return serr(p, "timeout: expected 1s..1h");
         return 0;
     }
+    if (!strcmp(k, "deadline")) {
+        sc->deadline_ns = 0;
+        if (!strcmp(v, "auto"))
+            return 0;
+        if (mpl_parse_duration(v, &sc->deadline_ns) != 0 || sc->deadline_ns < 1000000000ull ||
+            sc->deadline_ns > 86400000000000ull)
+            return serr(p, "deadline: expected auto or 1s..24h");
+        return 0;
+    }
     if (!strcmp(k, "fail_at")) {
         if (mpl_parse_duration(v, &sc->fail_at_ns) != 0 || sc->fail_at_ns > 3600000000000ull)
             return serr(p, "fail_at: expected a time such as 3s");
@@ -283,7 +292,8 @@ scenario_key(sparser_t *p, const char *k, char *v)
             return set_values(p, (mpl_sc_param_t)i, v);
     return serr(
         p,
-        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, direction, "
+        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, deadline, size, "
+        "direction, "
         "cc, fail, fail_at, fail_link)",
         k);
 }
@@ -452,6 +462,9 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
         for (int i = 0; i <= MPL_SC_BACKUP; i++)
             if (sc->params[i].given)
                 return serr(&p, "'%s' cannot be combined with a topology file", param_names[i]);
+    if (sc->deadline_ns != 0 && sc->deadline_ns < sc->timeout_ns)
+        return serr(&p, "deadline (%.0f s) is shorter than timeout (%.0f s)", (double)sc->deadline_ns / 1e9,
+                    (double)sc->timeout_ns / 1e9);
     if (sc->params[MPL_SC_RATE].n > 1 && sc->params[MPL_SC_SPLIT].n > 1)
         return serr(&p, "sweep either 'rate' or 'split', not both");
     if (mpl_sc_npoints(sc) > MPL_SC_MAX_POINTS)
@@ -463,6 +476,22 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
         if (mpl_sc_point(sc, i, &pt, msg, sizeof(msg)) != 0)
             return serr(&p, "%s", msg);
     return 0;
+}
+
+double
+mpl_sc_deadline_s(const mpl_scenario_t *sc, uint64_t size, double slowest_bps, double rtt_s, double loss_pct)
+{
+    if (sc->deadline_ns != 0)
+        return (double)sc->deadline_ns / 1e9;
+    double bps = slowest_bps > 0 ? slowest_bps : 1e9;
+    if (loss_pct > 0) {
+        double p = loss_pct >= 100 ? 1 : loss_pct / 100;
+        double rtt = rtt_s > 0.001 ? rtt_s : 0.001;
+        double mathis = 1.22 * 1448 * 8 / (rtt * sqrt(p));
+        if (mathis < bps)
+            bps = mathis;
+    }
+    return 15 + (double)sc->timeout_ns / 1e9 + 2 * (double)size * 8 / bps;
 }
 
 int

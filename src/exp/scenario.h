@@ -69,8 +69,9 @@ typedef struct mpl_scenario {
     mpl_proto_t protos[MPL_PROTO_COUNT];
     int n_protos;
     int repeat;
-    double interval_s;   /* get --interval */
-    uint64_t timeout_ns; /* per transfer */
+    double interval_s;    /* get --interval */
+    uint64_t timeout_ns;  /* per transfer: the longest silence (get --timeout) */
+    uint64_t deadline_ns; /* the whole run's limit; 0 = auto (mpl_sc_deadline_s) */
     uint64_t fail_at_ns;
     char fail_link[16];
     char client_endpoints[MPL_SC_VALUE_LEN]; /* generated topology: host endpoint flags */
@@ -119,5 +120,14 @@ int mpl_sc_swept(const mpl_scenario_t *sc, mpl_sc_param_t p);
  * Returns the length, or -1 when buf is too small. */
 int mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *topo_name, char *buf,
                     size_t len);
+
+/* The run's deadline in seconds (docs/EXPERIMENTS.md, "Run limits"). An explicit
+ * sc->deadline_ns wins; else 15 s (process starts, handshakes) + the silence timeout (one
+ * stall, e.g. a failure) + 2 x the time size bytes take at the slowest path's expected TCP
+ * rate: its rate slowest_bps (0 = unlimited, counted as 1 Gbit/s), lowered to the Mathis et al.
+ * estimate 1.22 x 1448 B / (RTT x sqrt(p)) when it loses packets (p = loss_pct / 100, RTT at
+ * least 1 ms). */
+double mpl_sc_deadline_s(const mpl_scenario_t *sc, uint64_t size, double slowest_bps, double rtt_s,
+                         double loss_pct);
 
 #endif

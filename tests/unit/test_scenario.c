@@ -177,6 +177,42 @@ test_errors(void **state)
 }
 
 static void
+test_deadline(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256];
+    /* 200 MB at 10 Mbit/s: 160 s of transfer; the silence limit stays 60 s */
+    assert_int_equal(parse("[scenario]\ntimeout = 60s\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.deadline_ns, 0);
+    double d = mpl_sc_deadline_s(&sc, 200000000, 10e6, 0.02, 0);
+    assert_true(d > 15 + 60 + 2 * 160 - 0.01 && d < 15 + 60 + 2 * 160 + 0.01);
+    assert_true(d > 75 + 15); /* the old limit (timeout + 15 s) would have killed it */
+    /* unlimited counts as 1 Gbit/s */
+    d = mpl_sc_deadline_s(&sc, 1000000000, 0, 0, 0);
+    assert_true(d > 15 + 60 + 16 - 0.01 && d < 15 + 60 + 16 + 0.01);
+    /* 1 % loss at 20 ms RTT: Mathis 1.22 x 1448 x 8 / (0.02 x 0.1) = 7.07 Mbit/s < 100 Mbit/s */
+    double mathis = 1.22 * 1448 * 8 / (0.02 * 0.1);
+    d = mpl_sc_deadline_s(&sc, 100000000, 100e6, 0.02, 1);
+    assert_true(d > 75 + 2 * 8e8 / mathis - 0.01 && d < 75 + 2 * 8e8 / mathis + 0.01);
+    /* loss that leaves the rate the limit changes nothing */
+    assert_true(mpl_sc_deadline_s(&sc, 100000000, 1e6, 0.02, 0.0001) ==
+                mpl_sc_deadline_s(&sc, 100000000, 1e6, 0.02, 0));
+    /* explicit */
+    assert_int_equal(parse("[scenario]\ntimeout = 10s\ndeadline = 5m\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.deadline_ns, 300000000000ull);
+    assert_true(mpl_sc_deadline_s(&sc, 200000000, 10e6, 0.02, 0) == 300);
+    assert_int_equal(parse("[scenario]\ndeadline = 5m\ndeadline = auto\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.deadline_ns, 0);
+    /* errors */
+    assert_int_equal(parse("[scenario]\ndeadline = soon\n", &sc, err, sizeof(err)), -1);
+    assert_string_equal(err, "scenarios/t.ini:2: deadline: expected auto or 1s..24h");
+    assert_int_equal(parse("[scenario]\ndeadline = 0s\n", &sc, err, sizeof(err)), -1);
+    assert_int_equal(parse("[scenario]\ndeadline = 25h\n", &sc, err, sizeof(err)), -1);
+    assert_int_equal(parse("[scenario]\ndeadline = 20s\ntimeout = 30s\n", &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "deadline (20 s) is shorter than timeout (30 s)"));
+}
+
+static void
 test_protocols(void **state)
 {
     mpl_proto_t p;
@@ -195,7 +231,7 @@ main(void)
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_split_sweep),
         cmocka_unit_test(test_cartesian),       cmocka_unit_test(test_links_sweep_and_topology),
         cmocka_unit_test(test_backup_topology), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_protocols),
+        cmocka_unit_test(test_protocols),       cmocka_unit_test(test_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
