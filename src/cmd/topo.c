@@ -206,6 +206,14 @@ show_text(const mpl_topology_t *t)
                        (unsigned long long)(sh->drop_full[d] + sh->drop_send[d]),
                        (unsigned long long)sh->drop_rcvbuf[d]);
             printf("\n");
+            mpl_lm_params_t m = sh ? sh->model[d] : lk->dir[d].model;
+            m.delay_ns = delay;
+            m.loss_pct = loss;
+            if (mpl_lm_params_extended(&m)) {
+                char nargs[400];
+                printf("            model: netem %s%s\n", mpl_lm_netem_args(&m, nargs, sizeof(nargs)),
+                       m.jitter_ns && m.jitter_reorder ? " (jitter may reorder)" : "");
+            }
         }
         mpl_tb_shared_unmap(sh);
     }
@@ -302,7 +310,35 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
                     mpl_json_u64(j, "drop_blackhole", sh->drop_blackhole[d]);
                     mpl_json_u64(j, "drop_queue", sh->drop_full[d] + sh->drop_send[d]);
                     mpl_json_u64(j, "drop_emulator", sh->drop_rcvbuf[d]);
+                    mpl_json_u64(j, "duplicated", sh->duplicated[d]);
+                    mpl_json_u64(j, "corrupted", sh->corrupted[d]);
+                    mpl_json_u64(j, "reordered", sh->reordered[d]);
                 }
+                mpl_lm_params_t m = sh ? sh->model[d] : lk->dir[d].model;
+                m.delay_ns = delay;
+                m.loss_pct = loss;
+                char nargs[400];
+                mpl_json_num(j, "jitter_ms", (double)m.jitter_ns / 1e6);
+                mpl_json_str(j, "jitter_dist", mpl_lm_dist_name(m.jitter_dist));
+                mpl_json_num(j, "jitter_corr", m.jitter_corr_pct);
+                mpl_json_bool(j, "jitter_reorder", (int)m.jitter_reorder);
+                mpl_json_num(j, "loss_corr", m.loss_corr_pct);
+                if (m.ge) {
+                    mpl_json_obj_begin(j, "loss_ge");
+                    mpl_json_num(j, "p", m.ge_p_pct);
+                    mpl_json_num(j, "r", m.ge_r_pct);
+                    mpl_json_num(j, "1-h", m.ge_1h_pct);
+                    mpl_json_num(j, "1-k", m.ge_1k_pct);
+                    mpl_json_obj_end(j);
+                } else {
+                    mpl_json_null(j, "loss_ge");
+                }
+                mpl_json_num(j, "reorder", m.reorder_pct);
+                mpl_json_num(j, "reorder_corr", m.reorder_corr_pct);
+                mpl_json_u64(j, "reorder_gap", m.reorder_gap);
+                mpl_json_num(j, "duplicate", m.duplicate_pct);
+                mpl_json_num(j, "corrupt", m.corrupt_pct);
+                mpl_json_str(j, "netem", mpl_lm_netem_args(&m, nargs, sizeof(nargs)));
                 mpl_json_obj_end(j);
             }
         }

@@ -46,10 +46,45 @@ typedef struct slot {
     uint8_t data[FRAME_MAX];
 } slot_t;
 
+/* Frames waiting for their release time: a pool of slots and a ring of slot indices in
+ * release order (frames that jitter lets overtake are inserted in place; the others only
+ * ever append). */
 typedef struct line {
     slot_t *slots;
-    uint32_t cap, head, count; /* ring */
+    uint32_t *order; /* ring of slot indices */
+    uint32_t *free;  /* stack of free slot indices */
+    uint32_t cap, head, count, nfree;
 } line_t;
+
+static slot_t *
+line_head(const line_t *l)
+{
+    return &l->slots[l->order[l->head]];
+}
+
+/* Appends a frame (or inserts it by release time when sorted). Returns 0, -1 when full. */
+static int
+line_put(line_t *l, const uint8_t *data, uint32_t len, uint64_t release, int sorted)
+{
+    if (l->nfree == 0)
+        return -1;
+    uint32_t idx = l->free[--l->nfree];
+    slot_t *s = &l->slots[idx];
+    memcpy(s->data, data, len);
+    s->len = len;
+    s->release_ns = release;
+    uint32_t pos = l->count++;
+    if (sorted)
+        while (pos > 0) {
+            uint32_t prev = l->order[(l->head + pos - 1) % l->cap];
+            if (l->slots[prev].release_ns <= release)
+                break;
+            l->order[(l->head + pos) % l->cap] = prev;
+            pos--;
+        }
+    l->order[(l->head + pos) % l->cap] = idx;
+    return 0;
+}
 
 static volatile sig_atomic_t stop;
 
@@ -131,12 +166,13 @@ release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
 {
     struct mmsghdr m[BATCH];
     struct iovec iov[BATCH];
-    while (l->count > 0 && l->slots[l->head].release_ns <= now) {
+    while (l->count > 0 && line_head(l)->release_ns <= now) {
         int n = 0;
         uint32_t h = l->head;
-        while (n < BATCH && n < (int)l->count && l->slots[h].release_ns <= now) {
-            iov[n].iov_base = l->slots[h].data;
-            iov[n].iov_len = l->slots[h].len;
+        while (n < BATCH && n < (int)l->count && l->slots[l->order[h]].release_ns <= now) {
+            slot_t *sl = &l->slots[l->order[h]];
+            iov[n].iov_base = sl->data;
+            iov[n].iov_len = sl->len;
             memset(&m[n], 0, sizeof(m[n]));
             m[n].msg_hdr.msg_iov = &iov[n];
             m[n].msg_hdr.msg_iovlen = 1;
@@ -147,6 +183,8 @@ release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
             __atomic_fetch_add(&sh->drop_blackhole[dir], (uint64_t)n, __ATOMIC_RELAXED);
         else
             send_frames(out_fd, sh, dir, m, n);
+        for (int i = 0; i < n; i++)
+            l->free[l->nfree++] = l->order[(l->head + (uint32_t)i) % l->cap];
         l->head = h;
         l->count -= (uint32_t)n;
     }
@@ -164,6 +202,10 @@ typedef struct direction {
     mpl_tb_shared_t *sh;
     int dir, in_fd, out_fd;
     line_t line;
+    /* the link model (linkmodel.h), copied from sh when its generation changes */
+    uint32_t model_gen;
+    mpl_lm_params_t model;
+    mpl_lm_state_t lm;
     uint8_t rx[BATCH][FRAME_MAX];
     ctlbuf_t ctl[BATCH];
 } direction_t;
@@ -176,8 +218,8 @@ receive(direction_t *x)
     mpl_tb_shared_t *sh = x->sh;
     uint8_t(*rx)[FRAME_MAX] = x->rx;
     ctlbuf_t *ctl = x->ctl;
-    struct mmsghdr m[BATCH], out[BATCH];
-    struct iovec iov[BATCH], oiov[BATCH];
+    struct mmsghdr m[BATCH], out[2 * BATCH];
+    struct iovec iov[BATCH], oiov[2 * BATCH];
 
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < BATCH; i++) {
@@ -200,6 +242,18 @@ receive(direction_t *x)
         int blackhole = (int)__atomic_load_n(&sh->blackhole[dir], __ATOMIC_RELAXED);
         uint64_t loss = __atomic_load_n(&sh->loss_ppb[dir], __ATOMIC_RELAXED);
         uint64_t delay = __atomic_load_n(&sh->delay_ns[dir], __ATOMIC_RELAXED);
+        uint32_t gen = __atomic_load_n(&sh->model_gen[dir], __ATOMIC_ACQUIRE);
+        if (gen != x->model_gen) {
+            mpl_lm_params_t mp = sh->model[dir];
+            if (__atomic_load_n(&sh->model_gen[dir], __ATOMIC_ACQUIRE) == gen) {
+                x->model = mp;
+                x->model_gen = gen;
+            }
+        }
+        x->model.delay_ns = delay;
+        x->model.loss_pct = sh->loss_pct[dir];
+        int extended = mpl_lm_params_extended(&x->model);
+        int sorted = x->model.jitter_ns > 0 && x->model.jitter_reorder;
         int nout = 0;
         for (int i = 0; i < n; i++) {
             uint32_t len = m[i].msg_len;
@@ -209,21 +263,17 @@ receive(direction_t *x)
                 __atomic_fetch_add(&sh->drop_blackhole[dir], 1, __ATOMIC_RELAXED);
                 continue;
             }
-            if (loss > 0 && rand_ppb() < loss) {
+            if (!extended && loss > 0 && rand_ppb() < loss) {
                 __atomic_fetch_add(&sh->drop_loss[dir], 1, __ATOMIC_RELAXED);
                 continue;
             }
-            if (delay == 0 && l->count == 0) {
+            if (!extended && delay == 0 && l->count == 0) {
                 oiov[nout].iov_base = rx[i];
                 oiov[nout].iov_len = len;
                 memset(&out[nout], 0, sizeof(out[nout]));
                 out[nout].msg_hdr.msg_iov = &oiov[nout];
                 out[nout].msg_hdr.msg_iovlen = 1;
                 nout++;
-                continue;
-            }
-            if (l->count == l->cap) {
-                __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
                 continue;
             }
             uint64_t arrival = now;
@@ -237,11 +287,38 @@ receive(direction_t *x)
                     if (mono > 0 && (uint64_t)mono <= now && now - (uint64_t)mono < 50000000ull)
                         arrival = (uint64_t)mono;
                 }
-            slot_t *s = &l->slots[(l->head + l->count) % l->cap];
-            memcpy(s->data, rx[i], len);
-            s->len = len;
-            s->release_ns = arrival + delay;
-            l->count++;
+            if (!extended) {
+                if (line_put(l, rx[i], len, arrival + delay, 0) != 0)
+                    __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            mpl_lm_verdict_t v;
+            mpl_lm_packet(&x->model, &x->lm, arrival, len, &v);
+            if (v.drop) {
+                __atomic_fetch_add(&sh->drop_loss[dir], 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            if (v.corrupt_bit >= 0) {
+                rx[i][v.corrupt_bit / 8] ^= (uint8_t)(1u << (v.corrupt_bit % 8));
+                __atomic_fetch_add(&sh->corrupted[dir], 1, __ATOMIC_RELAXED);
+            }
+            if (v.copies > 1)
+                __atomic_fetch_add(&sh->duplicated[dir], 1, __ATOMIC_RELAXED);
+            if (v.reordered)
+                __atomic_fetch_add(&sh->reordered[dir], 1, __ATOMIC_RELAXED);
+            for (int k = 0; k < v.copies; k++) {
+                if (v.reordered) {
+                    /* sent at once, ahead of the frames in the delay line */
+                    oiov[nout].iov_base = rx[i];
+                    oiov[nout].iov_len = len;
+                    memset(&out[nout], 0, sizeof(out[nout]));
+                    out[nout].msg_hdr.msg_iov = &oiov[nout];
+                    out[nout].msg_hdr.msg_iovlen = 1;
+                    nout++;
+                } else if (line_put(l, rx[i], len, v.release_ns, sorted || v.reordered) != 0) {
+                    __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
+                }
+            }
         }
         if (nout)
             send_frames(out_fd, sh, dir, out, nout);
@@ -257,7 +334,9 @@ line_capacity(const mpl_tb_shared_t *sh, int dir)
      * delay changes fit), with room to spare; an unlimited rate counts as 1 Gbit/s, about
      * what one forwarder moves. Frames beyond are dropped and counted (drop_queue). */
     double rate = sh->rate_bps[dir] ? (double)sh->rate_bps[dir] : 1e9;
-    double delay = (double)sh->delay_ns[dir] / 1e9;
+    double delay = (double)(sh->delay_ns[dir] + 4 * sh->model[dir].jitter_ns) / 1e9;
+    if (sh->model[dir].duplicate_pct > 0)
+        delay *= 2;
     if (delay < 0.05)
         delay = 0.05;
     double frames = rate / 8.0 / 1514.0 * delay * 1.5 + 1024;
@@ -301,8 +380,8 @@ worker_loop(void *arg)
         for (int k = 0; k < w->n; k++) {
             line_t *l = &w->x[k]->line;
             release(l, w->x[k]->out_fd, w->x[k]->sh, w->x[k]->dir, now + late_avg / 2);
-            if (l->count > 0 && l->slots[l->head].release_ns < next) {
-                next = l->slots[l->head].release_ns;
+            if (l->count > 0 && line_head(l)->release_ns < next) {
+                next = line_head(l)->release_ns;
                 timed = 1;
             }
         }
@@ -361,12 +440,21 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
         /* direction a2b: read on a, write on b */
         x[d]->in_fd = fd[d];
         x[d]->out_fd = fd[1 - d];
-        x[d]->line.cap = line_capacity(sh, d);
-        x[d]->line.slots = malloc((size_t)x[d]->line.cap * sizeof(slot_t));
-        if (!x[d]->line.slots) {
+        line_t *l = &x[d]->line;
+        l->cap = line_capacity(sh, d);
+        l->slots = malloc((size_t)l->cap * sizeof(slot_t));
+        l->order = malloc((size_t)l->cap * sizeof(uint32_t));
+        l->free = malloc((size_t)l->cap * sizeof(uint32_t));
+        if (!l->slots || !l->order || !l->free) {
             mpl_err("forwarder: out of memory");
             return -1;
         }
+        for (uint32_t i = 0; i < l->cap; i++)
+            l->free[i] = l->cap - 1 - i;
+        l->nfree = l->cap;
+        /* seeded per link and direction; MPLAB_FWD_SEED=N repeats a run's decisions */
+        const char *seed = getenv("MPLAB_FWD_SEED");
+        mpl_lm_state_init(&x[d]->lm, (seed ? strtoull(seed, NULL, 10) : mpl_now_ns()) * 2 + (uint64_t)d);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -75,6 +75,24 @@ mpl_tb_ifname(const mpl_topology_t *t, int link)
 }
 
 const char *
+mpl_tb_netem_args(const mpl_tb_dir_t *d, char *buf, size_t len)
+{
+    mpl_lm_params_t m;
+    mpl_tb_dir_model(d, &m);
+    char model[320];
+    mpl_lm_netem_args(&m, model, sizeof(model));
+    /* netem's rate keeps jittered frames in order (each leaves after the one ahead); with
+     * jitter_reorder the rate is a tbf below netem, which lets them overtake */
+    if (d->rate_bps && !(m.jitter_ns > 0 && m.jitter_reorder))
+        snprintf(buf, len, "%s rate %llubit limit %llu", model, (unsigned long long)d->rate_bps,
+                 (unsigned long long)(mpl_tb_queue_bytes(d) / MPL_TB_MTU_FRAME + 1));
+    else
+        snprintf(buf, len, "%s limit %llu", model,
+                 (unsigned long long)(mpl_tb_queue_bytes(d) / MPL_TB_MTU_FRAME + 1));
+    return buf;
+}
+
+const char *
 mpl_tb_tbf_args(const mpl_tb_dir_t *d, const char *dev, char *buf, size_t len)
 {
     uint64_t burst = d->rate_bps / 8 / 1000; /* 1 ms worth of bytes */
@@ -83,6 +101,20 @@ mpl_tb_tbf_args(const mpl_tb_dir_t *d, const char *dev, char *buf, size_t len)
     snprintf(buf, len, "dev %s root handle 1: tbf rate %llubit burst %llu limit %llu", dev,
              (unsigned long long)d->rate_bps, (unsigned long long)burst,
              (unsigned long long)mpl_tb_queue_bytes(d));
+    return buf;
+}
+
+/* With the netem backend, jitter_reorder and a rate: the tbf under netem (netem's own rate
+ * would keep the frames in order). Returns buf, or NULL when none is needed. */
+static const char *
+netem_child_tbf(const mpl_tb_dir_t *d, const char *dev, char *buf, size_t len)
+{
+    if (!d->rate_bps || !(d->model.jitter_ns > 0 && d->model.jitter_reorder))
+        return NULL;
+    char args[200];
+    mpl_tb_tbf_args(d, dev, args, sizeof(args));
+    const char *tail = strstr(args, " tbf ");
+    snprintf(buf, len, "dev %s parent 1:1 handle 10:%s", dev, tail ? tail : "");
     return buf;
 }
 
@@ -222,18 +254,12 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
             const mpl_tb_dir_t *dir = &lk->dir[d];
             char dev[2] = {d == MPL_TB_A2B ? 'b' : 'a', 0}, args[200];
             if (netem) {
-                char extra[160] = "";
-                size_t off = 0;
-                if (dir->rate_bps)
-                    off += (size_t)snprintf(extra + off, sizeof(extra) - off, " rate %llubit",
-                                            (unsigned long long)dir->rate_bps);
-                if (dir->loss_pct > 0)
-                    snprintf(extra + off, sizeof(extra) - off, " loss %g%%", dir->loss_pct);
-                add(p, STEP_CMD, -1, l, lns,
-                    "tc qdisc add dev %s root handle 1: netem delay %lluus limit %llu%s", dev,
-                    (unsigned long long)(dir->delay_ns / 1000),
-                    (unsigned long long)(mpl_tb_queue_bytes(dir) / MPL_TB_MTU_FRAME + 1), extra)
+                char nargs[400];
+                add(p, STEP_CMD, -1, l, lns, "tc qdisc add dev %s root handle 1: netem %s", dev,
+                    mpl_tb_netem_args(dir, nargs, sizeof(nargs)))
                     ->testbed_only = 1;
+                if (netem_child_tbf(dir, dev, args, sizeof(args)))
+                    add(p, STEP_CMD, -1, l, lns, "tc qdisc add %s", args)->testbed_only = 1;
             } else if (dir->rate_bps) {
                 add(p, STEP_CMD, -1, l, lns, "tc qdisc add %s", mpl_tb_tbf_args(dir, dev, args, sizeof(args)))
                     ->testbed_only = 1;
@@ -381,17 +407,16 @@ mpl_tb_print_commands(const mpl_topology_t *t, FILE *f)
         for (int d = 0; d < 2; d++) {
             const mpl_tb_dir_t *dir = &lk->dir[d];
             int h = d == MPL_TB_A2B ? lk->a : lk->b;
-            char extra[96] = "";
-            size_t off = 0;
-            if (dir->rate_bps)
-                off += (size_t)snprintf(extra + off, sizeof(extra) - off, " rate %llubit",
-                                        (unsigned long long)dir->rate_bps);
-            if (dir->loss_pct > 0)
-                snprintf(extra + off, sizeof(extra) - off, " loss %g%%", dir->loss_pct);
-            fprintf(f, "# on %s: link %s %s\ntc qdisc replace dev %s root netem delay %lluus limit %llu%s\n",
-                    t->hosts[h].name, lk->name, d == MPL_TB_A2B ? "a2b" : "b2a", lk->name,
-                    (unsigned long long)(dir->delay_ns / 1000),
-                    (unsigned long long)(mpl_tb_queue_bytes(dir) / MPL_TB_MTU_FRAME + 1), extra);
+            char nargs[400], child[240];
+            fprintf(f, "# on %s: link %s %s\n", t->hosts[h].name, lk->name, d == MPL_TB_A2B ? "a2b" : "b2a");
+            if (dir->model.jitter_ns > 0 && !dir->model.jitter_reorder && !dir->rate_bps)
+                fprintf(f, "# jitter in order: netem keeps order only when it shapes a rate; without one, "
+                           "jittered frames may overtake each other\n");
+            const char *tbf = netem_child_tbf(dir, lk->name, child, sizeof(child));
+            fprintf(f, "tc qdisc replace dev %s root %snetem %s\n", lk->name, tbf ? "handle 1: " : "",
+                    mpl_tb_netem_args(dir, nargs, sizeof(nargs)));
+            if (tbf)
+                fprintf(f, "tc qdisc add %s\n", tbf);
         }
     }
     free(p.steps);
@@ -466,6 +491,8 @@ start_forwarder(const mpl_topology_t *t, int l, const char *lns)
         sh->loss_ppb[d] = (uint64_t)(lk->dir[d].loss_pct * 1e7 + 0.5);
         sh->rate_bps[d] = lk->dir[d].rate_bps;
         sh->queue_bytes[d] = mpl_tb_queue_bytes(&lk->dir[d]);
+        sh->model[d] = lk->dir[d].model;
+        sh->model_gen[d] = 1;
     }
     __atomic_store_n(&sh->magic, MPL_TB_SHARED_MAGIC, __ATOMIC_RELEASE);
     int pfd[2];
@@ -617,6 +644,8 @@ run_step(const mpl_topology_t *t, const step_t *s, const char **cur_ns)
             sh->loss_pct[d] = lk->dir[d].loss_pct;
             sh->rate_bps[d] = lk->dir[d].rate_bps;
             sh->queue_bytes[d] = mpl_tb_queue_bytes(&lk->dir[d]);
+            sh->model[d] = lk->dir[d].model;
+            sh->model_gen[d] = 1;
         }
         __atomic_store_n(&sh->magic, MPL_TB_SHARED_MAGIC, __ATOMIC_RELEASE);
         mpl_tb_shared_unmap(sh);

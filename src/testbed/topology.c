@@ -180,6 +180,14 @@ mpl_tb_queue_bytes(const mpl_tb_dir_t *d)
     return bdp > (double)min ? (uint64_t)bdp : min;
 }
 
+void
+mpl_tb_dir_model(const mpl_tb_dir_t *d, mpl_lm_params_t *m)
+{
+    *m = d->model;
+    m->delay_ns = d->delay_ns;
+    m->loss_pct = d->loss_pct;
+}
+
 static int
 parse_loss(const char *s, double *pct)
 {
@@ -249,8 +257,37 @@ mpl_tb_change_parse(int ntok, char **tok, mpl_tb_change_t *c, char *err, size_t 
             }
         }
     } else {
-        snprintf(err, errlen, "unknown action '%s' (down, up, blackhole, rate, delay, loss)", a);
-        return -1;
+        /* a link-model key: the value is every token up to "dir" */
+        mpl_lm_params_t probe;
+        mpl_lm_params_init(&probe);
+        char text[sizeof(c->text)] = "";
+        size_t off = 0;
+        for (; i < ntok && strcmp(tok[i], "dir"); i++) {
+            int w = snprintf(text + off, sizeof(text) - off, "%s%s", off ? " " : "", tok[i]);
+            if (w < 0 || off + (size_t)w >= sizeof(text)) {
+                snprintf(err, errlen, "'%s': value too long", a);
+                return -1;
+            }
+            off += (size_t)w;
+        }
+        int rc = strlen(a) < sizeof(c->key) ? mpl_lm_set_key(&probe, a, text, err, errlen) : 1;
+        if (rc > 0) {
+            snprintf(err, errlen,
+                     "unknown action '%s' (down, up, blackhole, rate, delay, loss, jitter, jitter_dist, "
+                     "jitter_corr, jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, reorder_gap, "
+                     "duplicate, corrupt)",
+                     a);
+            return -1;
+        }
+        if (rc < 0)
+            return -1;
+        if (off == 0) {
+            snprintf(err, errlen, "'%s' needs a value", a);
+            return -1;
+        }
+        c->action = MPL_TB_ACT_MODEL;
+        snprintf(c->key, sizeof(c->key), "%s", a);
+        snprintf(c->text, sizeof(c->text), "%s", text);
     }
     if (i < ntok && !strcmp(tok[i], "dir")) {
         if (i + 1 >= ntok) {
@@ -281,15 +318,17 @@ mpl_tb_change_parse(int ntok, char **tok, mpl_tb_change_t *c, char *err, size_t 
 const char *
 mpl_tb_change_fmt(const mpl_tb_change_t *c, char *buf, size_t len)
 {
-    static const char *names[] = {"down", "up", "blackhole", "rate", "delay", "loss"};
-    char v[48] = "";
+    static const char *names[] = {"down", "up", "blackhole", "rate", "delay", "loss", "model"};
+    char v[80] = "";
     if (c->action == MPL_TB_ACT_RATE)
         snprintf(v, sizeof(v), " %llubit", (unsigned long long)c->value);
     else if (c->action == MPL_TB_ACT_DELAY)
         snprintf(v, sizeof(v), " %lluus", (unsigned long long)(c->value / 1000));
     else if (c->action == MPL_TB_ACT_LOSS)
         snprintf(v, sizeof(v), " %g%%", c->loss_pct);
-    snprintf(buf, len, "%s%s%s", names[c->action], v,
+    else if (c->action == MPL_TB_ACT_MODEL)
+        snprintf(v, sizeof(v), " %s", c->text);
+    snprintf(buf, len, "%s%s%s", c->action == MPL_TB_ACT_MODEL ? c->key : names[c->action], v,
              c->dir == MPL_TB_A2B   ? " dir a2b"
              : c->dir == MPL_TB_B2A ? " dir b2a"
                                     : "");
@@ -334,6 +373,8 @@ begin_section(parser_t *p, char *hdr)
         snprintf(l->name, sizeof(l->name), "%s", name);
         l->a = l->b = -1;
         l->ep_flags[0] = l->ep_flags[1] = -1;
+        mpl_lm_params_init(&l->dir[0].model);
+        mpl_lm_params_init(&l->dir[1].model);
         l->line = p->line;
         p->sec = SEC_LINK;
     } else {
@@ -504,10 +545,18 @@ link_key(parser_t *p, const char *k, const char *v)
             }
             dir->queue_bytes = n;
         } else {
-            return perr(p,
-                        "unknown key '%s' in [link %s] (a, b, rate, delay, loss, queue with optional "
-                        "_a2b/_b2a, a_addr, b_addr, a_endpoint, b_endpoint)",
-                        k, l->name);
+            char why[160];
+            int rc = mpl_lm_set_key(&dir->model, base, v, why, sizeof(why));
+            if (rc < 0)
+                return perr(p, "%s", why);
+            if (rc > 0)
+                return perr(
+                    p,
+                    "unknown key '%s' in [link %s] (a, b, rate, delay, loss, queue, jitter, jitter_dist, "
+                    "jitter_corr, jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, "
+                    "reorder_gap, duplicate, corrupt with optional _a2b/_b2a, a_addr, b_addr, "
+                    "a_endpoint, b_endpoint)",
+                    k, l->name);
         }
     }
     return 0;
@@ -577,6 +626,9 @@ finish(parser_t *p)
             p->line = p->end_line[i][1];
             return perr(p, "link '%s': both ends are host '%s'", l->name, p->link_a[i]);
         }
+        for (int d = 0; d < 2; d++)
+            if (l->dir[d].model.reorder_pct > 0 && l->dir[d].delay_ns == 0)
+                return perr(p, "link '%s': reorder needs a delay (reordered frames skip it)", l->name);
         if (!l->plen)
             l->plen = 24;
         /* automatic addresses: link i gets 10.0.<i+1>.0/24, a = .1, b = .2 */

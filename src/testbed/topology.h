@@ -8,6 +8,8 @@
 #ifndef MPLAB_TESTBED_TOPOLOGY_H
 #define MPLAB_TESTBED_TOPOLOGY_H
 
+#include "testbed/linkmodel.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +46,9 @@ typedef struct mpl_tb_dir {
     uint64_t delay_ns;    /* one-way delay */
     double loss_pct;      /* 0..100 */
     uint64_t queue_bytes; /* 0 = default (see mpl_tb_queue_bytes) */
+    /* jitter, loss correlation / Gilbert-Elliott, reorder, duplicate, corrupt (linkmodel.h);
+     * its delay_ns and loss_pct are unused here: the two fields above hold them */
+    mpl_lm_params_t model;
 } mpl_tb_dir_t;
 
 typedef struct mpl_tb_link {
@@ -73,6 +78,7 @@ typedef enum mpl_tb_action {
     MPL_TB_ACT_RATE,
     MPL_TB_ACT_DELAY,
     MPL_TB_ACT_LOSS,
+    MPL_TB_ACT_MODEL, /* a link-model key (jitter, loss_ge, ...): key and text below */
 } mpl_tb_action_t;
 
 /* A change of one link: from 'mplab link set' or from the [events] section. */
@@ -82,6 +88,8 @@ typedef struct mpl_tb_change {
     mpl_tb_action_t action;
     uint64_t value; /* rate in bit/s, delay in ns */
     double loss_pct;
+    char key[16];  /* MPL_TB_ACT_MODEL: the key ("jitter") */
+    char text[48]; /* MPL_TB_ACT_MODEL: its value ("5ms", "1% 30%") */
 } mpl_tb_change_t;
 
 typedef struct mpl_tb_event {
@@ -115,8 +123,9 @@ int mpl_topo_load(const char *path, mpl_topology_t *t, char *err, size_t errlen)
 int mpl_topo_host(const mpl_topology_t *t, const char *name);
 int mpl_topo_link(const mpl_topology_t *t, const char *name);
 
-/* Parses a change: tokens "down" | "up" | "blackhole" | "rate R" | "delay D" | "loss P",
- * optionally followed by "dir a2b|b2a". link is set by the caller. Returns 0 or -1 (err). */
+/* Parses a change: tokens "down" | "up" | "blackhole" | "rate R" | "delay D" | "loss P" | a
+ * link-model key and its value ("jitter 5ms", "loss_ge 1% 30%"), optionally followed by
+ * "dir a2b|b2a". link is set by the caller. Returns 0 or -1 (err). */
 int mpl_tb_change_parse(int ntok, char **tok, mpl_tb_change_t *c, char *err, size_t errlen);
 /* Formats a change as tokens again ("rate 10000000bit dir a2b"). Returns buf. */
 const char *mpl_tb_change_fmt(const mpl_tb_change_t *c, char *buf, size_t len);
@@ -129,6 +138,9 @@ const char *mpl_tb_ep_flags_fmt(int flags, char *buf, size_t len);
 /* Queue size in bytes of one direction: the configured one, else max(64 frames, the
  * bandwidth-delay product of rate x 2 x delay). */
 uint64_t mpl_tb_queue_bytes(const mpl_tb_dir_t *d);
+
+/* The full link model of one direction: d->model with d's delay and loss. */
+void mpl_tb_dir_model(const mpl_tb_dir_t *d, mpl_lm_params_t *m);
 
 /* Formats an IPv4 address (host byte order) into buf. Returns buf. */
 const char *mpl_tb_fmt_ip4(uint32_t a, char *buf, size_t len);

@@ -183,6 +183,77 @@ test_change_parse(void **state)
     char *t5[] = {"rate", "unlimited"};
     assert_int_equal(mpl_tb_change_parse(2, t5, &c, err, sizeof(err)), 0);
     assert_int_equal(c.value, 0);
+    /* link-model keys: the value is every word up to 'dir' */
+    char *t6[] = {"loss_ge", "1%", "30%", "dir", "a2b"};
+    assert_int_equal(mpl_tb_change_parse(5, t6, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.action, MPL_TB_ACT_MODEL);
+    assert_string_equal(c.key, "loss_ge");
+    assert_string_equal(c.text, "1% 30%");
+    assert_int_equal(c.dir, MPL_TB_A2B);
+    assert_string_equal(mpl_tb_change_fmt(&c, buf, sizeof(buf)), "loss_ge 1% 30% dir a2b");
+    char *t7[] = {"jitter", "5ms"};
+    assert_int_equal(mpl_tb_change_parse(2, t7, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.text, "5ms");
+    char *t8[] = {"jitter", "soon"};
+    assert_int_equal(mpl_tb_change_parse(2, t8, &c, err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid jitter 'soon' (0..10s, e.g. 5ms)");
+    char *t9[] = {"jitter_dist"};
+    assert_int_equal(mpl_tb_change_parse(1, t9, &c, err, sizeof(err)), -1);
+    char *t10[] = {"wobble", "3"};
+    assert_int_equal(mpl_tb_change_parse(2, t10, &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unknown action 'wobble'"));
+}
+
+static void
+test_link_models(void **state)
+{
+    const char *t = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nrate = 10mbit\ndelay = 20ms\n"
+                    "jitter = 4ms\njitter_dist = pareto\njitter_corr = 25%\nloss_ge_a2b = 1% 30%\n"
+                    "loss_b2a = 2%\nloss_corr_b2a = 50%\nreorder_b2a = 5%\nreorder_gap_b2a = 3\n"
+                    "duplicate = 1%\ncorrupt_a2b = 0.1%\n";
+    assert_int_equal(mpl_topo_parse(t, strlen(t), "m.ini", &topo, err, sizeof(err)), 0);
+    const mpl_tb_link_t *l = &topo.links[0];
+    assert_int_equal(l->dir[0].model.jitter_ns, 4000000);
+    assert_int_equal(l->dir[1].model.jitter_dist, MPL_LM_PARETO);
+    assert_int_equal(l->dir[0].model.ge, 1);
+    assert_int_equal(l->dir[1].model.ge, 0);
+    assert_true(l->dir[1].model.reorder_pct == 5 && l->dir[0].model.reorder_pct == 0);
+    assert_true(l->dir[0].model.corrupt_pct == 0.1 && l->dir[1].model.corrupt_pct == 0);
+    /* the netem equivalent of each direction, rate included (netem's rate keeps the order) */
+    char buf[512];
+    assert_string_equal(
+        mpl_tb_netem_args(&l->dir[1], buf, sizeof(buf)),
+        "delay 20000us 4000us 25% distribution pareto loss random 2% 50% duplicate 1% reorder "
+        "5% gap 3 rate 10000000bit limit 65");
+    assert_string_equal(
+        mpl_tb_netem_args(&l->dir[0], buf, sizeof(buf)),
+        "delay 20000us 4000us 25% distribution pareto loss gemodel 1% 30% 100% 0% duplicate 1% "
+        "corrupt 0.1% rate 10000000bit limit 65");
+    /* errors name the line */
+    const char *e1 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\njitter = 5 parsecs\n";
+    assert_int_equal(mpl_topo_parse(e1, strlen(e1), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_string_equal(err, "m.ini:6: invalid jitter '5 parsecs' (0..10s, e.g. 5ms)");
+    const char *e2 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nreorder = 5%\n";
+    assert_int_equal(mpl_topo_parse(e2, strlen(e2), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "reorder needs a delay"));
+    const char *e3 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nloss_ge_b2a = 150%\n";
+    assert_int_equal(mpl_topo_parse(e3, strlen(e3), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "m.ini:6: invalid loss_ge"));
+    const char *e4 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\njitter_dist = gaussian\n";
+    assert_int_equal(mpl_topo_parse(e4, strlen(e4), "m.ini", &topo, err, sizeof(err)), -1);
+    /* commands: jitter that may reorder puts the rate in a tbf under netem */
+    const char *t2 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nrate = 10mbit\ndelay = 20ms\n"
+                     "jitter = 4ms\njitter_reorder = yes\n";
+    assert_int_equal(mpl_topo_parse(t2, strlen(t2), "m.ini", &topo, err, sizeof(err)), 0);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    assert_non_null(strstr(out, "tc qdisc replace dev l1 root handle 1: netem delay 20000us 4000us limit 65\n"
+                                "tc qdisc add dev l1 parent 1:1 handle 10: tbf rate 10000000bit burst 3028 "
+                                "limit 96896\n"));
+    free(out);
 }
 
 static void
@@ -267,6 +338,7 @@ main(void)
         cmocka_unit_test(test_shipped_topologies),
         cmocka_unit_test(test_queue_default),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_link_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
