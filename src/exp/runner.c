@@ -288,6 +288,18 @@ read_paths(exp_t *e, const char *json_path)
             const mpl_jv_t *dv = mpl_jv_get(&d, l, k ? "b2a" : "a2b");
             double rate = mpl_jv_num(mpl_jv_get(&d, dv, "rate_mbps"), 0) * 1e6;
             double loss = mpl_jv_num(mpl_jv_get(&d, dv, "loss"), 0);
+            const mpl_jv_t *ge = mpl_jv_get(&d, dv, "loss_ge");
+            if (ge != NULL) {
+                /* Gilbert-Elliott: the stationary loss rate */
+                double gp = mpl_jv_num(mpl_jv_get(&d, ge, "p"), 0),
+                       gr = mpl_jv_num(mpl_jv_get(&d, ge, "r"), 0);
+                double h1 = mpl_jv_num(mpl_jv_get(&d, ge, "1-h"), 0),
+                       k1 = mpl_jv_num(mpl_jv_get(&d, ge, "1-k"), 0);
+                if (gp > 0) {
+                    double bad = gp / (gp + gr);
+                    loss = (1 - bad) * k1 + bad * h1;
+                }
+            }
             rtt += mpl_jv_num(mpl_jv_get(&d, dv, "delay_ms"), 0) / 1e3;
             if (rate > 0 && (e->slowest_bps == 0 || rate < e->slowest_bps))
                 e->slowest_bps = rate;

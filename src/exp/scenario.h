@@ -49,6 +49,13 @@ typedef enum mpl_sc_param {
 
 const char *mpl_sc_param_name(mpl_sc_param_t p);
 
+/* Link-model keys of [topology] (docs/TESTBED.md, "Link models"): written as they are into
+ * every generated [link] (one value, or per link "a/b"); each sweepable. They vary fastest in
+ * the expansion, after the parameters above. */
+#define MPL_SC_NMODEL 11
+/* Name of model key i (0 <= i < MPL_SC_NMODEL), e.g. "jitter". */
+const char *mpl_sc_model_name(int i);
+
 typedef struct mpl_sc_values {
     int n; /* number of values (1 = not swept) */
     char v[MPL_SC_MAX_VALUES][MPL_SC_VALUE_LEN];
@@ -81,6 +88,7 @@ typedef struct mpl_scenario {
     char topology_file[512]; /* external topology (then no topology sweeps) */
     char client_host[16], server_host[16];
     mpl_sc_values_t params[MPL_SC_NPARAMS];
+    mpl_sc_values_t model[MPL_SC_NMODEL]; /* n = 0: not given */
     mpl_sc_event_t events[MPL_SC_MAX_EVENTS];
     int n_events;
 } mpl_scenario_t;
@@ -99,7 +107,9 @@ typedef struct mpl_sc_point {
     char fail[16]; /* "none", "down", "blackhole" */
     char cc[32];
     uint64_t size;
-    char direction[12]; /* "download" or "upload" */
+    char direction[12];                                            /* "download" or "upload" */
+    int model_idx[MPL_SC_NMODEL];                                  /* index into model[k].v */
+    char model[MPL_SC_NMODEL][MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN]; /* per link; "" = not given */
 } mpl_sc_point_t;
 
 /* Parses a scenario from text. fname is used in messages and as default name (its stem).

@@ -213,6 +213,39 @@ test_deadline(void **state)
 }
 
 static void
+test_link_models(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256];
+    const char *t = "[topology]\nlinks = 2\njitter = 1ms 2ms/5ms\njitter_dist = normal\nloss_ge = 1%:30%\n"
+                    "duplicate = 0.5%\n";
+    assert_int_equal(parse(t, &sc, err, sizeof(err)), 0);
+    assert_int_equal(mpl_sc_npoints(&sc), 2);
+    mpl_sc_point_t pt;
+    assert_int_equal(mpl_sc_point(&sc, 1, &pt, err, sizeof(err)), 0);
+    assert_string_equal(pt.label, "jitter=2ms/5ms");
+    char buf[8192];
+    assert_true(mpl_sc_topology(&sc, &pt, "x", buf, sizeof(buf)) > 0);
+    assert_non_null(strstr(buf, "[link l1]"));
+    assert_non_null(strstr(buf, "jitter = 2ms\njitter_dist = normal\nloss_ge = 1%:30%\nduplicate = 0.5%\n"));
+    assert_non_null(strstr(buf, "jitter = 5ms\n"));
+    /* errors: each value checked as the topology parser would */
+    assert_int_equal(parse("[topology]\njitter_dist = gauss\n", &sc, err, sizeof(err)), -1);
+    assert_string_equal(
+        err, "scenarios/t.ini:2: invalid jitter_dist 'gauss' (uniform, normal, pareto, paretonormal)");
+    assert_int_equal(parse("[topology]\nloss_ge = 1%:300%\n", &sc, err, sizeof(err)), -1);
+    assert_int_equal(parse("[topology]\nlinks = 2\ncorrupt = 1%/2%/3%\n", &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "3 per-link values for 2 links"));
+    assert_int_equal(parse("[topology]\nfile = topologies/dual.ini\njitter = 1ms\n", &sc, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "'jitter' cannot be combined with a topology file"));
+    /* events may change them */
+    assert_int_equal(
+        parse("[events]\n2s = l1 loss_ge 1%:30%\n3s = l1 jitter 5ms dir a2b\n", &sc, err, sizeof(err)), 0);
+    assert_string_equal(sc.events[0].action, "loss_ge 1%:30%");
+}
+
+static void
 test_protocols(void **state)
 {
     mpl_proto_t p;
@@ -232,6 +265,7 @@ main(void)
         cmocka_unit_test(test_cartesian),       cmocka_unit_test(test_links_sweep_and_topology),
         cmocka_unit_test(test_backup_topology), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_protocols),       cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_link_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
