@@ -209,6 +209,9 @@ show_text(const mpl_topology_t *t)
             mpl_lm_params_t m = sh ? sh->model[d] : lk->dir[d].model;
             m.delay_ns = delay;
             m.loss_pct = loss;
+            if (sh && sh->trace[d][0])
+                printf("            trace %s (mean %.3f Mbit/s, looped; no tbf)\n", sh->trace[d],
+                       (double)sh->trace_bps[d] / 1e6);
             if (mpl_lm_params_extended(&m)) {
                 char nargs[400];
                 printf("            model: netem %s%s\n", mpl_lm_netem_args(&m, nargs, sizeof(nargs)),
@@ -339,6 +342,11 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
                 mpl_json_num(j, "duplicate", m.duplicate_pct);
                 mpl_json_num(j, "corrupt", m.corrupt_pct);
                 mpl_json_str(j, "netem", mpl_lm_netem_args(&m, nargs, sizeof(nargs)));
+                const char *tr = sh ? sh->trace[d] : lk->dir[d].trace;
+                mpl_json_str(j, "trace", tr[0] ? tr : NULL);
+                if (tr[0])
+                    mpl_json_num(j, "trace_mean_mbps",
+                                 (double)(sh ? sh->trace_bps[d] : lk->dir[d].trace_bps) / 1e6);
                 mpl_json_obj_end(j);
             }
         }

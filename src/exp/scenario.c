@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
 static const char *const param_names[MPL_SC_NPARAMS] = {"links",  "rate", "split", "delay", "loss",
@@ -51,7 +52,29 @@ mpl_sc_param_name(mpl_sc_param_t p)
 
 static const char *const model_names[MPL_SC_NMODEL] = {
     "jitter",  "jitter_dist",  "jitter_corr", "jitter_reorder", "loss_corr", "loss_ge",
-    "reorder", "reorder_corr", "reorder_gap", "duplicate",      "corrupt"};
+    "reorder", "reorder_corr", "reorder_gap", "duplicate",      "corrupt",   "trace"};
+#define MODEL_TRACE (MPL_SC_NMODEL - 1)
+
+/* A trace value: a file (used for every link), or per link "NAME/NAME/..." where NAME is
+ * "none" or stands for traces/NAME.trace. Fills parts; returns the count or -1. */
+static int split_parts(const char *s, char parts[][MPL_SC_VALUE_LEN], int max);
+static int
+trace_parts(const char *v, char parts[][MPL_SC_VALUE_LEN], int max)
+{
+    if (strchr(v, '/') != NULL && access(v, R_OK) == 0) {
+        snprintf(parts[0], MPL_SC_VALUE_LEN, "%s", v);
+        return 1;
+    }
+    int n = split_parts(v, parts, max);
+    for (int i = 0; i < n; i++) {
+        char name[MPL_SC_VALUE_LEN];
+        snprintf(name, sizeof(name), "%s", parts[i]);
+        if (strcmp(name, "none") != 0 &&
+            snprintf(parts[i], MPL_SC_VALUE_LEN, "traces/%s.trace", name) >= MPL_SC_VALUE_LEN)
+            return -1;
+    }
+    return n;
+}
 
 const char *
 mpl_sc_model_name(int i)
@@ -242,6 +265,17 @@ set_model_values(sparser_t *p, int k, char *v)
         int n = strlen(tok) < MPL_SC_VALUE_LEN ? split_parts(tok, parts, MPL_SC_MAX_LINKS) : -1;
         if (n < 1)
             return serr(p, "%s: '%s': bad value (at most 8 '/'-separated parts)", model_names[k], tok);
+        if (k == MODEL_TRACE) {
+            for (const char *c = tok; *c; c++)
+                if (!isalnum((unsigned char)*c) && !strchr("._/-", *c))
+                    return serr(p, "trace: '%s': a trace file, or trace names per link (onoff/none)", tok);
+            n = trace_parts(tok, parts, MPL_SC_MAX_LINKS);
+            for (int i = 0; i < n; i++)
+                if (strcmp(parts[i], "none") != 0 && access(parts[i], R_OK) != 0)
+                    return serr(p, "trace: cannot read '%s'", parts[i]);
+            snprintf(pv->v[pv->n++], MPL_SC_VALUE_LEN, "%s", tok);
+            continue;
+        }
         for (int i = 0; i < n; i++) {
             mpl_lm_params_t m;
             char why[160];
@@ -386,7 +420,7 @@ topology_key(sparser_t *p, const char *k, char *v)
         p,
         "unknown key '%s' in [topology] (file, client, server, backend, links, rate, rate_mode, split, "
         "delay, loss, backup, client_endpoints, server_endpoints, jitter, jitter_dist, jitter_corr, "
-        "jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, reorder_gap, duplicate, corrupt)",
+        "jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, reorder_gap, duplicate, corrupt, trace)",
         k);
 }
 
@@ -719,10 +753,24 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
                 return -1;
             }
         }
-    for (int k = 0; k < MPL_SC_NMODEL; k++)
-        if (sc->model[k].n > 0 &&
-            per_link(sc->model[k].v[pt->model_idx[k]], links, pt->model[k], model_names[k], err, errlen) != 0)
+    for (int k = 0; k < MPL_SC_NMODEL; k++) {
+        if (sc->model[k].n == 0)
+            continue;
+        const char *v = sc->model[k].v[pt->model_idx[k]];
+        if (k == MODEL_TRACE) {
+            char tp[MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN];
+            int n = trace_parts(v, tp, MPL_SC_MAX_LINKS);
+            if (n != 1 && n != links) {
+                snprintf(err, errlen, "trace '%s' has %d per-link values for %d links", v, n, links);
+                return -1;
+            }
+            for (int i = 0; i < links; i++)
+                memcpy(pt->model[k][i], tp[n == 1 ? 0 : i], MPL_SC_VALUE_LEN);
+            continue;
+        }
+        if (per_link(v, links, pt->model[k], model_names[k], err, errlen) != 0)
             return -1;
+    }
     snprintf(pt->cc, sizeof(pt->cc), "%s", val[MPL_SC_CC]);
     mpl_parse_size(val[MPL_SC_SIZE], &pt->size);
     snprintf(pt->direction, sizeof(pt->direction), "%s", val[MPL_SC_DIRECTION]);
@@ -754,7 +802,8 @@ mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *
         sc->server_host, sc->server_endpoints, extra, extra);
     for (int i = 0; i < pt->links; i++) {
         OUT("[link l%d]\na = %s\nb = %s\n", i + 1, sc->client_host, sc->server_host);
-        if (pt->rate_bps[i] > 0)
+        int traced = pt->model[MODEL_TRACE][i][0] != '\0' && strcmp(pt->model[MODEL_TRACE][i], "none") != 0;
+        if (pt->rate_bps[i] > 0 && !traced) /* a trace sets the rate */
             OUT("rate = %llukbit\n", (unsigned long long)(pt->rate_bps[i] / 1000));
         OUT("delay = %lluus\n", (unsigned long long)(pt->delay_ns[i] / 1000));
         if (pt->loss_pct[i] > 0)
@@ -762,7 +811,7 @@ mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *
         if (pt->backup[i])
             OUT("b_endpoint = %s backup\n", sc->server_endpoints);
         for (int k = 0; k < MPL_SC_NMODEL; k++)
-            if (pt->model[k][i][0] != '\0')
+            if (pt->model[k][i][0] != '\0' && (k != MODEL_TRACE || traced))
                 OUT("%s = %s\n", model_names[k], pt->model[k][i]);
         OUT("\n");
     }

@@ -52,7 +52,7 @@ const char *mpl_sc_param_name(mpl_sc_param_t p);
 /* Link-model keys of [topology] (docs/TESTBED.md, "Link models"): written as they are into
  * every generated [link] (one value, or per link "a/b"); each sweepable. They vary fastest in
  * the expansion, after the parameters above. */
-#define MPL_SC_NMODEL 11
+#define MPL_SC_NMODEL 12 /* the last one, "trace", names trace files (docs/EXPERIMENTS.md) */
 /* Name of model key i (0 <= i < MPL_SC_NMODEL), e.g. "jitter". */
 const char *mpl_sc_model_name(int i);
 

@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "testbed/testbed.h"
 #include "common/util.h"
+#include "testbed/trace.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,17 +31,17 @@
 
 int mpl_tb_check(const char *name, int json);
 
-#define CHECK_PORT  5999
-#define TCP_SECONDS 2.0
-#define PING_COUNT  10
-#define MODEL_PINGS 300 /* pings on a link with a model (jitter, loss, ...): 3 s */
+#define CHECK_PORT          5999
+#define TCP_SECONDS         2.0
+#define PING_COUNT          10
+#define MODEL_PINGS         300 /* pings on a link with a model (jitter, loss, ...): 3 s */
 #define MODEL_PING_INTERVAL 0.01
 
 typedef struct result {
     int link, dir;
     double rtt_expected, rtt_min, rtt_avg;
     int rtt_ok;
-    int model; /* the link has a model beyond delay and random loss: the checks below */
+    int model;                  /* the link has a model beyond delay and random loss: the checks below */
     double q_exp[3], q_meas[3]; /* RTT 10/50/90 % quantiles, ms */
     double loss_exp, loss_meas; /* fraction of pings lost */
     int loss_ok;
@@ -63,8 +64,8 @@ sh_loss(const mpl_topology_t *t, int l)
  * in ms, the received RTTs sorted in rtts (at most count) and the number sent and received,
  * else -1. */
 static int
-ping_rtt(const char *ns, const char *src, const char *dst, int count, double interval_s, double *min, double *avg,
-         double *rtts, int *sent, int *received)
+ping_rtt(const char *ns, const char *src, const char *dst, int count, double interval_s, double *min,
+         double *avg, double *rtts, int *sent, int *received)
 {
     if (mpl_tb_netns_enter(ns) != 0)
         return -1;
@@ -157,10 +158,10 @@ expected_pings(const mpl_lm_params_t m[2], double interval_s, double q[3], doubl
 /* Receiver child: in ns, listens on addr:port, writes "ready" then the goodput (Mbit/s, after
  * a warm-up) to fd. */
 static void
-tcp_receiver(const char *ns, uint32_t addr, int port, int fd, double warmup)
+tcp_receiver(const char *ns, uint32_t addr, int port, int fd, double warmup, double window_s)
 {
     double result = -1;
-    alarm((unsigned)(warmup + TCP_SECONDS) + 10); /* the sender never came: give up */
+    alarm((unsigned)(warmup + window_s) + 10); /* the sender never came: give up */
     if (mpl_tb_netns_enter(ns) != 0)
         _exit(1);
     int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
@@ -178,7 +179,7 @@ tcp_receiver(const char *ns, uint32_t addr, int port, int fd, double warmup)
     if (s >= 0) {
         static char buf[1 << 16];
         /* bytes read during a fixed window of TCP_SECONDS after the warm-up */
-        uint64_t start = 0, mark = 0, bytes = 0, window = (uint64_t)(TCP_SECONDS * 1e9);
+        uint64_t start = 0, mark = 0, bytes = 0, window = (uint64_t)(window_s * 1e9);
         int complete = 0;
         for (;;) {
             ssize_t n = read(s, buf, sizeof(buf));
@@ -195,7 +196,7 @@ tcp_receiver(const char *ns, uint32_t addr, int port, int fd, double warmup)
                 complete = 1;
         }
         if (complete)
-            result = (double)bytes * 8 / TCP_SECONDS / 1e6;
+            result = (double)bytes * 8 / window_s / 1e6;
         close(s);
     }
     (void)!write(fd, &result, sizeof(result));
@@ -225,7 +226,7 @@ tcp_sender(const char *ns, uint32_t src, uint32_t dst, int port, double seconds)
 
 /* One TCP flow from host end 'from' of link l (its address) to the other end. */
 static double
-tcp_goodput(const mpl_topology_t *t, int l, int dir)
+tcp_goodput(const mpl_topology_t *t, int l, int dir, double window)
 {
     const mpl_tb_link_t *lk = &t->links[l];
     int from = dir == MPL_TB_A2B ? 0 : 1;
@@ -243,7 +244,7 @@ tcp_goodput(const mpl_topology_t *t, int l, int dir)
     pid_t rx = fork();
     if (rx == 0) {
         close(pfd[0]);
-        tcp_receiver(nsb, lk->addr[1 - from], CHECK_PORT, pfd[1], warmup);
+        tcp_receiver(nsb, lk->addr[1 - from], CHECK_PORT, pfd[1], warmup, window);
     }
     close(pfd[1]);
     char ready = 0;
@@ -251,7 +252,7 @@ tcp_goodput(const mpl_topology_t *t, int l, int dir)
     if (rx > 0 && read(pfd[0], &ready, 1) == 1 && ready) {
         pid_t tx = fork();
         if (tx == 0)
-            tcp_sender(nsa, lk->addr[from], lk->addr[1 - from], CHECK_PORT, warmup + TCP_SECONDS + 0.5);
+            tcp_sender(nsa, lk->addr[from], lk->addr[1 - from], CHECK_PORT, warmup + window + 0.5);
         if (tx > 0) {
             if (read(pfd[0], &mbps, sizeof(mbps)) != sizeof(mbps))
                 mbps = -1;
@@ -312,16 +313,21 @@ mpl_tb_check(const char *name, int json)
                 m[0] = m[1];
                 m[1] = x;
             }
-            r->model = mpl_lm_params_extended(&m[0]) || mpl_lm_params_extended(&m[1]) || loss[0] > 0 || loss[1] > 0;
+            r->model =
+                mpl_lm_params_extended(&m[0]) || mpl_lm_params_extended(&m[1]) || loss[0] > 0 || loss[1] > 0;
             static double rtts[MODEL_PINGS];
             int count = r->model ? MODEL_PINGS : PING_COUNT, sent = 0, recvd = 0;
             double interval = r->model ? MODEL_PING_INTERVAL : 0.05;
             r->loss_ok = 1;
             r->loss_exp = r->loss_meas = 0;
             if (ping_rtt(ns, src, dst, count, interval, &r->rtt_min, &r->rtt_avg, rtts, &sent, &recvd) == 0) {
+                int traced =
+                    (sh ? sh->trace[0][0] || sh->trace[1][0] : lk->dir[0].trace[0] || lk->dir[1].trace[0]);
                 if (!r->model) {
                     double tol = r->rtt_expected * 0.10 > 2.0 ? r->rtt_expected * 0.10 : 2.0;
-                    r->rtt_ok = r->rtt_min >= r->rtt_expected - 0.3 && r->rtt_avg <= r->rtt_expected + tol;
+                    /* a trace adds the wait for a delivery opportunity (an off period: seconds) */
+                    r->rtt_ok = r->rtt_min >= r->rtt_expected - 0.3 &&
+                                (traced || r->rtt_avg <= r->rtt_expected + tol);
                 } else {
                     /* the measured RTT quantiles and ping loss against the model's own */
                     double burst;
@@ -342,7 +348,22 @@ mpl_tb_check(const char *name, int json)
                 r->rtt_min = r->rtt_avg = -1;
             }
             r->rate_mbps = (double)rate[d] / 1e6;
-            r->tcp_mbps = tcp_goodput(&t, l, d);
+            /* a trace: its mean rate over whole periods (at least TCP_SECONDS, at most 10 s) */
+            double window = TCP_SECONDS;
+            const char *trace = sh ? sh->trace[d] : lk->dir[d].trace;
+            if (trace[0]) {
+                mpl_trace_t tr;
+                char why[256];
+                if (mpl_trace_load(trace, &tr, why, sizeof(why)) == 0) {
+                    double period = tr.period_ms / 1e3;
+                    window = period * ceil(TCP_SECONDS / period);
+                    if (window > 10)
+                        window = period > 10 ? 10 : period * floor(10 / period);
+                    mpl_trace_free(&tr);
+                }
+                r->tcp_note = "trace";
+            }
+            r->tcp_mbps = tcp_goodput(&t, l, d, window);
             r->tcp_done = r->tcp_mbps >= 0;
             /* with loss, one TCP flow cannot fill the link; at 1 Gbit/s and more the machine,
              * not the emulation, limits one flow: both only need to stay under the rate */
@@ -359,6 +380,13 @@ mpl_tb_check(const char *name, int json)
                 r->tcp_ok = r->tcp_mbps >= 0.75 * r->rate_mbps && r->tcp_mbps <= 1.02 * r->rate_mbps;
             if (r->model && !r->tcp_note)
                 r->tcp_note = "model";
+            const char *back = sh ? sh->trace[1 - d] : lk->dir[1 - d].trace;
+            if (back[0] && !trace[0]) { /* its ACKs wait for the reverse trace's opportunities */
+                r->tcp_note = "ack trace";
+                r->tcp_ok = r->tcp_mbps > 0 && r->tcp_mbps <= 1.02 * r->rate_mbps;
+            }
+            if (trace[0] && !r->model) /* one TCP flow follows the trace's rate, minus framing */
+                r->tcp_ok = r->tcp_mbps >= 0.6 * r->rate_mbps && r->tcp_mbps <= 1.02 * r->rate_mbps;
             all_ok &= r->rtt_ok && r->tcp_ok && r->loss_ok;
             if (!json) {
                 char rs[24];

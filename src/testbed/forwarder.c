@@ -9,6 +9,7 @@
  */
 #include "testbed/testbed.h"
 #include "common/util.h"
+#include "testbed/trace.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,6 +55,7 @@ typedef struct line {
     uint32_t *order; /* ring of slot indices */
     uint32_t *free;  /* stack of free slot indices */
     uint32_t cap, head, count, nfree;
+    uint64_t bytes; /* of the frames held */
 } line_t;
 
 static slot_t *
@@ -73,6 +75,7 @@ line_put(line_t *l, const uint8_t *data, uint32_t len, uint64_t release, int sor
     memcpy(s->data, data, len);
     s->len = len;
     s->release_ns = release;
+    l->bytes += len;
     uint32_t pos = l->count++;
     if (sorted)
         while (pos > 0) {
@@ -183,8 +186,11 @@ release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
             __atomic_fetch_add(&sh->drop_blackhole[dir], (uint64_t)n, __ATOMIC_RELAXED);
         else
             send_frames(out_fd, sh, dir, m, n);
-        for (int i = 0; i < n; i++)
-            l->free[l->nfree++] = l->order[(l->head + (uint32_t)i) % l->cap];
+        for (int i = 0; i < n; i++) {
+            uint32_t idx = l->order[(l->head + (uint32_t)i) % l->cap];
+            l->bytes -= l->slots[idx].len;
+            l->free[l->nfree++] = idx;
+        }
         l->head = h;
         l->count -= (uint32_t)n;
     }
@@ -206,9 +212,37 @@ typedef struct direction {
     uint32_t model_gen;
     mpl_lm_params_t model;
     mpl_lm_state_t lm;
+    /* trace-driven: frames due from the delay line wait in tq for their delivery
+     * opportunity (drop-tail at tq_limit bytes) */
+    int has_trace;
+    mpl_trace_t trace;
+    mpl_trace_link_t tl;
+    line_t tq;
+    uint64_t tq_limit;
     uint8_t rx[BATCH][FRAME_MAX];
     ctlbuf_t ctl[BATCH];
 } direction_t;
+
+/* Trace-driven direction: moves the frames of the delay line whose time has come into the
+ * trace queue, each stamped with its delivery time. */
+static void
+to_trace(direction_t *x, uint64_t now)
+{
+    line_t *l = &x->line;
+    while (l->count > 0 && line_head(l)->release_ns <= now) {
+        uint32_t idx = l->order[l->head];
+        slot_t *sl = &l->slots[idx];
+        if (x->tq.bytes + sl->len > x->tq_limit)
+            __atomic_fetch_add(&x->sh->drop_full[x->dir], 1, __ATOMIC_RELAXED);
+        else if (line_put(&x->tq, sl->data, sl->len, mpl_trace_depart(&x->tl, sl->release_ns, sl->len), 0) !=
+                 0)
+            __atomic_fetch_add(&x->sh->drop_full[x->dir], 1, __ATOMIC_RELAXED);
+        l->bytes -= sl->len;
+        l->free[l->nfree++] = idx;
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+    }
+}
 
 static void
 receive(direction_t *x)
@@ -267,7 +301,7 @@ receive(direction_t *x)
                 __atomic_fetch_add(&sh->drop_loss[dir], 1, __ATOMIC_RELAXED);
                 continue;
             }
-            if (!extended && delay == 0 && l->count == 0) {
+            if (!extended && delay == 0 && l->count == 0 && !x->has_trace) {
                 oiov[nout].iov_base = rx[i];
                 oiov[nout].iov_len = len;
                 memset(&out[nout], 0, sizeof(out[nout]));
@@ -307,7 +341,7 @@ receive(direction_t *x)
             if (v.reordered)
                 __atomic_fetch_add(&sh->reordered[dir], 1, __ATOMIC_RELAXED);
             for (int k = 0; k < v.copies; k++) {
-                if (v.reordered) {
+                if (v.reordered && !x->has_trace) {
                     /* sent at once, ahead of the frames in the delay line */
                     oiov[nout].iov_base = rx[i];
                     oiov[nout].iov_len = len;
@@ -322,6 +356,8 @@ receive(direction_t *x)
         }
         if (nout)
             send_frames(out_fd, sh, dir, out, nout);
+        if (x->has_trace)
+            to_trace(x, now);
         if (n < BATCH)
             return;
     }
@@ -378,8 +414,18 @@ worker_loop(void *arg)
         uint64_t now = mpl_now_ns(), next = now + IDLE_CHECK;
         int timed = 0;
         for (int k = 0; k < w->n; k++) {
-            line_t *l = &w->x[k]->line;
-            release(l, w->x[k]->out_fd, w->x[k]->sh, w->x[k]->dir, now + late_avg / 2);
+            direction_t *x = w->x[k];
+            line_t *l = &x->line;
+            if (x->has_trace) {
+                to_trace(x, now + late_avg / 2);
+                release(&x->tq, x->out_fd, x->sh, x->dir, now + late_avg / 2);
+                if (x->tq.count > 0 && line_head(&x->tq)->release_ns < next) {
+                    next = line_head(&x->tq)->release_ns;
+                    timed = 1;
+                }
+            } else {
+                release(l, x->out_fd, x->sh, x->dir, now + late_avg / 2);
+            }
             if (l->count > 0 && line_head(l)->release_ns < next) {
                 next = line_head(l)->release_ns;
                 timed = 1;
@@ -452,6 +498,30 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
         for (uint32_t i = 0; i < l->cap; i++)
             l->free[i] = l->cap - 1 - i;
         l->nfree = l->cap;
+        if (sh->trace[d][0]) {
+            char why[512];
+            if (mpl_trace_load(sh->trace[d], &x[d]->trace, why, sizeof(why)) != 0) {
+                mpl_err("forwarder: %s", why);
+                return -1;
+            }
+            x[d]->has_trace = 1;
+            x[d]->tq_limit = sh->queue_bytes[d];
+            line_t *q = &x[d]->tq;
+            uint64_t frames = sh->queue_bytes[d] / 200 + 64; /* mostly full frames, some ACKs */
+            q->cap = (uint32_t)(frames > 32768 ? 32768 : frames);
+            q->slots = malloc((size_t)q->cap * sizeof(slot_t));
+            q->order = malloc((size_t)q->cap * sizeof(uint32_t));
+            q->free = malloc((size_t)q->cap * sizeof(uint32_t));
+            if (!q->slots || !q->order || !q->free) {
+                mpl_err("forwarder: out of memory");
+                return -1;
+            }
+            for (uint32_t i = 0; i < q->cap; i++)
+                q->free[i] = q->cap - 1 - i;
+            q->nfree = q->cap;
+            /* the trace starts when the link is up */
+            mpl_trace_link_init(&x[d]->tl, &x[d]->trace, mpl_now_ns());
+        }
         /* seeded per link and direction; MPLAB_FWD_SEED=N repeats a run's decisions */
         const char *seed = getenv("MPLAB_FWD_SEED");
         mpl_lm_state_init(&x[d]->lm, (seed ? strtoull(seed, NULL, 10) : mpl_now_ns()) * 2 + (uint64_t)d);

@@ -83,8 +83,9 @@ mpl_tb_netem_args(const mpl_tb_dir_t *d, char *buf, size_t len)
     mpl_lm_netem_args(&m, model, sizeof(model));
     /* netem's rate keeps jittered frames in order (each leaves after the one ahead); with
      * jitter_reorder the rate is a tbf below netem, which lets them overtake */
-    if (d->rate_bps && !(m.jitter_ns > 0 && m.jitter_reorder))
-        snprintf(buf, len, "%s rate %llubit limit %llu", model, (unsigned long long)d->rate_bps,
+    uint64_t rate = d->rate_bps ? d->rate_bps : d->trace_bps; /* netem replays no trace: its mean */
+    if (rate && !(m.jitter_ns > 0 && m.jitter_reorder))
+        snprintf(buf, len, "%s rate %llubit limit %llu", model, (unsigned long long)rate,
                  (unsigned long long)(mpl_tb_queue_bytes(d) / MPL_TB_MTU_FRAME + 1));
     else
         snprintf(buf, len, "%s limit %llu", model,
@@ -409,6 +410,9 @@ mpl_tb_print_commands(const mpl_topology_t *t, FILE *f)
             int h = d == MPL_TB_A2B ? lk->a : lk->b;
             char nargs[400], child[240];
             fprintf(f, "# on %s: link %s %s\n", t->hosts[h].name, lk->name, d == MPL_TB_A2B ? "a2b" : "b2a");
+            if (dir->trace[0])
+                fprintf(f, "# trace %s: netem cannot replay it; its mean rate instead (%.3f Mbit/s)\n",
+                        dir->trace, (double)dir->trace_bps / 1e6);
             if (dir->model.jitter_ns > 0 && !dir->model.jitter_reorder && !dir->rate_bps)
                 fprintf(f, "# jitter in order: netem keeps order only when it shapes a rate; without one, "
                            "jittered frames may overtake each other\n");
@@ -493,6 +497,10 @@ start_forwarder(const mpl_topology_t *t, int l, const char *lns)
         sh->queue_bytes[d] = mpl_tb_queue_bytes(&lk->dir[d]);
         sh->model[d] = lk->dir[d].model;
         sh->model_gen[d] = 1;
+        snprintf(sh->trace[d], sizeof(sh->trace[d]), "%s", lk->dir[d].trace);
+        sh->trace_bps[d] = lk->dir[d].trace_bps;
+        if (lk->dir[d].trace[0])
+            sh->rate_bps[d] = lk->dir[d].trace_bps; /* informational: the mean */
     }
     __atomic_store_n(&sh->magic, MPL_TB_SHARED_MAGIC, __ATOMIC_RELEASE);
     int pfd[2];
@@ -655,6 +663,51 @@ run_step(const mpl_topology_t *t, const step_t *s, const char **cur_ns)
     return -1;
 }
 
+/* Rewrites the 'trace' values of text (len bytes, room for cap) to the absolute paths the
+ * parser found, so that the state directory's copy parses from anywhere. Returns the new
+ * length (the text is kept as it was when it does not fit). */
+static size_t
+absolute_traces(const mpl_topology_t *t, char *text, size_t len, size_t cap)
+{
+    char *out = malloc(cap);
+    if (out == NULL)
+        return len;
+    size_t o = 0;
+    int link = -1;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        char line[1024];
+        size_t n = j - i < sizeof(line) - 1 ? j - i : sizeof(line) - 1;
+        memcpy(line, text + i, n);
+        line[n] = '\0';
+        char name[32], key[32];
+        const char *repl = NULL;
+        if (sscanf(line, " [link %31[a-z0-9_]]", name) == 1)
+            link = mpl_topo_link(t, name);
+        else if (line[strspn(line, " \t")] == '[')
+            link = -1;
+        else if (link >= 0 && sscanf(line, " %31[a-z0-9_] =", key) == 1 && !strncmp(key, "trace", 5)) {
+            const mpl_tb_link_t *lk = &t->links[link];
+            int d = !strcmp(key, "trace_b2a");
+            if (!strcmp(key, "trace") || !strcmp(key, "trace_a2b") || d)
+                repl = lk->dir[d].trace[0] ? lk->dir[d].trace : "none";
+        }
+        int w = repl ? snprintf(out + o, cap - o, "%s = %s\n", key, repl)
+                     : snprintf(out + o, cap - o, "%.*s\n", (int)(j - i), text + i);
+        if (w < 0 || o + (size_t)w >= cap) {
+            free(out);
+            return len;
+        }
+        o += (size_t)w;
+        i = j + 1;
+    }
+    memcpy(text, out, o);
+    free(out);
+    return o;
+}
+
 /* 1 when the kernel has netem: tried on the loopback of a scratch namespace. */
 static int
 have_netem(const mpl_topology_t *t)
@@ -694,8 +747,14 @@ mpl_tb_up(mpl_topology_t *t, const char *src_path, int verbose)
     }
     mpl_tb_down(t->name);
 
-    int netem = 0;
-    if (t->backend != MPL_TB_BACKEND_FORWARDER) {
+    int netem = 0, traces = 0;
+    for (int l = 0; l < t->n_links; l++)
+        traces |= t->links[l].dir[0].trace[0] || t->links[l].dir[1].trace[0];
+    if (traces && t->backend == MPL_TB_BACKEND_NETEM) {
+        mpl_err("backend = netem cannot replay traces (use backend = forwarder or auto)");
+        return -1;
+    }
+    if (t->backend != MPL_TB_BACKEND_FORWARDER && !traces) {
         netem = have_netem(t);
         if (!netem && t->backend == MPL_TB_BACKEND_NETEM) {
             mpl_err("backend = netem, but this kernel has no netem (use backend = forwarder or auto)");
@@ -715,6 +774,8 @@ mpl_tb_up(mpl_topology_t *t, const char *src_path, int verbose)
     if (in)
         fclose(in);
     mpl_tb_state_path(t->name, "topology.ini", path, sizeof(path));
+    if (text)
+        len = absolute_traces(t, text, len, 1 << 20);
     if (!text || write_file(path, text, len) != 0) {
         free(text);
         mpl_err("cannot write %s", path);

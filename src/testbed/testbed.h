@@ -102,6 +102,8 @@ typedef struct mpl_tb_shared {
     mpl_lm_params_t model[2];
     uint32_t model_gen[2];
     uint64_t duplicated[2], corrupted[2], reordered[2];
+    char trace[2][200];    /* trace-driven direction: the trace file ("" = none; read at start) */
+    uint64_t trace_bps[2]; /* its mean rate */
 } mpl_tb_shared_t;
 
 /* Maps (creating when create) RUNDIR/PREFIX-TOPO/LINK.link. Returns NULL on failure. */

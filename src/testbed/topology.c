@@ -4,6 +4,9 @@
 #include "testbed/topology.h"
 #include "common/ini.h"
 #include "common/util.h"
+#include "testbed/trace.h"
+
+#include <limits.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -176,7 +179,8 @@ mpl_tb_queue_bytes(const mpl_tb_dir_t *d)
     if (d->queue_bytes)
         return d->queue_bytes;
     uint64_t min = 64 * (uint64_t)MPL_TB_MTU_FRAME;
-    double bdp = (double)d->rate_bps / 8.0 * 2.0 * (double)d->delay_ns / 1e9;
+    double rate = d->rate_bps ? (double)d->rate_bps : (double)d->trace_bps;
+    double bdp = rate / 8.0 * 2.0 * (double)d->delay_ns / 1e9;
     return bdp > (double)min ? (uint64_t)bdp : min;
 }
 
@@ -481,6 +485,36 @@ split_dir(const char *k, char *base, size_t blen)
     return mask;
 }
 
+/* trace = FILE: relative to the working directory, else to the topology file's directory;
+ * stored as an absolute path (the state directory's copy of the file is parsed elsewhere). */
+static int
+trace_key(parser_t *p, mpl_tb_dir_t *dir, const char *k, const char *v)
+{
+    char cand[PATH_MAX], abs[PATH_MAX], why[PATH_MAX + 128];
+    if (!strcmp(v, "none")) {
+        dir->trace[0] = '\0';
+        dir->trace_bps = 0;
+        return 0;
+    }
+    const char *slash = strrchr(p->fname, '/');
+    if (realpath(v, abs) == NULL) {
+        if (v[0] == '/' || slash == NULL)
+            return perr(p, "%s: cannot read '%s': %s", k, v, strerror(errno));
+        snprintf(cand, sizeof(cand), "%.*s/%s", (int)(slash - p->fname), p->fname, v);
+        if (realpath(cand, abs) == NULL)
+            return perr(p, "%s: cannot read '%s': %s", k, v, strerror(errno));
+    }
+    if (strlen(abs) >= sizeof(dir->trace))
+        return perr(p, "%s: path too long", k);
+    mpl_trace_t tr;
+    if (mpl_trace_load(abs, &tr, why, sizeof(why)) != 0)
+        return perr(p, "%s: %s", k, why);
+    dir->trace_bps = (uint64_t)mpl_trace_mean_bps(&tr);
+    mpl_trace_free(&tr);
+    snprintf(dir->trace, sizeof(dir->trace), "%s", abs);
+    return 0;
+}
+
 static int
 link_key(parser_t *p, const char *k, const char *v)
 {
@@ -531,6 +565,9 @@ link_key(parser_t *p, const char *k, const char *v)
         } else if (!strcmp(base, "loss")) {
             if (parse_loss(v, &dir->loss_pct) != 0)
                 return perr(p, "%s: invalid loss '%s' (0..100, in percent)", k, v);
+        } else if (!strcmp(base, "trace")) {
+            if (trace_key(p, dir, k, v) != 0)
+                return -1;
         } else if (!strcmp(base, "queue")) {
             uint64_t n;
             size_t vl = strlen(v);
@@ -554,7 +591,7 @@ link_key(parser_t *p, const char *k, const char *v)
                     p,
                     "unknown key '%s' in [link %s] (a, b, rate, delay, loss, queue, jitter, jitter_dist, "
                     "jitter_corr, jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, "
-                    "reorder_gap, duplicate, corrupt with optional _a2b/_b2a, a_addr, b_addr, "
+                    "reorder_gap, duplicate, corrupt, trace with optional _a2b/_b2a, a_addr, b_addr, "
                     "a_endpoint, b_endpoint)",
                     k, l->name);
         }
@@ -626,6 +663,10 @@ finish(parser_t *p)
             p->line = p->end_line[i][1];
             return perr(p, "link '%s': both ends are host '%s'", l->name, p->link_a[i]);
         }
+        for (int d = 0; d < 2; d++)
+            if (l->dir[d].trace[0] && l->dir[d].rate_bps)
+                return perr(p, "link '%s': give a rate or a trace for %s, not both", l->name,
+                            d ? "b2a" : "a2b");
         for (int d = 0; d < 2; d++)
             if (l->dir[d].model.reorder_pct > 0 && l->dir[d].delay_ns == 0)
                 return perr(p, "link '%s': reorder needs a delay (reordered frames skip it)", l->name);

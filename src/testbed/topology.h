@@ -49,6 +49,10 @@ typedef struct mpl_tb_dir {
     /* jitter, loss correlation / Gilbert-Elliott, reorder, duplicate, corrupt (linkmodel.h);
      * its delay_ns and loss_pct are unused here: the two fields above hold them */
     mpl_lm_params_t model;
+    /* trace-driven rate (Mahimahi format, docs/TESTBED.md): the file's absolute path, "" =
+     * none, and its mean rate (then rate_bps is 0: the forwarder, not a tbf, paces) */
+    char trace[200];
+    uint64_t trace_bps;
 } mpl_tb_dir_t;
 
 typedef struct mpl_tb_link {

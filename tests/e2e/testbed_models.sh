@@ -52,4 +52,11 @@ if [ "$(sysctl -n net.mptcp.enabled 2>/dev/null)" = 1 ]; then
 else
     echo "mptcp part skipped: kernel MPTCP is not enabled"
 fi
+
+# trace-driven links: topologies/traced.ini comes up, 'topo check' measures each trace's mean
+$MPLAB topo down lossy >/dev/null || fail "topo down lossy"
+$MPLAB topo up "$TOPODIR/traced.ini" >/dev/null || fail "topo up traced.ini"
+$MPLAB topo show traced | grep -q 'trace .*onoff.trace (mean 16.008 Mbit/s' || fail "show: no trace: $($MPLAB topo show traced)"
+$MPLAB topo check traced >"$T_TMP/check2.txt" 2>&1 || fail "topo check traced: $(cat "$T_TMP/check2.txt")"
+cat "$T_TMP/check2.txt"
 echo "ok"

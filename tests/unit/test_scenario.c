@@ -239,6 +239,20 @@ test_link_models(void **state)
     assert_int_equal(parse("[topology]\nfile = topologies/dual.ini\njitter = 1ms\n", &sc, err, sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "'jitter' cannot be combined with a topology file"));
+    /* traces: a file for every link, or names per link (traces/NAME.trace) */
+    assert_int_equal(
+        parse("[topology]\nlinks = 2\ntrace = onoff/none traces/stepped.trace\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(mpl_sc_npoints(&sc), 2);
+    assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
+    assert_true(mpl_sc_topology(&sc, &pt, "x", buf, sizeof(buf)) > 0);
+    assert_non_null(
+        strstr(buf, "[link l1]\na = client\nb = server\ndelay = 10000us\ntrace = traces/onoff.trace\n"));
+    assert_non_null(strstr(buf, "[link l2]\na = client\nb = server\nrate = 50000kbit\n"));
+    assert_int_equal(mpl_sc_point(&sc, 1, &pt, err, sizeof(err)), 0);
+    assert_true(mpl_sc_topology(&sc, &pt, "x", buf, sizeof(buf)) > 0);
+    assert_null(strstr(buf, "rate ="));
+    assert_int_equal(parse("[topology]\ntrace = nosuch\n", &sc, err, sizeof(err)), -1);
+    assert_string_equal(err, "scenarios/t.ini:2: trace: cannot read 'traces/nosuch.trace'");
     /* events may change them */
     assert_int_equal(
         parse("[events]\n2s = l1 loss_ge 1%:30%\n3s = l1 jitter 5ms dir a2b\n", &sc, err, sizeof(err)), 0);

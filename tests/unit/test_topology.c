@@ -205,6 +205,37 @@ test_change_parse(void **state)
 }
 
 static void
+test_trace_key(void **state)
+{
+    /* relative to the working directory (the tests run in the source tree) */
+    const char *t = "[host a]\n[host b]\n[link l1]\na = a\nb = b\ndelay = 5ms\nrate_a2b = 10mbit\n"
+                    "trace_b2a = traces/onoff.trace\n";
+    assert_int_equal(mpl_topo_parse(t, strlen(t), "m.ini", &topo, err, sizeof(err)), 0);
+    const mpl_tb_dir_t *d = &topo.links[0].dir[MPL_TB_B2A];
+    assert_non_null(strstr(d->trace, "/traces/onoff.trace"));
+    assert_true(d->trace[0] == '/');
+    /* 2001 opportunities of 1500 bytes per 1.5 s */
+    assert_true(d->trace_bps > 16000000 && d->trace_bps < 16020000);
+    assert_int_equal(topo.links[0].dir[MPL_TB_A2B].trace[0], '\0');
+    char buf[512];
+    assert_string_equal(mpl_tb_netem_args(d, buf, sizeof(buf)), "delay 5000us rate 16008000bit limit 65");
+    /* relative to the topology file's directory */
+    const char *t2 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\ntrace = ../traces/stepped.trace\n";
+    assert_int_equal(mpl_topo_parse(t2, strlen(t2), "topologies/x.ini", &topo, err, sizeof(err)), 0);
+    assert_non_null(strstr(topo.links[0].dir[MPL_TB_A2B].trace, "/traces/stepped.trace"));
+    const char *e1 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\ntrace = nosuch.trace\n";
+    assert_int_equal(mpl_topo_parse(e1, strlen(e1), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_string_equal(err, "m.ini:6: trace: cannot read 'nosuch.trace': No such file or directory");
+    const char *e2 =
+        "[host a]\n[host b]\n[link l1]\na = a\nb = b\nrate = 1mbit\ntrace = traces/onoff.trace\n";
+    assert_int_equal(mpl_topo_parse(e2, strlen(e2), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "give a rate or a trace for a2b, not both"));
+    const char *e3 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\ntrace = topologies/dual.ini\n";
+    assert_int_equal(mpl_topo_parse(e3, strlen(e3), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "expected a time in milliseconds"));
+}
+
+static void
 test_link_models(void **state)
 {
     const char *t = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nrate = 10mbit\ndelay = 20ms\n"
@@ -339,6 +370,7 @@ main(void)
         cmocka_unit_test(test_queue_default),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_link_models),
+        cmocka_unit_test(test_trace_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
