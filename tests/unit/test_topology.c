@@ -354,6 +354,25 @@ test_commands(void **state)
     expect_line(buf, "sysctl -w net.ipv4.ip_forward=1\n");
     expect_line(buf, "tc qdisc replace dev s1 root netem delay 2000us");
     free(buf);
+    /* every link-model key has its netem words, per direction */
+    assert_int_equal(mpl_topo_load("topologies/lossy.ini", &topo, err, sizeof(err)), 0);
+    f = open_memstream(&buf, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    expect_line(buf, "tc qdisc replace dev l1 root netem delay 10000us 2000us 25% distribution normal rate "
+                     "30000000bit limit 65\n");
+    expect_line(buf, "tc qdisc replace dev l1 root netem delay 10000us 2000us 25% distribution normal loss "
+                     "gemodel 0.5% 40% 100% 0% rate 30000000bit limit 65\n");
+    expect_line(buf, "tc qdisc replace dev l2 root netem delay 15000us 1000us rate 30000000bit limit 75\n");
+    free(buf);
+    /* a trace: netem gets its mean rate, and the commands say so */
+    assert_int_equal(mpl_topo_load("topologies/traced.ini", &topo, err, sizeof(err)), 0);
+    f = open_memstream(&buf, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "netem cannot replay it; its mean rate instead (16.008 Mbit/s)"));
+    expect_line(buf, "tc qdisc replace dev l2 root netem delay 20000us rate 16008000bit limit 65\n");
+    free(buf);
 }
 
 int
