@@ -32,10 +32,10 @@
 #endif
 
 #define FRAME_MAX 1536 /* MTU 1500 + Ethernet header (offloads are off: no larger frames) */
-/* receive buffer: the slack for bursts that arrive while the forwarder is not running; the
- * kernel counts ~2-4 KiB per frame. Small, so that it never becomes a queue of its own. */
+/* receive buffer: the slack for bursts that arrive while the forwarder is not running or
+ * faster than the link (see mpl_tb_forwarder_run); the kernel counts ~2-4 KiB per frame. */
 #define RCVBUF_MIN (256 * 1024)
-#define RCVBUF_MAX (1024 * 1024)
+#define RCVBUF_MAX (64 * 1024 * 1024)
 #define SNDBUF     (4 * 1024 * 1024)
 #define BATCH      64
 #define IDLE_CHECK 100000000ull /* wake up at least every 100 ms */
@@ -462,11 +462,16 @@ worker_loop(void *arg)
 int
 mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
 {
-    /* about 2 ms of frames at the link's rate */
+    /* The sender's veth is not rate limited (the tbf is after us), so a TCP sender's window
+     * arrives as a burst at memory speed: the receive buffer holds up to one RTT of frames at
+     * the link's rate (at least 8 ms), as a NIC's receive ring would. It is no queue of the
+     * link: every frame's delay counts from its kernel arrival stamp, and we drain it faster
+     * than the rate; the tbf after us is the link's queue. */
     int rcv[2];
     for (int d = 0; d < 2; d++) {
         double r = sh->rate_bps[d] ? (double)sh->rate_bps[d] : 10e9;
-        double bytes = r / 8 * 0.002 * 2.5; /* truesize is ~2.5 x the frame */
+        double rtt = (double)(sh->delay_ns[0] + sh->delay_ns[1]) / 1e9;
+        double bytes = r / 8 * (rtt > 0.008 ? rtt : 0.008) * 2.5; /* truesize is ~2.5 x the frame */
         rcv[d] = bytes < RCVBUF_MIN ? RCVBUF_MIN : bytes > RCVBUF_MAX ? RCVBUF_MAX : (int)bytes;
     }
     int fd[2] = {open_end("a", rcv[MPL_TB_A2B]), open_end("b", rcv[MPL_TB_B2A])};
