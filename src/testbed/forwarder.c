@@ -538,8 +538,10 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
     sigaction(SIGINT, &sa, NULL);
     /* One thread for both directions (default: one wake-up serves both, least CPU), or with
      * MPLAB_FWD_THREADS=2 one per direction (ACKs never wait behind a batch of data). */
+    /* Default: two threads when a direction runs at 500 Mbit/s or more (measured at 1 Gbit/s
+     * 10 ms: one flow 0.88 of the rate with one thread, 0.95 with two), else one. */
     const char *nt = getenv("MPLAB_FWD_THREADS");
-    int two = nt && !strcmp(nt, "2");
+    int two = nt ? !strcmp(nt, "2") : sh->rate_bps[0] >= 500000000ull || sh->rate_bps[1] >= 500000000ull;
     static worker_t w[2];
     w[0] = (worker_t){{x[0], x[1]}, two ? 1 : 2};
     w[1] = (worker_t){{x[1], NULL}, 1};
