@@ -7,6 +7,7 @@
 #include "common/util.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -184,6 +185,11 @@ show_text(const mpl_topology_t *t)
             char a[24];
             snprintf(a, sizeof(a), "%s/%d", mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)), lk->plen);
             printf("           %-11s %-18s -> %s\n", lk->name, a, t->hosts[e ? lk->a : lk->b].name);
+            if (lk->has6) {
+                char a6[48];
+                printf("           %-11s %s/%d\n", "", mpl_tb_fmt_ip6(lk->addr6[e], a6, sizeof(a6)),
+                       lk->plen6);
+            }
         }
     }
     for (int l = 0; l < t->n_links; l++) {
@@ -243,6 +249,13 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
             if (e >= 0)
                 mpl_json_str(j, NULL, mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)));
         }
+        for (int l = 0; l < t->n_links; l++) {
+            const mpl_tb_link_t *lk = &t->links[l];
+            int e = lk->a == h ? 0 : lk->b == h ? 1 : -1;
+            char a6[48];
+            if (e >= 0 && lk->has6)
+                mpl_json_str(j, NULL, mpl_tb_fmt_ip6(lk->addr6[e], a6, sizeof(a6)));
+        }
         mpl_json_arr_end(j);
         mpl_json_arr_begin(j, "interfaces");
         for (int l = 0; l < t->n_links; l++) {
@@ -257,22 +270,31 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
             mpl_json_str(j, "link", lk->name);
             mpl_json_str(j, "peer", t->hosts[e ? lk->a : lk->b].name);
             mpl_json_str(j, "peer_addr", mpl_tb_fmt_ip4(lk->addr[1 - e], ip, sizeof(ip)));
+            if (lk->has6) {
+                char a6[48];
+                mpl_json_str(j, "addr6", mpl_tb_fmt_ip6(lk->addr6[e], a6, sizeof(a6)));
+                mpl_json_u64(j, "plen6", lk->plen6);
+                mpl_json_str(j, "peer_addr6", mpl_tb_fmt_ip6(lk->addr6[1 - e], a6, sizeof(a6)));
+            }
             mpl_json_obj_end(j);
         }
         mpl_json_arr_end(j);
         /* the endpoints as the kernel has them (root only: needs the namespace) */
-        mpl_tb_endpoint_t eps[MPL_TB_MAX_LINKS];
+        mpl_tb_endpoint_t eps[2 * MPL_TB_MAX_LINKS];
         char err[256], flags[64];
         int n = -1;
         if (geteuid() == 0 && mpl_tb_netns_enter(ns) == 0) {
-            n = mpl_tb_mptcp_dump(eps, MPL_TB_MAX_LINKS, err, sizeof(err));
+            n = mpl_tb_mptcp_dump(eps, 2 * MPL_TB_MAX_LINKS, err, sizeof(err));
             mpl_tb_netns_enter(NULL);
         }
         if (n >= 0) {
             mpl_json_arr_begin(j, "mptcp_endpoints");
             for (int k = 0; k < n; k++) {
                 mpl_json_obj_begin(j, NULL);
-                mpl_json_str(j, "addr", mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)));
+                char a6[48];
+                mpl_json_str(j, "addr",
+                             eps[k].family == AF_INET6 ? mpl_tb_fmt_ip6(eps[k].addr6, a6, sizeof(a6))
+                                                       : mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)));
                 mpl_json_u64(j, "id", (uint64_t)eps[k].id);
                 mpl_json_str(j, "flags", mpl_tb_ep_flags_fmt(eps[k].flags & 15, flags, sizeof(flags)));
                 mpl_json_obj_end(j);

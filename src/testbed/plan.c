@@ -178,13 +178,24 @@ plan_routes(plan_t *p, const mpl_topology_t *t, int h, const char *ns)
         add(p, STEP_CMD, h, -1, ns, "ip route add %s/%d via %s dev %s",
             mpl_tb_fmt_ip4(subnet_of(l), ip, sizeof(ip)), l->plen,
             mpl_tb_fmt_ip4(fl->addr[1 - my], via, sizeof(via)), mpl_tb_ifname(t, first_link[best]));
+        if (l->has6 && fl->has6) {
+            char net6[48], via6[48];
+            uint8_t pre[16];
+            memcpy(pre, l->addr6[0], 16);
+            for (int b = l->plen6; b < 128; b++)
+                pre[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+            add(p, STEP_CMD, h, -1, ns, "ip -6 route add %s/%d via %s dev %s",
+                mpl_tb_fmt_ip6(pre, net6, sizeof(net6)), l->plen6,
+                mpl_tb_fmt_ip6(fl->addr6[1 - my], via6, sizeof(via6)), mpl_tb_ifname(t, first_link[best]));
+        }
     }
 }
 
 static void
 build(plan_t *p, const mpl_topology_t *t, int netem)
 {
-    char ns[64], lns[64], ip[20], via[20], net[20];
+    char ns[64], lns[64], ip[20], via[20], net[20], ip6[48], via6[48], net6[48];
+    int v6 = mpl_topo_has_ipv6(t);
 
     /* namespaces */
     for (int h = 0; h < t->n_hosts; h++) {
@@ -201,8 +212,18 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
         add(p, STEP_CMD, h, -1, ns, "ip link set lo up")->testbed_only = 1;
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.conf.all.rp_filter=0");
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.conf.default.rp_filter=0");
-        add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.disable_ipv6=1")->testbed_only = 1;
-        add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.disable_ipv6=1")->testbed_only = 1;
+        if (v6) {
+            /* static addresses only: no router advertisements, solicitations or DAD */
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.disable_ipv6=0")->testbed_only = 1;
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.disable_ipv6=0")->testbed_only = 1;
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.accept_ra=0");
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.router_solicitations=0");
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.accept_dad=0");
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.forwarding=%d", t->hosts[h].router ? 1 : 0);
+        } else {
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.disable_ipv6=1")->testbed_only = 1;
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.disable_ipv6=1")->testbed_only = 1;
+        }
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.ip_forward=%d", t->hosts[h].router ? 1 : 0);
         /* socket buffers large enough for one flow to fill 1 Gbit/s x 100 ms */
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.tcp_rmem=4096 131072 33554432");
@@ -238,6 +259,9 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
             add(p, STEP_CMD, h, l, ns, "ethtool -K %s tx off tso off gso off gro off", lk->name);
             add(p, STEP_CMD, h, l, ns, "ip addr add %s/%d dev %s",
                 mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)), lk->plen, lk->name);
+            if (lk->has6)
+                add(p, STEP_CMD, h, l, ns, "ip -6 addr add %s/%d dev %s nodad",
+                    mpl_tb_fmt_ip6(lk->addr6[e], ip6, sizeof(ip6)), lk->plen6, lk->name);
             add(p, STEP_CMD, h, l, ns, "ip link set dev %s up", lk->name);
         }
     }
@@ -301,6 +325,9 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
             const mpl_tb_link_t *lk = &t->links[dl];
             add(p, STEP_CMD, h, dl, ns, "ip route add default via %s dev %s",
                 mpl_tb_fmt_ip4(lk->addr[1 - end_of(lk, h)], via, sizeof(via)), lk->name);
+            if (lk->has6)
+                add(p, STEP_CMD, h, dl, ns, "ip -6 route add default via %s dev %s",
+                    mpl_tb_fmt_ip6(lk->addr6[1 - end_of(lk, h)], via6, sizeof(via6)), lk->name);
         }
         if (ho->router || nl < 2)
             continue;
@@ -318,6 +345,19 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
             add(p, STEP_CMD, h, l, ns, "ip route add default via %s dev %s table %d",
                 mpl_tb_fmt_ip4(lk->addr[1 - e], via, sizeof(via)), lk->name, table);
             add(p, STEP_CMD, h, l, ns, "ip rule add from %s table %d pref %d", ip, table, table);
+            if (!lk->has6)
+                continue;
+            /* the same for the IPv6 address, in the same table number of the IPv6 tables */
+            mpl_tb_fmt_ip6(lk->addr6[e], ip6, sizeof(ip6));
+            uint8_t pre[16];
+            memcpy(pre, lk->addr6[e], 16);
+            for (int b = lk->plen6; b < 128; b++)
+                pre[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+            add(p, STEP_CMD, h, l, ns, "ip -6 route add %s/%d dev %s table %d",
+                mpl_tb_fmt_ip6(pre, net6, sizeof(net6)), lk->plen6, lk->name, table);
+            add(p, STEP_CMD, h, l, ns, "ip -6 route add default via %s dev %s table %d",
+                mpl_tb_fmt_ip6(lk->addr6[1 - e], via6, sizeof(via6)), lk->name, table);
+            add(p, STEP_CMD, h, l, ns, "ip -6 rule add from %s table %d pref %d", ip6, table, table);
         }
     }
     if (t->mptcp)
@@ -341,10 +381,30 @@ host_endpoints(const mpl_topology_t *t, int h, mpl_tb_endpoint_t *eps)
         int flags = lk->ep_flags[e] >= 0 ? lk->ep_flags[e] : t->hosts[h].ep_flags;
         if (!flags)
             continue;
+        memset(&eps[n], 0, sizeof(eps[n]));
+        eps[n].family = AF_INET;
         eps[n].addr = lk->addr[e];
         eps[n].flags = flags;
         eps[n].id = id;
         eps[n].ifindex = (int)if_nametoindex(lk->name); /* 0 when printing */
+        n++;
+    }
+    /* IPv6 addresses: the same flags, ids after the IPv4 ones */
+    for (int l = 0; l < t->n_links; l++) {
+        const mpl_tb_link_t *lk = &t->links[l];
+        int e = end_of(lk, h);
+        if (e < 0 || !lk->has6)
+            continue;
+        id++;
+        int flags = lk->ep_flags[e] >= 0 ? lk->ep_flags[e] : t->hosts[h].ep_flags;
+        if (!flags)
+            continue;
+        memset(&eps[n], 0, sizeof(eps[n]));
+        eps[n].family = AF_INET6;
+        memcpy(eps[n].addr6, lk->addr6[e], 16);
+        eps[n].flags = flags;
+        eps[n].id = id;
+        eps[n].ifindex = (int)if_nametoindex(lk->name);
         n++;
     }
     return n;
@@ -383,21 +443,25 @@ mpl_tb_print_commands(const mpl_topology_t *t, FILE *f)
             else if (s->kind == STEP_CMD)
                 fprintf(f, "%s\n", s->cmd);
             else if (s->kind == STEP_MPTCP) {
-                mpl_tb_endpoint_t eps[MPL_TB_MAX_LINKS];
+                mpl_tb_endpoint_t eps[2 * MPL_TB_MAX_LINKS];
                 int n = host_endpoints(t, h, eps);
                 fprintf(f, "ip mptcp endpoint flush\n");
                 fprintf(f, "ip mptcp limits set subflows %d add_addr_accepted %d\n",
                         limit_or_default(ho->limit_subflows), limit_or_default(ho->limit_add_addr));
                 for (int k = 0; k < n; k++) {
                     const char *dev = "";
+                    char a6[48];
                     for (int l = 0; l < t->n_links; l++) {
                         int e = end_of(&t->links[l], h);
-                        if (e >= 0 && t->links[l].addr[e] == eps[k].addr)
+                        if (e >= 0 &&
+                            (eps[k].family == AF_INET6 ? !memcmp(t->links[l].addr6[e], eps[k].addr6, 16)
+                                                       : t->links[l].addr[e] == eps[k].addr))
                             dev = t->links[l].name;
                     }
                     fprintf(f, "ip mptcp endpoint add %s dev %s id %d %s\n",
-                            mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)), dev, eps[k].id,
-                            mpl_tb_ep_flags_fmt(eps[k].flags, flags, sizeof(flags)));
+                            eps[k].family == AF_INET6 ? mpl_tb_fmt_ip6(eps[k].addr6, a6, sizeof(a6))
+                                                      : mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)),
+                            dev, eps[k].id, mpl_tb_ep_flags_fmt(eps[k].flags, flags, sizeof(flags)));
                 }
             }
         }
@@ -627,7 +691,7 @@ run_step(const mpl_topology_t *t, const step_t *s, const char **cur_ns)
         return 0;
     }
     case STEP_MPTCP: {
-        mpl_tb_endpoint_t eps[MPL_TB_MAX_LINKS];
+        mpl_tb_endpoint_t eps[2 * MPL_TB_MAX_LINKS];
         const mpl_tb_host_t *ho = &t->hosts[s->host];
         int n = host_endpoints(t, s->host, eps);
         if (mpl_tb_mptcp_configure(limit_or_default(ho->limit_subflows), limit_or_default(ho->limit_add_addr),

@@ -120,7 +120,9 @@ int mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd);
 /* ---- MPTCP path manager ----------------------------------------------------------------- */
 
 typedef struct mpl_tb_endpoint {
-    uint32_t addr; /* IPv4, host byte order */
+    int family;        /* AF_INET (addr) or AF_INET6 (addr6) */
+    uint8_t addr6[16]; /* IPv6 */
+    uint32_t addr;     /* IPv4, host byte order */
     int ifindex;
     int flags; /* MPL_TB_EP_* */
     int id;

@@ -6,6 +6,7 @@
 #include "common/util.h"
 #include "testbed/trace.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 
 #include <ctype.h>
@@ -103,6 +104,53 @@ mpl_tb_fmt_ip4(uint32_t a, char *buf, size_t len)
 }
 
 /* "10.1.2.3" or "10.1.2.3/24" */
+const char *
+mpl_tb_fmt_ip6(const uint8_t a[16], char *buf, size_t len)
+{
+    if (inet_ntop(AF_INET6, a, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "?");
+    return buf;
+}
+
+int
+mpl_topo_has_ipv6(const mpl_topology_t *t)
+{
+    for (int i = 0; i < t->n_links; i++)
+        if (t->links[i].has6)
+            return 1;
+    return 0;
+}
+
+/* "ADDR" or "ADDR/LEN" (LEN 8..126); plen -1 when not given. Returns 0 or -1. */
+static int
+parse_ip6_prefix(const char *s, uint8_t addr[16], int *plen)
+{
+    char buf[64];
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    *plen = -1;
+    char *sl = strchr(buf, '/');
+    if (sl) {
+        *sl = '\0';
+        uint64_t v;
+        if (mpl_parse_u64(sl + 1, &v) != 0 || v < 8 || v > 126)
+            return -1;
+        *plen = (int)v;
+    }
+    return inet_pton(AF_INET6, buf, addr) == 1 ? 0 : -1;
+}
+
+/* 1 when a and b share their first plen bits. */
+static int
+same_prefix6(const uint8_t a[16], const uint8_t b[16], int plen)
+{
+    for (int i = 0; i < plen; i++)
+        if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
+            return 0;
+    return 1;
+}
+
 static int
 parse_ip4_prefix(const char *s, uint32_t *addr, int *plen)
 {
@@ -410,6 +458,9 @@ topology_key(parser_t *p, const char *k, const char *v)
     } else if (!strcmp(k, "mptcp")) {
         if (parse_bool(v, &t->mptcp) != 0)
             return perr(p, "mptcp: expected yes or no, got '%s'", v);
+    } else if (!strcmp(k, "ipv6")) {
+        if (parse_bool(v, &t->ipv6) != 0)
+            return perr(p, "ipv6: expected yes or no, got '%s'", v);
     } else if (!strcmp(k, "backend")) {
         if (!strcmp(v, "auto"))
             t->backend = MPL_TB_BACKEND_AUTO;
@@ -424,7 +475,7 @@ topology_key(parser_t *p, const char *k, const char *v)
             return perr(p, "capture: directory name too long");
         snprintf(t->capture_dir, sizeof(t->capture_dir), "%s", v);
     } else {
-        return perr(p, "unknown key '%s' in [topology] (name, mptcp, backend, capture)", k);
+        return perr(p, "unknown key '%s' in [topology] (name, mptcp, ipv6, backend, capture)", k);
     }
     return 0;
 }
@@ -545,6 +596,21 @@ link_key(parser_t *p, const char *k, const char *v)
         p->addr_line[p->idx][end] = p->line;
         return 0;
     }
+    if (mask == 3 && (!strcmp(k, "a_addr6") || !strcmp(k, "b_addr6"))) {
+        int end = k[0] == 'a' ? 0 : 1, plen;
+        if (parse_ip6_prefix(v, l->addr6[end], &plen) != 0)
+            return perr(p, "%s: invalid IPv6 address '%s' (ADDR or ADDR/LEN, LEN 8..126)", k, v);
+        if (l->addr6[end][0] == 0xff || (l->addr6[end][0] == 0xfe && (l->addr6[end][1] & 0xc0) == 0x80))
+            return perr(p, "%s: unusable address '%s' (multicast or link-local)", k, v);
+        if (plen >= 0) {
+            if (l->plen6 && l->plen6 != plen)
+                return perr(p, "%s: prefix length /%d differs from the other end's /%d", k, plen, l->plen6);
+            l->plen6 = (uint8_t)plen;
+        }
+        l->has6 |= 1 << end;
+        p->addr_line[p->idx][end] = p->line;
+        return 0;
+    }
     if (mask == 3 && (!strcmp(k, "a_endpoint") || !strcmp(k, "b_endpoint"))) {
         if (mpl_tb_ep_flags_parse(v, &l->ep_flags[k[0] == 'a' ? 0 : 1]) != 0)
             return perr(p, "%s: invalid flags '%s' (signal, subflow, backup, fullmesh, none)", k, v);
@@ -592,6 +658,7 @@ link_key(parser_t *p, const char *k, const char *v)
                     "unknown key '%s' in [link %s] (a, b, rate, delay, loss, queue, jitter, jitter_dist, "
                     "jitter_corr, jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, "
                     "reorder_gap, duplicate, corrupt, trace with optional _a2b/_b2a, a_addr, b_addr, "
+                    "a_addr6, b_addr6, "
                     "a_endpoint, b_endpoint)",
                     k, l->name);
         }
@@ -672,6 +739,39 @@ finish(parser_t *p)
                 return perr(p, "link '%s': reorder needs a delay (reordered frames skip it)", l->name);
         if (!l->plen)
             l->plen = 24;
+        /* IPv6: both ends or none; automatic fd00:0:<link number>::1 / ::2 with ipv6 = yes */
+        if (l->has6 == 1 || l->has6 == 2) {
+            p->line = p->addr_line[i][l->has6 == 1 ? 0 : 1];
+            return perr(p, "link '%s': give both a_addr6 and b_addr6, or neither", l->name);
+        }
+        if (!l->has6 && t->ipv6) {
+            for (int e = 0; e < 2; e++) {
+                memset(l->addr6[e], 0, 16);
+                l->addr6[e][0] = 0xfd;
+                l->addr6[e][4] = (uint8_t)((i + 1) >> 8);
+                l->addr6[e][5] = (uint8_t)(i + 1);
+                l->addr6[e][15] = (uint8_t)(e + 1);
+            }
+            l->has6 = 3;
+        }
+        l->has6 = l->has6 ? 1 : 0;
+        if (l->has6) {
+            if (!l->plen6)
+                l->plen6 = 64;
+            if (!same_prefix6(l->addr6[0], l->addr6[1], l->plen6) || !memcmp(l->addr6[0], l->addr6[1], 16)) {
+                p->line = p->addr_line[i][1] ? p->addr_line[i][1] : l->line;
+                return perr(p, "link '%s': a_addr6 and b_addr6 must differ and share their /%d", l->name,
+                            l->plen6);
+            }
+            for (int j = 0; j < i; j++)
+                if (t->links[j].has6 &&
+                    same_prefix6(l->addr6[0], t->links[j].addr6[0],
+                                 l->plen6 < t->links[j].plen6 ? l->plen6 : t->links[j].plen6)) {
+                    p->line = p->addr_line[i][0] ? p->addr_line[i][0] : l->line;
+                    return perr(p, "link '%s': its IPv6 subnet overlaps the one of link '%s'", l->name,
+                                t->links[j].name);
+                }
+        }
         /* automatic addresses: link i gets 10.0.<i+1>.0/24, a = .1, b = .2 */
         int given = (l->addr[0] != 0) + (l->addr[1] != 0);
         if (given == 0) {

@@ -57,12 +57,15 @@ typedef struct mpl_tb_dir {
 
 typedef struct mpl_tb_link {
     char name[MPL_TB_NAME_MAX + 1];
-    int a, b;            /* host indexes */
-    mpl_tb_dir_t dir[2]; /* [MPL_TB_A2B], [MPL_TB_B2A] */
-    uint32_t addr[2];    /* IPv4 of the a and b ends, host byte order */
-    uint8_t plen;        /* prefix length of the link's subnet */
-    int ep_flags[2];     /* MPTCP endpoint flags of each end; -1 = the host's */
-    int line;            /* line of the [link NAME] header */
+    int a, b;             /* host indexes */
+    mpl_tb_dir_t dir[2];  /* [MPL_TB_A2B], [MPL_TB_B2A] */
+    uint32_t addr[2];     /* IPv4 of the a and b ends, host byte order */
+    uint8_t plen;         /* prefix length of the link's subnet */
+    int has6;             /* IPv6 addresses too (a_addr6/b_addr6, or [topology] ipv6 = yes) */
+    uint8_t addr6[2][16]; /* IPv6 of the a and b ends */
+    uint8_t plen6;        /* their prefix length (default 64) */
+    int ep_flags[2];      /* MPTCP endpoint flags of each end; -1 = the host's */
+    int line;             /* line of the [link NAME] header */
 } mpl_tb_link_t;
 
 typedef struct mpl_tb_host {
@@ -105,6 +108,7 @@ typedef struct mpl_tb_event {
 typedef struct mpl_topology {
     char name[MPL_TB_TOPO_MAX + 1];
     int mptcp; /* configure MPTCP endpoints and limits */
+    int ipv6;  /* every link gets IPv6 addresses (fd00:0:N::1/64, ::2 by default) */
     mpl_tb_backend_t backend;
     char capture_dir[256]; /* capture every link into DIR/LINK.pcap while up; "" = no */
     mpl_tb_host_t hosts[MPL_TB_MAX_HOSTS];
@@ -145,6 +149,11 @@ uint64_t mpl_tb_queue_bytes(const mpl_tb_dir_t *d);
 
 /* The full link model of one direction: d->model with d's delay and loss. */
 void mpl_tb_dir_model(const mpl_tb_dir_t *d, mpl_lm_params_t *m);
+
+/* Formats an IPv6 address into buf (at least 46 bytes). Returns buf. */
+const char *mpl_tb_fmt_ip6(const uint8_t a[16], char *buf, size_t len);
+/* 1 when some link of t has IPv6 addresses. */
+int mpl_topo_has_ipv6(const mpl_topology_t *t);
 
 /* Formats an IPv4 address (host byte order) into buf. Returns buf. */
 const char *mpl_tb_fmt_ip4(uint32_t a, char *buf, size_t len);

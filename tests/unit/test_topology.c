@@ -204,6 +204,51 @@ test_change_parse(void **state)
     assert_non_null(strstr(err, "unknown action 'wobble'"));
 }
 
+static void expect_line(const char *text, const char *line);
+
+static void
+test_ipv6(void **state)
+{
+    assert_int_equal(mpl_topo_load("topologies/dual6.ini", &topo, err, sizeof(err)), 0);
+    char a6[48];
+    assert_int_equal(topo.links[1].has6, 1);
+    assert_string_equal(mpl_tb_fmt_ip6(topo.links[1].addr6[0], a6, sizeof(a6)), "fd00:0:2::1");
+    assert_int_equal(topo.links[1].plen6, 64);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    expect_line(buf, "ip -6 addr add fd00:0:2::1/64 dev l2 nodad\n");
+    expect_line(buf, "ip -6 route add default via fd00:0:1::2 dev l1\n");
+    expect_line(buf, "ip -6 route add fd00:0:2::/64 dev l2 table 101\n");
+    expect_line(buf, "ip -6 route add default via fd00:0:2::1 dev l2 table 101\n");
+    expect_line(buf, "ip -6 rule add from fd00:0:2::2 table 101 pref 101\n");
+    expect_line(buf, "ip mptcp endpoint add fd00:0:2::2 dev l2 id 4 signal\n");
+    expect_line(buf, "sysctl -w net.ipv6.conf.default.accept_dad=0\n");
+    free(buf);
+    /* explicit addresses, and the errors */
+    const char *t = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = fd01::1/48\nb_addr6 = fd01::2\n";
+    assert_int_equal(mpl_topo_parse(t, strlen(t), "m.ini", &topo, err, sizeof(err)), 0);
+    assert_int_equal(topo.links[0].plen6, 48);
+    const char *e1 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = fd01::1\n";
+    assert_int_equal(mpl_topo_parse(e1, strlen(e1), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_string_equal(err, "m.ini:6: link 'l1': give both a_addr6 and b_addr6, or neither");
+    const char *e2 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = fd01::1\nb_addr6 = fd02::1\n";
+    assert_int_equal(mpl_topo_parse(e2, strlen(e2), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "must differ and share their /64"));
+    const char *e3 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = fe80::1\n";
+    assert_int_equal(mpl_topo_parse(e3, strlen(e3), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "link-local"));
+    const char *e4 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = 10.0.0.1\n";
+    assert_int_equal(mpl_topo_parse(e4, strlen(e4), "m.ini", &topo, err, sizeof(err)), -1);
+    const char *e5 =
+        "[topology]\nipv6 = yes\n[host a]\n[host b]\n[link l1]\na = a\nb = b\n[link l2]\na = a\nb = b\n"
+        "a_addr6 = fd00:0:1::5\nb_addr6 = fd00:0:1::6\n";
+    assert_int_equal(mpl_topo_parse(e5, strlen(e5), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "IPv6 subnet overlaps the one of link 'l1'"));
+}
+
 static void
 test_trace_key(void **state)
 {
@@ -390,6 +435,7 @@ main(void)
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_link_models),
         cmocka_unit_test(test_trace_key),
+        cmocka_unit_test(test_ipv6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
