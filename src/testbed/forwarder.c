@@ -64,15 +64,12 @@ line_head(const line_t *l)
     return &l->slots[l->order[l->head]];
 }
 
-/* Appends a frame (or inserts it by release time when sorted). Returns 0, -1 when full. */
-static int
-line_put(line_t *l, const uint8_t *data, uint32_t len, uint64_t release, int sorted)
+/* Puts slot idx (already filled with its frame) in the ring: appended, or inserted by
+ * release time when sorted. */
+static void
+line_insert(line_t *l, uint32_t idx, uint32_t len, uint64_t release, int sorted)
 {
-    if (l->nfree == 0)
-        return -1;
-    uint32_t idx = l->free[--l->nfree];
     slot_t *s = &l->slots[idx];
-    memcpy(s->data, data, len);
     s->len = len;
     s->release_ns = release;
     l->bytes += len;
@@ -86,8 +83,21 @@ line_put(line_t *l, const uint8_t *data, uint32_t len, uint64_t release, int sor
             pos--;
         }
     l->order[(l->head + pos) % l->cap] = idx;
+}
+
+/* Copies a frame into a free slot and puts it in the ring. Returns 0, -1 when full. */
+static int
+line_put(line_t *l, const uint8_t *data, uint32_t len, uint64_t release, int sorted)
+{
+    if (l->nfree == 0)
+        return -1;
+    uint32_t idx = l->free[--l->nfree];
+    memcpy(l->slots[idx].data, data, len);
+    line_insert(l, idx, len, release, sorted);
     return 0;
 }
+
+#define NO_SLOT UINT32_MAX
 
 static volatile sig_atomic_t stop;
 
@@ -255,9 +265,13 @@ receive(direction_t *x)
     struct mmsghdr m[BATCH], out[2 * BATCH];
     struct iovec iov[BATCH], oiov[2 * BATCH];
 
+    /* frames are read straight into free slots of the delay line (one copy less); the
+     * private buffers rx serve when the line has no free slot left */
+    uint32_t sidx[BATCH];
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < BATCH; i++) {
-            iov[i].iov_base = rx[i];
+            sidx[i] = l->nfree > 0 ? l->free[--l->nfree] : NO_SLOT;
+            iov[i].iov_base = sidx[i] != NO_SLOT ? l->slots[sidx[i]].data : rx[i];
             iov[i].iov_len = FRAME_MAX;
             memset(&m[i], 0, sizeof(m[i]));
             m[i].msg_hdr.msg_iov = &iov[i];
@@ -266,8 +280,12 @@ receive(direction_t *x)
             m[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
         }
         int n = recvmmsg(in_fd, m, BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
-        if (n <= 0)
+        if (n <= 0) {
+            for (int i = BATCH - 1; i >= 0; i--)
+                if (sidx[i] != NO_SLOT)
+                    l->free[l->nfree++] = sidx[i];
             return; /* EAGAIN, or ENETDOWN while the link is down */
+        }
         uint64_t now = mpl_now_ns();
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
@@ -291,6 +309,7 @@ receive(direction_t *x)
         int nout = 0;
         for (int i = 0; i < n; i++) {
             uint32_t len = m[i].msg_len;
+            uint8_t *buf = iov[i].iov_base;
             if (len > FRAME_MAX || len == 0 || (m[i].msg_hdr.msg_flags & MSG_TRUNC))
                 continue; /* oversized frame (an offload left on): cannot be forwarded */
             if (blackhole) {
@@ -302,7 +321,7 @@ receive(direction_t *x)
                 continue;
             }
             if (!extended && delay == 0 && l->count == 0 && !x->has_trace) {
-                oiov[nout].iov_base = rx[i];
+                oiov[nout].iov_base = buf;
                 oiov[nout].iov_len = len;
                 memset(&out[nout], 0, sizeof(out[nout]));
                 out[nout].msg_hdr.msg_iov = &oiov[nout];
@@ -322,8 +341,12 @@ receive(direction_t *x)
                         arrival = (uint64_t)mono;
                 }
             if (!extended) {
-                if (line_put(l, rx[i], len, arrival + delay, 0) != 0)
+                if (sidx[i] != NO_SLOT) {
+                    line_insert(l, sidx[i], len, arrival + delay, 0);
+                    sidx[i] = NO_SLOT;
+                } else if (line_put(l, buf, len, arrival + delay, 0) != 0) {
                     __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
+                }
                 continue;
             }
             mpl_lm_verdict_t v;
@@ -333,7 +356,7 @@ receive(direction_t *x)
                 continue;
             }
             if (v.corrupt_bit >= 0) {
-                rx[i][v.corrupt_bit / 8] ^= (uint8_t)(1u << (v.corrupt_bit % 8));
+                buf[v.corrupt_bit / 8] ^= (uint8_t)(1u << (v.corrupt_bit % 8));
                 __atomic_fetch_add(&sh->corrupted[dir], 1, __ATOMIC_RELAXED);
             }
             if (v.copies > 1)
@@ -343,19 +366,26 @@ receive(direction_t *x)
             for (int k = 0; k < v.copies; k++) {
                 if (v.reordered && !x->has_trace) {
                     /* sent at once, ahead of the frames in the delay line */
-                    oiov[nout].iov_base = rx[i];
+                    oiov[nout].iov_base = buf;
                     oiov[nout].iov_len = len;
                     memset(&out[nout], 0, sizeof(out[nout]));
                     out[nout].msg_hdr.msg_iov = &oiov[nout];
                     out[nout].msg_hdr.msg_iovlen = 1;
                     nout++;
-                } else if (line_put(l, rx[i], len, v.release_ns, sorted || v.reordered) != 0) {
+                } else if (k == v.copies - 1 && sidx[i] != NO_SLOT) {
+                    line_insert(l, sidx[i], len, v.release_ns, sorted || v.reordered);
+                    sidx[i] = NO_SLOT;
+                } else if (line_put(l, buf, len, v.release_ns, sorted || v.reordered) != 0) {
                     __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
                 }
             }
         }
         if (nout)
             send_frames(out_fd, sh, dir, out, nout);
+        /* slots not kept (frames sent at once, dropped, or not received) are free again */
+        for (int i = BATCH - 1; i >= 0; i--)
+            if (sidx[i] != NO_SLOT)
+                l->free[l->nfree++] = sidx[i];
         if (x->has_trace)
             to_trace(x, now);
         if (n < BATCH)

@@ -562,7 +562,7 @@ trace_key(parser_t *p, mpl_tb_dir_t *dir, const char *k, const char *v)
         return perr(p, "%s: %s", k, why);
     dir->trace_bps = (uint64_t)mpl_trace_mean_bps(&tr);
     mpl_trace_free(&tr);
-    snprintf(dir->trace, sizeof(dir->trace), "%s", abs);
+    memcpy(dir->trace, abs, strlen(abs) + 1); /* fits: checked above */
     return 0;
 }
 
