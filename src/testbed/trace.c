@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int
 terr(char *err, size_t errlen, const char *fname, int line, const char *msg)
@@ -95,6 +96,12 @@ mpl_trace_load(const char *path, mpl_trace_t *t, char *err, size_t errlen)
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        snprintf(err, errlen, "%s: not a regular file", path);
         return -1;
     }
     size_t cap = 1 << 16, n = 0;
