@@ -224,6 +224,9 @@ typedef struct exp {
     int unavailable[MPL_PROTO_COUNT]; /* learnt: skip quickly after the first 'unavailable' */
     char host_sysctls[2][4096];       /* "key = value" lines read inside the client / server */
     char emulator[32];                /* the link emulator topo show reports (netem | forwarder) */
+    /* for the run's deadline (mpl_sc_deadline_s), from topo show: the lowest rate of any link
+     * direction (0 = all unlimited), the longest RTT and the highest loss */
+    double slowest_bps, max_rtt_s, max_loss_pct;
 } exp_t;
 
 static void
@@ -279,6 +282,36 @@ read_paths(exp_t *e, const char *json_path)
         mpl_jv_str(&d, mpl_jv_get(&d, mpl_jv_at(&d, mpl_jv_get(&d, topo, "links"), 0), "emulator"), NULL);
     if (emu != NULL)
         snprintf(e->emulator, sizeof(e->emulator), "%s", emu);
+    e->slowest_bps = 0;
+    e->max_rtt_s = 0;
+    e->max_loss_pct = 0;
+    for (const mpl_jv_t *l = mpl_jv_child(&d, mpl_jv_get(&d, topo, "links")); l; l = mpl_jv_next(&d, l)) {
+        double rtt = 0;
+        for (int k = 0; k < 2; k++) {
+            const mpl_jv_t *dv = mpl_jv_get(&d, l, k ? "b2a" : "a2b");
+            double rate = mpl_jv_num(mpl_jv_get(&d, dv, "rate_mbps"), 0) * 1e6;
+            double loss = mpl_jv_num(mpl_jv_get(&d, dv, "loss"), 0);
+            const mpl_jv_t *ge = mpl_jv_get(&d, dv, "loss_ge");
+            if (ge != NULL) {
+                /* Gilbert-Elliott: the stationary loss rate */
+                double gp = mpl_jv_num(mpl_jv_get(&d, ge, "p"), 0),
+                       gr = mpl_jv_num(mpl_jv_get(&d, ge, "r"), 0);
+                double h1 = mpl_jv_num(mpl_jv_get(&d, ge, "1-h"), 0),
+                       k1 = mpl_jv_num(mpl_jv_get(&d, ge, "1-k"), 0);
+                if (gp > 0) {
+                    double bad = gp / (gp + gr);
+                    loss = (1 - bad) * k1 + bad * h1;
+                }
+            }
+            rtt += mpl_jv_num(mpl_jv_get(&d, dv, "delay_ms"), 0) / 1e3;
+            if (rate > 0 && (e->slowest_bps == 0 || rate < e->slowest_bps))
+                e->slowest_bps = rate;
+            if (loss > e->max_loss_pct)
+                e->max_loss_pct = loss;
+        }
+        if (rtt > e->max_rtt_s)
+            e->max_rtt_s = rtt;
+    }
     e->n_paths = 0;
     const mpl_jv_t *sif = mpl_jv_get(&d, server, "interfaces");
     const char *server_first = NULL;
@@ -988,7 +1021,12 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
         }
     }
     int fired[MPL_SC_MAX_EVENTS + 1] = {0}, mig_fired = mig_to < 0 || it->proto != MPL_PROTO_MPTCP;
-    double hard_end = t_get + (double)sc->timeout_ns / 1e9 + 15;
+    /* a request workload moves requests x size, and at 'rate' it lasts requests / rate at least */
+    uint64_t moved = sc->workload_requests ? pt->size * (sc->requests > 0 ? sc->requests : 1) : pt->size;
+    double deadline = mpl_sc_deadline_s(sc, moved, e->slowest_bps, e->max_rtt_s, e->max_loss_pct);
+    if (sc->workload_requests && sc->req_rate > 0 && sc->deadline_ns == 0)
+        deadline += (double)sc->requests / sc->req_rate;
+    double hard_end = t_get + deadline;
     int cli_rc = -1, interrupted = 0, killed = 0;
     while ((cli_rc = reap(cli, 1)) == -1) {
         if (g_stop) {
@@ -1092,7 +1130,7 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     } else {
         snprintf(r.status, sizeof(r.status), "failed");
         if (killed)
-            snprintf(r.error, sizeof(r.error), "killed after %.0f s", (double)sc->timeout_ns / 1e9 + 15);
+            snprintf(r.error, sizeof(r.error), "killed at the run's deadline, %.0f s", deadline);
         else if (r.error[0] == '\0' && cli_rc != 0)
             snprintf(r.error, sizeof(r.error), "get exit %d: %s", cli_rc, last_line(get_log, l, sizeof(l)));
         else if (r.error[0] == '\0')
@@ -1338,6 +1376,7 @@ write_meta(exp_t *e, const char *started)
     }
     mpl_json_num(&j, "interval_s", sc->interval_s);
     mpl_json_num(&j, "timeout_s", (double)sc->timeout_ns / 1e9);
+    mpl_json_num(&j, "deadline_s", sc->deadline_ns ? (double)sc->deadline_ns / 1e9 : NAN);
     mpl_json_str(&j, "client_endpoints", sc->client_endpoints);
     mpl_json_str(&j, "server_endpoints", sc->server_endpoints);
     mpl_json_str(&j, "workload", sc->workload_requests ? "requests" : "bulk");

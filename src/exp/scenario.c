@@ -4,6 +4,7 @@
 #include "exp/scenario.h"
 #include "common/ini.h"
 #include "common/util.h"
+#include "testbed/linkmodel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
 static const char *const param_names[MPL_SC_NPARAMS] = {
@@ -48,6 +50,38 @@ const char *
 mpl_sc_param_name(mpl_sc_param_t p)
 {
     return (unsigned)p < MPL_SC_NPARAMS ? param_names[p] : "?";
+}
+
+static const char *const model_names[MPL_SC_NMODEL] = {
+    "jitter",  "jitter_dist",  "jitter_corr", "jitter_reorder", "loss_corr", "loss_ge",
+    "reorder", "reorder_corr", "reorder_gap", "duplicate",      "corrupt",   "trace"};
+#define MODEL_TRACE (MPL_SC_NMODEL - 1)
+
+/* A trace value: a file (used for every link), or per link "NAME/NAME/..." where NAME is
+ * "none" or stands for traces/NAME.trace. Fills parts; returns the count or -1. */
+static int split_parts(const char *s, char parts[][MPL_SC_VALUE_LEN], int max);
+static int
+trace_parts(const char *v, char parts[][MPL_SC_VALUE_LEN], int max)
+{
+    if (strchr(v, '/') != NULL && access(v, R_OK) == 0) {
+        snprintf(parts[0], MPL_SC_VALUE_LEN, "%s", v);
+        return 1;
+    }
+    int n = split_parts(v, parts, max);
+    for (int i = 0; i < n; i++) {
+        char name[MPL_SC_VALUE_LEN];
+        snprintf(name, sizeof(name), "%s", parts[i]);
+        if (strcmp(name, "none") != 0 &&
+            snprintf(parts[i], MPL_SC_VALUE_LEN, "traces/%s.trace", name) >= MPL_SC_VALUE_LEN)
+            return -1;
+    }
+    return n;
+}
+
+const char *
+mpl_sc_model_name(int i)
+{
+    return i >= 0 && i < MPL_SC_NMODEL ? model_names[i] : "?";
 }
 
 typedef struct sparser {
@@ -232,6 +266,48 @@ set_values(sparser_t *p, mpl_sc_param_t param, char *v)
     return 0;
 }
 
+/* A link-model key: values separated by blanks or ',' (swept), each one value or one per link
+ * ("2ms/5ms"); loss_ge writes its parameters with ':' ("1%:30%"). */
+static int
+set_model_values(sparser_t *p, int k, char *v)
+{
+    mpl_sc_values_t *pv = &p->sc->model[k];
+    if (pv->given)
+        return serr(p, "'%s' given twice", model_names[k]);
+    pv->n = 0;
+    pv->given = 1;
+    for (char *save = NULL, *tok = strtok_r(v, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+        if (pv->n == MPL_SC_MAX_VALUES)
+            return serr(p, "'%s': at most %d values", model_names[k], MPL_SC_MAX_VALUES);
+        char parts[MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN];
+        int n = strlen(tok) < MPL_SC_VALUE_LEN ? split_parts(tok, parts, MPL_SC_MAX_LINKS) : -1;
+        if (n < 1)
+            return serr(p, "%s: '%s': bad value (at most 8 '/'-separated parts)", model_names[k], tok);
+        if (k == MODEL_TRACE) {
+            for (const char *c = tok; *c; c++)
+                if (!isalnum((unsigned char)*c) && !strchr("._/-", *c))
+                    return serr(p, "trace: '%s': a trace file, or trace names per link (onoff/none)", tok);
+            n = trace_parts(tok, parts, MPL_SC_MAX_LINKS);
+            for (int i = 0; i < n; i++)
+                if (strcmp(parts[i], "none") != 0 && access(parts[i], R_OK) != 0)
+                    return serr(p, "trace: cannot read '%s'", parts[i]);
+            snprintf(pv->v[pv->n++], MPL_SC_VALUE_LEN, "%s", tok);
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            mpl_lm_params_t m;
+            char why[160];
+            mpl_lm_params_init(&m);
+            if (mpl_lm_set_key(&m, model_names[k], parts[i], why, sizeof(why)) != 0)
+                return serr(p, "%s", why);
+        }
+        snprintf(pv->v[pv->n++], MPL_SC_VALUE_LEN, "%s", tok);
+    }
+    if (pv->n == 0)
+        return serr(p, "'%s' has no value", model_names[k]);
+    return 0;
+}
+
 static int
 copy_word(sparser_t *p, const char *k, const char *v, char *dst, size_t dlen)
 {
@@ -319,6 +395,15 @@ scenario_key(sparser_t *p, const char *k, char *v)
             return serr(p, "timeout: expected 1s..1h");
         return 0;
     }
+    if (!strcmp(k, "deadline")) {
+        sc->deadline_ns = 0;
+        if (!strcmp(v, "auto"))
+            return 0;
+        if (mpl_parse_duration(v, &sc->deadline_ns) != 0 || sc->deadline_ns < 1000000000ull ||
+            sc->deadline_ns > 86400000000000ull)
+            return serr(p, "deadline: expected auto or 1s..24h");
+        return 0;
+    }
     if (!strcmp(k, "fail_at")) {
         if (mpl_parse_duration(v, &sc->fail_at_ns) != 0 || sc->fail_at_ns > 3600000000000ull)
             return serr(p, "fail_at: expected a time such as 3s");
@@ -352,9 +437,9 @@ scenario_key(sparser_t *p, const char *k, char *v)
             return set_values(p, (mpl_sc_param_t)i, v);
     return serr(
         p,
-        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, direction, "
-        "cc, fail, fail_at, fail_link, streams, streams_policy, streams_mode, migrate_at, migrate_to, "
-        "migrate_mode, workload, requests, concurrency, rate)",
+        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, deadline, size, "
+        "direction, cc, fail, fail_at, fail_link, streams, streams_policy, streams_mode, migrate_at, "
+        "migrate_to, migrate_mode, workload, requests, concurrency, rate)",
         k);
 }
 
@@ -397,10 +482,14 @@ topology_key(sparser_t *p, const char *k, char *v)
     for (int i = 0; i <= MPL_SC_BACKUP; i++)
         if (!strcmp(k, param_names[i]))
             return set_values(p, (mpl_sc_param_t)i, v);
+    for (int i = 0; i < MPL_SC_NMODEL; i++)
+        if (!strcmp(k, model_names[i]))
+            return set_model_values(p, i, v);
     return serr(
         p,
         "unknown key '%s' in [topology] (file, client, server, backend, links, rate, rate_mode, split, "
-        "delay, loss, backup, client_endpoints, server_endpoints)",
+        "delay, loss, backup, client_endpoints, server_endpoints, jitter, jitter_dist, jitter_corr, "
+        "jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, reorder_gap, duplicate, corrupt, trace)",
         k);
 }
 
@@ -421,14 +510,19 @@ event_key(sparser_t *p, const char *k, char *v)
         return serr(p, "event: invalid link name '%s'", link);
     static const char *const actions[] = {"down", "up", "blackhole", "rate", "delay", "loss"};
     int ok = 0;
-    for (size_t i = 0; i < MPL_ARRAY_SIZE(actions); i++)
-        if (!strncmp(rest, actions[i], strlen(actions[i])) &&
-            (rest[strlen(actions[i])] == '\0' || rest[strlen(actions[i])] == ' '))
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(actions) + MPL_SC_NMODEL; i++) {
+        const char *a = i < MPL_ARRAY_SIZE(actions) ? actions[i] : model_names[i - MPL_ARRAY_SIZE(actions)];
+        if (!strncmp(rest, a, strlen(a)) && (rest[strlen(a)] == '\0' || rest[strlen(a)] == ' '))
             ok = 1;
+    }
     if (!ok)
-        return serr(p, "event: unknown action in '%s' (down, up, blackhole, rate R, delay D, loss P)", rest);
+        return serr(p,
+                    "event: unknown action in '%s' (down, up, blackhole, rate R, delay D, loss P, or a "
+                    "link-model key "
+                    "such as jitter 5ms)",
+                    rest);
     for (const char *c = rest; *c; c++)
-        if (!isalnum((unsigned char)*c) && !strchr(" ._%/", *c))
+        if (!isalnum((unsigned char)*c) && !strchr(" ._%/:", *c))
             return serr(p, "event: unexpected character in '%s'", rest);
     if (strlen(rest) >= sizeof(e->action))
         return serr(p, "event: action too long");
@@ -532,6 +626,13 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
         for (int i = 0; i <= MPL_SC_BACKUP; i++)
             if (sc->params[i].given)
                 return serr(&p, "'%s' cannot be combined with a topology file", param_names[i]);
+    if (sc->topology_file[0] != '\0')
+        for (int i = 0; i < MPL_SC_NMODEL; i++)
+            if (sc->model[i].given)
+                return serr(&p, "'%s' cannot be combined with a topology file", model_names[i]);
+    if (sc->deadline_ns != 0 && sc->deadline_ns < sc->timeout_ns)
+        return serr(&p, "deadline (%.0f s) is shorter than timeout (%.0f s)", (double)sc->deadline_ns / 1e9,
+                    (double)sc->timeout_ns / 1e9);
     if (sc->params[MPL_SC_RATE].n > 1 && sc->params[MPL_SC_SPLIT].n > 1)
         return serr(&p, "sweep either 'rate' or 'split', not both");
     if (mpl_sc_npoints(sc) > MPL_SC_MAX_POINTS)
@@ -546,6 +647,22 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
             return serr(&p, "%s", msg);
         }
     return 0;
+}
+
+double
+mpl_sc_deadline_s(const mpl_scenario_t *sc, uint64_t size, double slowest_bps, double rtt_s, double loss_pct)
+{
+    if (sc->deadline_ns != 0)
+        return (double)sc->deadline_ns / 1e9;
+    double bps = slowest_bps > 0 ? slowest_bps : 1e9;
+    if (loss_pct > 0) {
+        double p = loss_pct >= 100 ? 1 : loss_pct / 100;
+        double rtt = rtt_s > 0.001 ? rtt_s : 0.001;
+        double mathis = 1.22 * 1448 * 8 / (rtt * sqrt(p));
+        if (mathis < bps)
+            bps = mathis;
+    }
+    return 15 + (double)sc->timeout_ns / 1e9 + 2 * (double)size * 8 / bps;
 }
 
 int
@@ -566,6 +683,11 @@ mpl_sc_npoints(const mpl_scenario_t *sc)
     int n = 1;
     for (int i = 0; i < MPL_SC_NPARAMS; i++) {
         n *= sc->params[i].n > 0 ? sc->params[i].n : 1;
+        if (n > 100000)
+            return n;
+    }
+    for (int i = 0; i < MPL_SC_NMODEL; i++) {
+        n *= sc->model[i].n > 0 ? sc->model[i].n : 1;
         if (n > 100000)
             return n;
     }
@@ -603,6 +725,11 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
     memset(pt, 0, sizeof(*pt));
     pt->index = idx;
     int rem = idx;
+    for (int k = MPL_SC_NMODEL - 1; k >= 0; k--) {
+        int n = sc->model[k].n > 0 ? sc->model[k].n : 1;
+        pt->model_idx[k] = rem % n;
+        rem /= n;
+    }
     for (int i = MPL_SC_NPARAMS - 1; i >= 0; i--) {
         int n = sc->params[i].n > 0 ? sc->params[i].n : 1;
         pt->value_idx[i] = rem % n;
@@ -617,6 +744,10 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
             off += (size_t)snprintf(pt->label + off, sizeof(pt->label) - off, "%s%s=%s", off ? " " : "",
                                     param_names[i], val[i]);
     }
+    for (int k = 0; k < MPL_SC_NMODEL; k++)
+        if (sc->model[k].n > 1 && off < sizeof(pt->label))
+            off += (size_t)snprintf(pt->label + off, sizeof(pt->label) - off, "%s%s=%s", off ? " " : "",
+                                    model_names[k], sc->model[k].v[pt->model_idx[k]]);
     if (pt->label[0] == '\0')
         snprintf(pt->label, sizeof(pt->label), "base");
 
@@ -704,6 +835,24 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
                 return -1;
             }
         }
+    for (int k = 0; k < MPL_SC_NMODEL; k++) {
+        if (sc->model[k].n == 0)
+            continue;
+        const char *v = sc->model[k].v[pt->model_idx[k]];
+        if (k == MODEL_TRACE) {
+            char tp[MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN];
+            int n = trace_parts(v, tp, MPL_SC_MAX_LINKS);
+            if (n != 1 && n != links) {
+                snprintf(err, errlen, "trace '%s' has %d per-link values for %d links", v, n, links);
+                return -1;
+            }
+            for (int i = 0; i < links; i++)
+                memcpy(pt->model[k][i], tp[n == 1 ? 0 : i], MPL_SC_VALUE_LEN);
+            continue;
+        }
+        if (per_link(v, links, pt->model[k], model_names[k], err, errlen) != 0)
+            return -1;
+    }
     snprintf(pt->cc, sizeof(pt->cc), "%s", val[MPL_SC_CC]);
     mpl_parse_size(val[MPL_SC_SIZE], &pt->size);
     snprintf(pt->direction, sizeof(pt->direction), "%s", val[MPL_SC_DIRECTION]);
@@ -756,13 +905,17 @@ mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *
         sc->server_host, sc->server_endpoints, extra, extra);
     for (int i = 0; i < pt->links; i++) {
         OUT("[link l%d]\na = %s\nb = %s\n", i + 1, sc->client_host, sc->server_host);
-        if (pt->rate_bps[i] > 0)
+        int traced = pt->model[MODEL_TRACE][i][0] != '\0' && strcmp(pt->model[MODEL_TRACE][i], "none") != 0;
+        if (pt->rate_bps[i] > 0 && !traced) /* a trace sets the rate */
             OUT("rate = %llukbit\n", (unsigned long long)(pt->rate_bps[i] / 1000));
         OUT("delay = %lluus\n", (unsigned long long)(pt->delay_ns[i] / 1000));
         if (pt->loss_pct[i] > 0)
             OUT("loss = %g%%\n", pt->loss_pct[i]);
         if (pt->backup[i])
             OUT("b_endpoint = %s backup\n", sc->server_endpoints);
+        for (int k = 0; k < MPL_SC_NMODEL; k++)
+            if (pt->model[k][i][0] != '\0' && (k != MODEL_TRACE || traced))
+                OUT("%s = %s\n", model_names[k], pt->model[k][i]);
         OUT("\n");
     }
 #undef OUT
