@@ -52,13 +52,13 @@ mpl_runs_find(const mpl_runs_t *rs, const char *id)
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-#define NCOLS 30
+#define NCOLS 31
 static const char *const columns[NCOLS] = {
-    "run_id",    "point",        "label",    "rep",          "proto",        "path",
-    "links",     "share1_pct",   "split",    "rate",         "delay",        "loss",
-    "backup",    "fail",         "cc",       "size_bytes",   "status",       "bytes",
-    "seconds",   "goodput_mbps", "verified", "cpu_client_s", "cpu_server_s", "stall_s",
-    "recover_s", "mptcp",        "subflows", "error",        "series",       "direction"};
+    "run_id",       "point",        "label",        "rep",       "proto",   "path",         "links",
+    "share1_pct",   "split",        "rate",         "delay",     "loss",    "backup",       "fail",
+    "cc",           "size_bytes",   "status",       "bytes",     "seconds", "goodput_mbps", "verified",
+    "cpu_client_s", "cpu_server_s", "stall_s",      "recover_s", "mptcp",   "subflows",     "error",
+    "series",       "direction",    "second_path_s"};
 
 void
 mpl_runs_csv_header(FILE *f)
@@ -118,6 +118,7 @@ mpl_runs_csv_row(FILE *f, const mpl_run_t *r)
     cell(f, r->error);
     cell(f, mpl_run_series(r, series, sizeof(series)));
     cell(f, r->direction[0] ? r->direction : "download");
+    num(f, r->second_path_s);
     fputc('\n', f);
 }
 
@@ -226,6 +227,7 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
         r.subflows = inum(c[26]);
         scopy(r.error, sizeof(r.error), c[27]);
         scopy(r.direction, sizeof(r.direction), c[29][0] ? c[29] : "download");
+        r.second_path_s = dnum(c[30]); /* an older runs.csv without the column: unknown */
         if (nc != header_cols || r.id[0] == '\0' || r.point < 1 || r.status[0] == '\0') {
             /* e.g. the last line of a run killed while writing: that run is done again */
             mpl_warn("%s:%d: malformed row ignored", path, lineno);
@@ -280,7 +282,7 @@ field_median(const mpl_runs_t *rs, const mpl_group_t *g, size_t offset)
     return m;
 }
 
-/* Table order: point, then tcp references by link, tls, mptcp, tcpls. */
+/* Table order: point, then tcp references by link, tls, mptcp, mptls, tcpls. */
 static int
 cmp_group(const void *a, const void *b)
 {
@@ -409,6 +411,7 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
         x->cpu_server_median = field_median(rs, x, offsetof(mpl_run_t, cpu_server_s));
         x->stall_median = field_median(rs, x, offsetof(mpl_run_t, stall_s));
         x->recover_median = field_median(rs, x, offsetof(mpl_run_t, recover_s));
+        x->second_path_median = field_median(rs, x, offsetof(mpl_run_t, second_path_s));
         x->expected = x->ratio = NAN;
     }
     qsort(g, (size_t)ng, sizeof(*g), cmp_group);
@@ -418,7 +421,7 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
         if (!mpl_proto_multipath(x->proto))
             continue;
         int backup[MPL_SC_MAX_LINKS + 1] = {0};
-        if (x->proto == MPL_PROTO_MPTCP ||
+        if (x->proto == MPL_PROTO_MPTCP || x->proto == MPL_PROTO_MPTLS ||
             x->proto == MPL_PROTO_TCPLS) /* MPTCP endpoint flag, TCPLS --backup */
             parse_backup(x->backup, backup);
         int failing = x->fail[0] != '\0' && strcmp(x->fail, "none") != 0;
@@ -484,17 +487,17 @@ fmtd(char *buf, size_t len, const char *fmt, double v)
 void
 mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
 {
-    char a[32], b[32], c[32], d[32], e[32], series[32];
+    char a[32], b[32], c[32], d[32], e[32], s2[32], series[32];
     int w = 5, note_f = 0, note_b = 0;
     for (int i = 0; i < n; i++)
         if ((int)strlen(g[i].label) > w)
             w = (int)strlen(g[i].label);
     if (w > 60)
         w = 60;
-    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s\n", w, "point", "series", "runs", "goodput",
-            "[min-max]", "expected", "ratio", "stall", "recover");
-    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s", "Mbit/s",
-            "", "s", "s");
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s %8s\n", w, "point", "series", "runs", "goodput",
+            "[min-max]", "expected", "ratio", "stall", "recover", "2nd path");
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s %8s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s",
+            "Mbit/s", "", "s", "s", "s");
     int last = -1;
     for (int i = 0; i < n; i++) {
         const mpl_group_t *x = &g[i];
@@ -511,11 +514,12 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
             snprintf(range, sizeof(range), "-");
         else
             snprintf(range, sizeof(range), "[%.1f-%.1f]", x->min, x->max);
-        fprintf(f, "%-*.*s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s%s\n", w, w, label,
+        fprintf(f, "%-*.*s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s %8s%s\n", w, w, label,
                 mpl_run_series(&tmp, series, sizeof(series)), x->n_ok, x->n,
                 fmtd(a, sizeof(a), "%.1f", x->median), range, fmtd(b, sizeof(b), "%.1f", x->expected),
                 fmtd(c, sizeof(c), "%.2f", x->ratio), fmtd(d, sizeof(d), "%.2f", x->stall_median),
                 fmtd(e, sizeof(e), "%.2f", x->recover_median),
+                fmtd(s2, sizeof(s2), "%.3f", x->second_path_median),
                 x->flagged                          ? "  <- off by >10%"
                 : x->basis == MPL_EXPECTED_FAILOVER ? "  (f)"
                 : x->basis == MPL_EXPECTED_BACKUP   ? "  (b)"
@@ -530,8 +534,8 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
                 "(f) failure point: expected = an ideal transfer at the sum of the (non-backup) links' "
                 "references until the failure, then at the surviving links' (time-weighted); not flagged\n");
     if (note_b)
-        fprintf(f,
-                "(b) with a backup path (mptcp, tcpls): expected = the non-backup links' references only\n");
+        fprintf(f, "(b) with a backup path (mptcp, mptls, tcpls): expected = the non-backup links' "
+                   "references only\n");
 }
 
 /* ---- failure metrics ----------------------------------------------------------------- */
@@ -585,4 +589,24 @@ mpl_failure_metrics(const double *t, const double *mbps, int n, double event_t, 
             return;
         }
     }
+}
+
+double
+mpl_first_data_s(const double *t, const double *bytes, int n, double threshold)
+{
+    int base = 0;
+    for (int i = 0; i < n && t[i] <= 0; i++)
+        base = i;
+    for (int i = base + 1; i < n; i++) {
+        double above = bytes[i] - bytes[base];
+        if (above <= threshold)
+            continue;
+        /* the crossing lies between samples i-1 and i: interpolate at a constant rate */
+        double prev = bytes[i - 1] - bytes[base];
+        double at = t[i - 1];
+        if (above > prev && t[i] > t[i - 1])
+            at += (threshold - prev) / (above - prev) * (t[i] - t[i - 1]);
+        return at > 0 ? at : 0;
+    }
+    return NAN;
 }

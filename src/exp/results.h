@@ -36,6 +36,7 @@ typedef struct mpl_run {
     int mptcp;                         /* mptcp: 1 multipath, 0 fell back to TCP; -1 n/a */
     int subflows;                      /* subflows or connections seen; 0 n/a */
     char error[160];
+    double second_path_s; /* multipath: first data on a second link (mpl_first_data_s); NAN never/n/a */
 } mpl_run_t;
 
 typedef struct mpl_runs {
@@ -80,6 +81,7 @@ typedef struct mpl_group {
     double seconds_median;
     double cpu_client_median, cpu_server_median;
     double stall_median, recover_median;
+    double second_path_median;
     double expected; /* multipath: see expected_basis; else NAN */
     double ratio;    /* median / expected, NAN when unknown */
     int flagged;     /* |ratio - 1| > MPL_FLAG_RATIO (never for failure points) */
@@ -119,5 +121,18 @@ void mpl_stats_print(FILE *f, const mpl_group_t *g, int n);
  * (recover; NAN when it never does, or when event_t < 0). */
 void mpl_failure_metrics(const double *t, const double *mbps, int n, double event_t, double target_mbps,
                          double window_s, double *stall_s, double *recover_s);
+
+/* Bytes above its baseline that an interface's counter must pass for "data on that path": more
+ * than the join's handshake (MP_JOIN SYN/ACKs; a TCPLS join's TCP and TLS handshake), less than
+ * the first flight of data (an initial window of 10 segments is about 14.5 kB). */
+#define MPL_SECOND_PATH_BYTES 4096.0
+
+/* From one interface's samples (t = seconds since the transfer started, bytes = the cumulative
+ * rx (downloads) or tx (uploads) counter, n samples in time order): the time at which the
+ * counter first exceeds its baseline (its value at the last sample with t <= 0, or the first
+ * sample when none) by threshold bytes, interpolated linearly between the two samples around
+ * the crossing and never below 0. NAN when it never does. The second_path_s metric of a
+ * multipath run is the minimum of this over the client's links other than the first. */
+double mpl_first_data_s(const double *t, const double *bytes, int n, double threshold);
 
 #endif

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
+static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "mptls", "tcpls"};
 static const char *const param_names[MPL_SC_NPARAMS] = {"links",  "rate", "split", "delay", "loss",
                                                         "backup", "fail", "cc",    "size",  "direction"};
 static const char *const param_defaults[MPL_SC_NPARAMS] = {"2",    "100mbit", "",      "10ms", "0",
@@ -39,7 +39,7 @@ mpl_proto_parse(const char *s, mpl_proto_t *p)
 int
 mpl_proto_multipath(mpl_proto_t p)
 {
-    return p == MPL_PROTO_MPTCP || p == MPL_PROTO_TCPLS;
+    return p == MPL_PROTO_MPTCP || p == MPL_PROTO_TCPLS || p == MPL_PROTO_MPTLS;
 }
 
 const char *
@@ -239,7 +239,7 @@ scenario_key(sparser_t *p, const char *k, char *v)
         for (char *save = NULL, *t = strtok_r(v, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
             mpl_proto_t pr;
             if (mpl_proto_parse(t, &pr) != 0)
-                return serr(p, "protocols: unknown protocol '%s' (tcp, tls, mptcp, tcpls)", t);
+                return serr(p, "protocols: unknown protocol '%s' (tcp, tls, mptcp, mptls, tcpls)", t);
             for (int i = 0; i < sc->n_protos; i++)
                 if (sc->protos[i] == pr)
                     return serr(p, "protocols: '%s' listed twice", t);
@@ -253,6 +253,12 @@ scenario_key(sparser_t *p, const char *k, char *v)
         if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 100)
             return serr(p, "repeat: expected 1..100");
         sc->repeat = (int)u;
+        return 0;
+    }
+    if (!strcmp(k, "monitor_hz")) {
+        if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 100)
+            return serr(p, "monitor_hz: expected 1..100");
+        sc->monitor_hz = (int)u;
         return 0;
     }
     if (!strcmp(k, "interval")) {
@@ -386,6 +392,7 @@ defaults(mpl_scenario_t *sc, const char *fname)
         sc->protos[i] = (mpl_proto_t)i;
     sc->n_protos = MPL_PROTO_COUNT;
     sc->repeat = 3;
+    sc->monitor_hz = 20;
     sc->interval_s = 0.1;
     sc->timeout_ns = 120000000000ull;
     sc->fail_at_ns = 3000000000ull;
