@@ -757,7 +757,10 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     arg(&ma, "%s", mon_csv);
     arg(&ma, "--quiet");
     unlink(mon_csv);
-    double t_mon = mpl_now_s();
+    uint64_t t_mon_ns = mpl_now_ns();
+    double t_mon = (double)t_mon_ns / 1e9; /* the monitor's t = 0 (--t0-ns) */
+    arg(&ma, "--t0-ns");
+    arg(&ma, "%llu", (unsigned long long)t_mon_ns);
     pid_t mon = spawn(ma.argv, NULL, mon_log);
     int mon_rc;
     wait_for_text(mon_csv, "\n", 1, mon, 3, &mon_rc); /* header written: sampling has started */
