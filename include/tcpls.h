@@ -100,7 +100,31 @@ typedef struct tcpls_ctx_config {
      * client: join with a full handshake (certificate) instead; server: accept such joins
      * (otherwise refused with TCPLS_ERR_TOKEN). For comparison. */
     int join_full_handshake;
+    /* How a sender places stream data on its connections (a tcpls_stream_policy_t; 0 =
+     * TCPLS_STREAMS_SPREAD). Sessions start with it; tcpls_session_set_stream_policy changes it. */
+    int stream_policy;
 } tcpls_ctx_config_t;
+
+/* Stream policies (tcpls_ctx_config_t.stream_policy, tcpls_session_set_stream_policy):
+ *  - TCPLS_STREAMS_SPREAD: the scheduler puts any stream's next record on any connection
+ *    (aggregation: one stream uses every path, and waits for the slowest of them);
+ *  - TCPLS_STREAMS_PIN: each stream is kept on one connection (the paper's independently
+ *    ordered streams: loss or delay on one path does not hold back the streams of another).
+ *    A stream is given, when it first has data to send, to the usable connection (established,
+ *    of the best priority: not a backup while a normal one works, not migrated away from)
+ *    holding the fewest streams with data waiting; the streams are balanced again (each
+ *    connection's count within one of the others') when the set of usable connections changes
+ *    (a join completed, a connection failed, was migrated away from or changed priority). Records
+ *    already sent stay where they are; a failed connection's unacknowledged records go to the
+ *    connections their streams move to. No reinjection. The policy concerns the sender only
+ *    (the server for downloads); the receiver reorders per stream in both. */
+typedef enum tcpls_stream_policy {
+    TCPLS_STREAMS_SPREAD = 0,
+    TCPLS_STREAMS_PIN = 1,
+} tcpls_stream_policy_t;
+
+/* The policy called name ("spread" or "pin"), or TCPLS_ERR_ARG for another name or NULL. */
+int tcpls_stream_policy_from_name(const char *name);
 
 /* 1 if name is a scheduler this library has ("default", "minrtt", "rr"). */
 int tcpls_scheduler_valid(const char *name);
@@ -274,6 +298,11 @@ void tcpls_conn_set_metrics(tcpls_session_t *s, uint32_t conn_id, uint32_t srtt_
 /* The session's clock for what tcpls_receive() does not see (output timing): call it once per
  * event-loop round with a monotonic time in nanoseconds. */
 void tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns);
+/* Server, on a fresh session: 1 while its ClientHello is a join that waits for the session it
+ * joins to complete its own handshake (the client joined on a token of our first flight before
+ * its Finished reached us). Such a session resumes from tcpls_session_set_time(): call it every
+ * loop round for these sessions too, then write their output. It gives up after 10 s. */
+int tcpls_session_join_waiting(tcpls_session_t *s);
 /* Since when conn_id waits for acknowledgment progress (session clock, ns): the time its
  * oldest unacknowledged record went out or the last ACK that advanced, 0 when nothing is
  * unacknowledged. The application declares a blackhole when now - this > its timeout. */
@@ -301,6 +330,14 @@ size_t tcpls_session_peer_address_count(tcpls_session_t *s);
 int tcpls_session_peer_address(tcpls_session_t *s, size_t index, tcpls_addr_t *out);
 /* Selects the scheduler of this session (see tcpls_ctx_config_t.scheduler). Returns 0 or TCPLS_ERR_ARG. */
 int tcpls_session_set_scheduler(tcpls_session_t *s, const char *name);
+
+/* Selects the stream policy of this session (a tcpls_stream_policy_t), for streams opened
+ * before and after the call. Returns 0 or TCPLS_ERR_ARG. */
+int tcpls_session_set_stream_policy(tcpls_session_t *s, int policy);
+/* TCPLS_STREAMS_PIN: writes to *conn_id ([out]) the connection stream_id is kept on. Returns 0,
+ * TCPLS_ERR_NO_STREAM (unknown stream), or TCPLS_ERR_NO_CONN (not placed yet, or the policy is
+ * TCPLS_STREAMS_SPREAD). */
+int tcpls_stream_conn(tcpls_session_t *s, uint32_t stream_id, uint32_t *conn_id);
 
 /* ---- socket glue (lib/io_socket.c): optional helpers for non-blocking sockets ----------- */
 

@@ -164,6 +164,24 @@ ext_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context, const unsign
     return 1;
 }
 
+/* Server, before anything of the ClientHello is processed: a join whose target is still in
+ * its own handshake waits for it (tcpls__join_park): OpenSSL keeps the ClientHello and asks
+ * again on the next SSL_do_handshake (SSL_ERROR_WANT_CLIENT_HELLO_CB). */
+static int
+client_hello_cb(SSL *ssl, int *al, void *arg)
+{
+    tcpls_session_t *s = SSL_get_app_data(ssl);
+    const unsigned char *tok;
+    size_t len;
+    if (s == NULL || SSL_client_hello_get0_ext(ssl, EXT_TCPLS_JOIN, &tok, &len) != 1 ||
+        len != TCPLS_TOKEN_LEN) {
+        if (s != NULL)
+            s->join_parked = 0;
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+    return tcpls__join_park(s, tok) ? SSL_CLIENT_HELLO_RETRY : SSL_CLIENT_HELLO_SUCCESS;
+}
+
 /* ---- contexts ------------------------------------------------------------------------------- */
 
 static void
@@ -207,6 +225,11 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     ctx->sched = tcpls__sched_find(cfg->scheduler);
+    if (cfg->stream_policy != TCPLS_STREAMS_SPREAD && cfg->stream_policy != TCPLS_STREAMS_PIN) {
+        set_err(err, errlen, "unknown stream policy");
+        goto fail;
+    }
+    ctx->stream_policy = cfg->stream_policy;
 
     if ((sc = SSL_CTX_new(cfg->is_server ? TLS_server_method() : TLS_client_method())) == NULL) {
         set_err(err, errlen, "SSL_CTX_new");
@@ -234,8 +257,10 @@ tcpls_ctx_new(const tcpls_ctx_config_t *cfg, char *err, size_t errlen)
         set_err(err, errlen, "cannot register the tcpls extensions");
         goto fail;
     }
-    if (cfg->is_server)
+    if (cfg->is_server) {
         SSL_CTX_set_psk_find_session_callback(sc, tcpls__join_psk_find);
+        SSL_CTX_set_client_hello_cb(sc, client_hello_cb, NULL);
+    }
     if (cfg->is_server) {
         if (cfg->cert_file && SSL_CTX_use_certificate_chain_file(sc, cfg->cert_file) != 1) {
             set_err(err, errlen, "cannot load the certificate");
@@ -382,6 +407,35 @@ buffer_upto(conn_t *c, size_t want, const uint8_t *data, size_t len, size_t *use
     return 1;
 }
 
+/* One SSL_do_handshake: 0 to wait for more input, or what completing it returned, or an
+ * error. */
+static int
+handshake_step(tcpls_session_t *s, conn_t *c, SSL *ssl)
+{
+    int r = SSL_do_handshake(ssl);
+    tcpls__drain_wbio(s, c);
+    if (r == 1)
+        return !c->ssl        ? handshake_complete(s)
+               : s->is_server ? tcpls__join_finished_server(c) /* joined early */
+                              : tcpls__join_complete_client(s, c);
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ && (r = half_rtt_control(s, c)) != 0)
+        return r;
+    if (e == SSL_ERROR_WANT_READ && (r = tcpls__join_early_server(s)) != 0)
+        return r < 0 ? r : 0; /* joined: what follows goes to the target (tcpls_receive) */
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+        /* a join refused: an unknown token, or a known one whose PSK binder is wrong (a
+         * stolen token without the session's keys: decrypt_error) */
+        unsigned long why = ERR_GET_REASON(ERR_peek_error());
+        int refused = s->join_refused || (s->is_server && s->join_pending) ||
+                      (c->ssl != NULL && (why == SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER ||
+                                          why == SSL_R_TLSV1_ALERT_DECRYPT_ERROR));
+        ERR_clear_error();
+        return refused ? TCPLS_ERR_TOKEN : TCPLS_ERR_HANDSHAKE;
+    }
+    return 0;
+}
+
 /* Feeds whole TLS records to OpenSSL one at a time, so that nothing after the last handshake
  * record reaches OpenSSL: what follows belongs to libtcpls's record layer. Returns the bytes of
  * data consumed, or a negative error. */
@@ -410,29 +464,20 @@ tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_
         if (BIO_write(SSL_get_rbio(ssl), c->in.base + c->in.off, (int)need) != (int)need)
             return TCPLS_ERR_NOMEM;
         tcpls__buf_consume(&c->in, need);
-        r = SSL_do_handshake(ssl);
-        tcpls__drain_wbio(s, c);
-        if (r == 1)
-            return !joining       ? handshake_complete(s)
-                   : s->is_server ? tcpls__join_finished_server(c)
-                                  : tcpls__join_complete_client(s, c);
-        int e = SSL_get_error(ssl, r);
-        if (e == SSL_ERROR_WANT_READ && (r = half_rtt_control(s, c)) != 0)
+        if ((r = handshake_step(s, c, ssl)) != 0)
             return r;
-        if (e == SSL_ERROR_WANT_READ && (r = tcpls__join_early_server(s)) != 0)
-            return r < 0 ? r : 0; /* joined: what follows goes to the target (tcpls_receive) */
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-            /* a join refused: an unknown token, or a known one whose PSK binder is wrong (a
-             * stolen token without the session's keys: decrypt_error) */
-            unsigned long why = ERR_GET_REASON(ERR_peek_error());
-            int refused = s->join_refused || (s->is_server && s->join_pending) ||
-                          (c->ssl != NULL && (why == SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER ||
-                                              why == SSL_R_TLSV1_ALERT_DECRYPT_ERROR));
-            ERR_clear_error();
-            return refused ? TCPLS_ERR_TOKEN : TCPLS_ERR_HANDSHAKE;
-        }
     }
     return 0;
+}
+
+/* Server: a parked join (client_hello_cb) tries again once its target finished its handshake
+ * (or gave up waiting). Called with the session's clock (tcpls_session_set_time). */
+int
+tcpls__handshake_resume(tcpls_session_t *s)
+{
+    if (!s->join_parked || s->mode != MODE_HANDSHAKE || s->closed || s->nconns == 0)
+        return 0;
+    return handshake_step(s, s->conns[0], s->ssl);
 }
 
 /* ---- plain TLS mode (a client without tcpls) ------------------------------------------------ */

@@ -206,6 +206,9 @@ typedef struct tcpls_stream {
     size_t reorder_mem;   /* memory of the ring and its bitmap */
     unsigned fin_received : 1, fin_delivered : 1, closed_reported : 1;
     struct tcpls_stream *sendq_next;
+    /* TCPLS_STREAMS_PIN: the connection this stream's records go on (valid when pinned) */
+    uint32_t pin_conn;
+    unsigned pinned : 1;
 } tcpls_stream_t;
 
 typedef void (*tcpls_deliver_fn)(void *arg, tcpls_stream_t *st, const uint8_t *data, size_t len, int fin);

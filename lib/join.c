@@ -102,12 +102,48 @@ tcpls__join_lookup(tcpls_session_t *s, const uint8_t *in)
     return -1;
 }
 
+/* Server: the ClientHello of fresh session s carries token, issued by a session whose own
+ * handshake has not completed here: the client read the token in our first flight and joined
+ * before its Finished on connection 0 reached us (that path is slower, or lossy). The join
+ * waits for that handshake (the ClientHello is parked, tcpls__handshake_resume) instead of
+ * being refused and burning the token, at most JOIN_PARK_MAX_NS. Returns 1 to wait. */
+int
+tcpls__join_park(tcpls_session_t *s, const uint8_t *token)
+{
+    int waiting = 0;
+    for (tcpls_session_t *t = s->ctx->registry; t != NULL && !waiting; t = t->reg_next) {
+        if (t == s || t->closed || t->mode != MODE_HANDSHAKE)
+            continue;
+        for (size_t i = 0; i < t->ntokens && !waiting; i++)
+            waiting =
+                !t->tokens[i].reserved && CRYPTO_memcmp(t->tokens[i].value, token, TCPLS_TOKEN_LEN) == 0;
+    }
+    if (waiting && !s->join_parked) {
+        s->join_parked = 1;
+        s->join_parked_since = s->now_ns;
+        memcpy(s->join_token, token, TCPLS_TOKEN_LEN);
+    } else if (waiting && s->now_ns - s->join_parked_since > JOIN_PARK_MAX_NS) {
+        return 0; /* refused (still parked: the token is consumed when this session ends) */
+    }
+    if (!waiting)
+        s->join_parked = 0;
+    return waiting;
+}
+
 /* A join handshake ended (joined or not): its token is consumed, and the target may
  * replenish. */
 void
 tcpls__join_settle(tcpls_session_t *s)
 {
     tcpls_session_t *t;
+    if (s->join_parked) {
+        /* a parked join that ends: the client spent the token (consumed here too) */
+        s->join_parked = 0;
+        for (t = s->ctx->registry; t != NULL; t = t->reg_next)
+            for (size_t i = 0; i < t->ntokens; i++)
+                if (t != s && CRYPTO_memcmp(t->tokens[i].value, s->join_token, TCPLS_TOKEN_LEN) == 0)
+                    t->tokens[i--] = t->tokens[--t->ntokens];
+    }
     if (!s->join_pending)
         return;
     s->join_pending = 0;

@@ -16,6 +16,8 @@
  *    backlog keeps the faster path busy with (sched_slack_us). A slow path thus never makes the
  *    receiver wait for it.
  * Control frames are not scheduled: they go on whatever connection has output built.
+ * The stream policy (tcpls_stream_policy_t) comes first: with TCPLS_STREAMS_PIN a connection only
+ * carries the streams pinned to it, with no limit from the others and no reinjection.
  */
 #include "session.h"
 
@@ -239,6 +241,8 @@ tcpls__sched_data_budget(tcpls_session_t *s, conn_t *c)
             best = conn_rank(s->conns[i]);
     if (conn_rank(c) != best)
         return 0;
+    if (s->stream_policy == TCPLS_STREAMS_PIN)
+        return budget; /* each connection carries its own streams, whatever the others do */
     for (size_t i = 0; i < s->nconns && budget > 0; i++) {
         conn_t *x = s->conns[i];
         if (x != c && x->state == TCPLS_CONN_ESTABLISHED && conn_rank(x) == best)
@@ -250,7 +254,115 @@ tcpls__sched_data_budget(tcpls_session_t *s, conn_t *c)
 int
 tcpls__sched_reinject(tcpls_session_t *s, conn_t *c)
 {
+    if (s->stream_policy == TCPLS_STREAMS_PIN)
+        return 0; /* a copy on another path would tie the stream to that path too */
     return s->sched->reinject != NULL ? s->sched->reinject(s, c) : 0;
+}
+
+/* ---- stream policy ----------------------------------------------------------------------- */
+
+/* Index (in s->conns) of the connections that may carry data: established, of the best rank;
+ * one bit each. */
+static uint64_t
+pin_usable(const tcpls_session_t *s)
+{
+    int best = 3;
+    uint64_t set = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i]->state == TCPLS_CONN_ESTABLISHED && conn_rank(s->conns[i]) < best)
+            best = conn_rank(s->conns[i]);
+    for (size_t i = 0; i < s->nconns && i < 64; i++)
+        if (s->conns[i]->state == TCPLS_CONN_ESTABLISHED && conn_rank(s->conns[i]) == best)
+            set |= (uint64_t)1 << i;
+    return set;
+}
+
+/* Index of the usable connection of id, or -1. */
+static int
+pin_index(const tcpls_session_t *s, uint64_t usable, uint32_t id)
+{
+    for (size_t i = 0; i < s->nconns && i < 64; i++)
+        if ((usable >> i & 1) && s->conns[i]->id == id)
+            return (int)i;
+    return -1;
+}
+
+/* Queued streams pinned to each usable connection (load[i] for s->conns[i]); streams pinned to a
+ * connection that is not usable any more lose their pin. */
+static void
+pin_loads(tcpls_session_t *s, uint64_t usable, unsigned load[64])
+{
+    memset(load, 0, 64 * sizeof(load[0]));
+    for (tcpls_stream_t *st = s->sendq_head; st != NULL; st = st->sendq_next) {
+        int i = st->pinned ? pin_index(s, usable, st->pin_conn) : -1;
+        if (i >= 0)
+            load[i]++;
+        else
+            st->pinned = 0;
+    }
+}
+
+/* The usable connection with the fewest queued streams (lowest index on ties), or -1. */
+static int
+pin_least(const tcpls_session_t *s, uint64_t usable, const unsigned load[64])
+{
+    int best = -1;
+    for (size_t i = 0; i < s->nconns && i < 64; i++)
+        if ((usable >> i & 1) && (best < 0 || load[i] < load[best]))
+            best = (int)i;
+    return best;
+}
+
+/* The set of usable connections changed: moves streams (the last queued first, those least
+ * started) from the most to the least loaded connection until the counts are within one. */
+static void
+pin_rebalance(tcpls_session_t *s, uint64_t usable, unsigned load[64])
+{
+    for (;;) {
+        int lo = pin_least(s, usable, load), hi = -1;
+        for (size_t i = 0; i < s->nconns && i < 64; i++)
+            if ((usable >> i & 1) && (hi < 0 || load[i] > load[hi]))
+                hi = (int)i;
+        if (lo < 0 || load[hi] <= load[lo] + 1)
+            return;
+        tcpls_stream_t *move = NULL;
+        for (tcpls_stream_t *st = s->sendq_head; st != NULL; st = st->sendq_next)
+            if (st->pinned && st->pin_conn == s->conns[hi]->id)
+                move = st;
+        move->pin_conn = s->conns[lo]->id;
+        load[hi]--;
+        load[lo]++;
+    }
+}
+
+tcpls_stream_t *
+tcpls__sched_pick_stream(tcpls_session_t *s, conn_t *c)
+{
+    unsigned load[64];
+    uint64_t usable;
+    tcpls_stream_t *st;
+
+    if (s->stream_policy != TCPLS_STREAMS_PIN)
+        return s->sendq_head;
+    usable = pin_usable(s);
+    pin_loads(s, usable, load);
+    if (usable != s->pin_usable) {
+        s->pin_usable = usable;
+        pin_rebalance(s, usable, load);
+    }
+    for (st = s->sendq_head; st != NULL; st = st->sendq_next) {
+        if (!st->pinned) {
+            int i = pin_least(s, usable, load);
+            if (i < 0)
+                return NULL;
+            st->pinned = 1;
+            st->pin_conn = s->conns[i]->id;
+            load[i]++;
+        }
+        if (st->pin_conn == c->id)
+            return st;
+    }
+    return NULL;
 }
 
 /* ---- public API -------------------------------------------------------------------------- */
@@ -259,6 +371,40 @@ int
 tcpls_scheduler_valid(const char *name)
 {
     return name != NULL && tcpls__sched_find(name) != NULL;
+}
+
+int
+tcpls_stream_policy_from_name(const char *name)
+{
+    if (name != NULL && strcmp(name, "spread") == 0)
+        return TCPLS_STREAMS_SPREAD;
+    if (name != NULL && strcmp(name, "pin") == 0)
+        return TCPLS_STREAMS_PIN;
+    return TCPLS_ERR_ARG;
+}
+
+int
+tcpls_session_set_stream_policy(tcpls_session_t *s, int policy)
+{
+    if (s == NULL || (policy != TCPLS_STREAMS_SPREAD && policy != TCPLS_STREAMS_PIN))
+        return TCPLS_ERR_ARG;
+    if (s->stream_policy != policy) {
+        s->stream_policy = policy;
+        s->pin_usable = 0;
+    }
+    return 0;
+}
+
+int
+tcpls_stream_conn(tcpls_session_t *s, uint32_t stream_id, uint32_t *conn_id)
+{
+    tcpls_stream_t *st = s != NULL ? tcpls__stream_find(s, stream_id) : NULL;
+    if (st == NULL)
+        return TCPLS_ERR_NO_STREAM;
+    if (s->stream_policy != TCPLS_STREAMS_PIN || !st->pinned)
+        return TCPLS_ERR_NO_CONN;
+    *conn_id = st->pin_conn;
+    return 0;
 }
 
 int

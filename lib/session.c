@@ -27,6 +27,23 @@ tcpls__stream_add(tcpls_session_t *s, uint32_t id)
     return st;
 }
 
+/* Takes st (queued) out of the send queue. */
+static void
+sendq_unlink(tcpls_session_t *s, tcpls_stream_t *st)
+{
+    tcpls_stream_t *prev = NULL;
+    for (tcpls_stream_t *x = s->sendq_head; x != st; x = x->sendq_next)
+        prev = x;
+    if (prev != NULL)
+        prev->sendq_next = st->sendq_next;
+    else
+        s->sendq_head = st->sendq_next;
+    if (s->sendq_tail == st)
+        s->sendq_tail = prev;
+    st->in_sendq = 0;
+    st->sendq_next = NULL;
+}
+
 static void
 stream_remove(tcpls_session_t *s, tcpls_stream_t *st)
 {
@@ -34,16 +51,8 @@ stream_remove(tcpls_session_t *s, tcpls_stream_t *st)
     while (*pp != st)
         pp = &(*pp)->hash_next;
     *pp = st->hash_next;
-    if (st->in_sendq) {
-        tcpls_stream_t **q = &s->sendq_head, *prev = NULL;
-        while (*q != st) {
-            prev = *q;
-            q = &(*q)->sendq_next;
-        }
-        *q = st->sendq_next;
-        if (s->sendq_tail == st)
-            s->sendq_tail = prev;
-    }
+    if (st->in_sendq)
+        sendq_unlink(s, st);
     s->send_buffered -= st->slen;
     s->reorder_total -= st->reorder_mem;
     s->ctx->reorder_total -= st->reorder_mem;
@@ -63,20 +72,6 @@ tcpls__sendq_push(tcpls_session_t *s, tcpls_stream_t *st)
     else
         s->sendq_head = st;
     s->sendq_tail = st;
-}
-
-static tcpls_stream_t *
-sendq_pop(tcpls_session_t *s)
-{
-    tcpls_stream_t *st = s->sendq_head;
-    if (st == NULL)
-        return NULL;
-    s->sendq_head = st->sendq_next;
-    if (s->sendq_head == NULL)
-        s->sendq_tail = NULL;
-    st->in_sendq = 0;
-    st->sendq_next = NULL;
-    return st;
 }
 
 /* Reports the end of both directions to the application, and frees the stream once everything
@@ -149,6 +144,7 @@ tcpls_session_new(tcpls_ctx_t *ctx, const tcpls_ops_t *ops, void *user_data, con
     s->peer_next_stream_id = s->is_server ? 0 : 1;
     s->next_token_seq = 1;
     s->sched = ctx->sched;
+    s->stream_policy = ctx->stream_policy;
     if (s->is_server)
         tcpls__registry_add(s);
     if ((c = tcpls__conn_new(s, 0)) == NULL || tcpls__handshake_start(s, c, server_name) != 0)
@@ -680,13 +676,14 @@ static int
 stream_chunk(tcpls_session_t *s, conn_t *c, size_t max, uint8_t trailer[TCPLS_STREAM_TRAILER_LEN],
              tcpls_iov_t *iov)
 {
-    tcpls_stream_t *st = sendq_pop(s);
+    tcpls_stream_t *st = tcpls__sched_pick_stream(s, c);
     sent_record_t rec = {.seq = c->send_seq};
     size_t niov, n;
     int fin, k, r;
 
     if (st == NULL)
         return 0;
+    sendq_unlink(s, st);
     rec.stream_id = st->id;
     k = tcpls__stream_next_chunk(st, max, &rec.off, &n, &fin, iov);
     niov = n > 0 ? (size_t)k : 0;
@@ -943,8 +940,18 @@ tcpls_stream_get_user_data(tcpls_session_t *s, uint32_t stream_id)
 void
 tcpls_session_set_time(tcpls_session_t *s, uint64_t now_ns)
 {
-    if (s != NULL)
-        s->now_ns = now_ns;
+    int r;
+    if (s == NULL)
+        return;
+    s->now_ns = now_ns;
+    if (s->join_parked && (r = tcpls__handshake_resume(s)) != 0)
+        tcpls__session_end(s, r);
+}
+
+int
+tcpls_session_join_waiting(tcpls_session_t *s)
+{
+    return s != NULL && s->join_parked && !s->closed;
 }
 
 /* ---- test and fuzzing hook ------------------------------------------------------------------ */

@@ -25,6 +25,7 @@
 #define MP_OUT_TARGET     (48 * 1024) /* the same with several connections (short queues) */
 #define HANDSHAKE_REC_MAX (16384 + 2048 + 5)
 #define MAX_TOKENS        16
+#define JOIN_PARK_MAX_NS  (10ull * 1000000000ull) /* longest a join waits for its target (join.c) */
 #define STREAM_BUCKETS    256
 
 enum { MODE_HANDSHAKE = 0, MODE_TCPLS = 1, MODE_PLAIN = 2, MODE_JOINED = 3 };
@@ -40,6 +41,7 @@ struct tcpls_ctx {
     unsigned max_streams, ack_every;
     unsigned tokens;
     int join_full; /* join_full_handshake */
+    int stream_policy;
     const struct tcpls_sched_ops *sched;
     tcpls_session_t *registry; /* server sessions, for finding the target of a join */
     uint64_t next_serial;
@@ -149,7 +151,11 @@ struct tcpls_session {
     uint32_t join_conn_id;       /* ... as this connection id */
     tcpls_session_t *joined_to;  /* MODE_JOINED: the target (cleared if it is freed) */
     const struct tcpls_sched_ops *sched;
+    int stream_policy;   /* tcpls_stream_policy_t */
+    uint64_t pin_usable; /* TCPLS_STREAMS_PIN: bit per connection index usable at the last pick */
     int join_refused;
+    int join_parked;            /* server: a join waiting for its target's handshake (join.c) */
+    uint64_t join_parked_since; /* ... since then (session clock) */
     unsigned joins_in_progress; /* server: tokens consumed by handshakes not finished yet */
     uint64_t now_ns;
     tcpls_addr_t my_addrs[MAX_ADDRS];
@@ -269,6 +275,10 @@ const tcpls_sched_ops_t *tcpls__sched_find(const char *name);
 size_t tcpls__sched_data_budget(tcpls_session_t *s, conn_t *c);
 /* The session scheduler's reinjection for connection c (0 when it has none). */
 int tcpls__sched_reinject(tcpls_session_t *s, conn_t *c);
+/* The stream whose data c carries next: the send queue's head (TCPLS_STREAMS_SPREAD), or the
+ * first queued stream pinned to c, pinning (and balancing) streams on the way
+ * (TCPLS_STREAMS_PIN). NULL when none. */
+tcpls_stream_t *tcpls__sched_pick_stream(tcpls_session_t *s, conn_t *c);
 
 /* ---- joins, tokens and addresses (lib/join.c) --------------------------------------------- */
 
@@ -294,6 +304,7 @@ int tcpls__join_psk_find(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SE
  * handshake (also through a HelloRetryRequest). Returns 0, or -1 for an unknown token or one
  * another handshake holds. */
 int tcpls__join_lookup(tcpls_session_t *s, const uint8_t *in);
+int tcpls__join_park(tcpls_session_t *s, const uint8_t *token);
 /* A join handshake ended (joined or not): its token is consumed, the target may replenish. */
 void tcpls__join_settle(tcpls_session_t *s);
 /* The handshake of a join completed: server (s is the fresh session), client (connection c). */
@@ -323,6 +334,7 @@ int tcpls__handshake_start(tcpls_session_t *s, conn_t *c, const char *server_nam
  * time, never past the handshake's last record; *used is what was taken of data. Returns 0 or
  * a negative error. */
 int tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, size_t *used);
+int tcpls__handshake_resume(tcpls_session_t *s);
 /* Plain TLS mode: received bytes, a clean close, and writing the stream (*taken bytes of data
  * taken so far, advanced). */
 int tcpls__plain_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len);

@@ -50,6 +50,9 @@ usage(FILE *f)
                "      --timeout S      connect timeout and longest silence (default 30s)\n"
                "      --upload N       POST N deterministic bytes to each URL (use .../upload)\n"
                "      --head           HEAD instead of GET\n"
+               "      --parallel       several URLs (tcp, tls, mptcp): one connection each, all at once\n"
+               "                       (default: one connection, one request after the other)\n"
+               "      --pipeline       several URLs: one connection, every request sent up front\n"
                "      --no-verify      do not check /bytes/N content;  --no-hash: no SHA-256\n"
                "  -q, --quiet          no progress line, errors only\n"
                "tcpls multipath (one connection per path; README, docs/PROTOCOL.md):\n"
@@ -62,6 +65,10 @@ usage(FILE *f)
                "                       default: no certificate) or full TLS handshakes (comparison)\n"
                "      --migrate-at S   at S after the start move the session to the connection from\n"
                "                       --migrate-to ADDR (default: the second --bind), closing the others\n"
+               "      --migrate-mode M mbb (default: make before break, the target path is joined from\n"
+               "                       the start) or bbm (break before make: joined at the migration)\n"
+               "      --streams-policy P  spread (default: any stream on any connection) or pin (each\n"
+               "                       stream on one connection); the server applies it to its responses\n"
                "      --backup-at S:ADDR  at S after the start the connections from ADDR (a --bind)\n"
                "                       become backups (the server is told: Connection Priority frame)\n"
                "      --normal-at S:ADDR  ... become normal again (both may be repeated)\n"
@@ -117,6 +124,15 @@ print_json(const mpl_transport_t *tp, const char *proto, const char *const *urls
         mpl_json_obj_end(&j);
     }
     mpl_json_arr_end(&j);
+    if (n_urls > 1) { /* completion time of each URL (null: not complete) */
+        mpl_json_arr_begin(&j, "objects_s");
+        for (size_t i = 0; i < res->n_objects; i++)
+            if (res->object_s[i] > 0)
+                mpl_json_num(&j, NULL, res->object_s[i]);
+            else
+                mpl_json_null(&j, NULL);
+        mpl_json_arr_end(&j);
+    }
     if (res->connect_s > 0)
         mpl_json_num(&j, "connect_s", res->connect_s);
     else
@@ -221,6 +237,10 @@ cmd_get(int argc, char **argv)
         {"migrate-at", required_argument, NULL, 'M'},
         {"migrate-to", required_argument, NULL, 'm'},
         {"blackhole-timeout", required_argument, NULL, 'O'},
+        {"migrate-mode", required_argument, NULL, 0x110},
+        {"streams-policy", required_argument, NULL, 0x111},
+        {"parallel", no_argument, NULL, 0x112},
+        {"pipeline", no_argument, NULL, 0x113},
         {"backup-at", required_argument, NULL, 0x101},
         {"normal-at", required_argument, NULL, 0x102},
         {"help", no_argument, NULL, 'h'},
@@ -241,6 +261,7 @@ cmd_get(int argc, char **argv)
     memset(&res, 0, sizeof(res));
     memset(&scfg, 0, sizeof(scfg));
     cfg.timeout_s = 30;
+    cfg.tcpls_stream_policy = -1;
     scfg.hash = 1;
     scfg.verify = 1;
     int status;
@@ -285,6 +306,19 @@ cmd_get(int argc, char **argv)
             break;
         case 'm':
             migrate_to = optarg;
+            break;
+        case 0x110:
+            if (strcmp(optarg, "mbb") != 0 && strcmp(optarg, "bbm") != 0)
+                return mpl_usage_error("bad --migrate-mode '%s' (mbb or bbm)", optarg);
+            cfg.migrate_bbm = strcmp(optarg, "bbm") == 0;
+            break;
+        case 0x112:
+        case 0x113:
+            cfg.multi = opt == 0x112 ? MPL_MULTI_PARALLEL : MPL_MULTI_PIPELINE;
+            break;
+        case 0x111:
+            if ((cfg.tcpls_stream_policy = tcpls_stream_policy_from_name(optarg)) < 0)
+                return mpl_usage_error("bad --streams-policy '%s' (spread or pin)", optarg);
             break;
         case 0x101:
         case 0x102:
@@ -360,6 +394,9 @@ cmd_get(int argc, char **argv)
         return mpl_usage_error("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
     if (any_https && !cfg.tp->tls)
         return mpl_usage_error("https:// URLs need --proto tls, mptls or tcpls");
+    if (cfg.multi != MPL_MULTI_SEQUENTIAL && (cfg.tp->proto == MPL_PROTO_TCPLS || cfg.upload > 0))
+        return mpl_usage_error("--parallel and --pipeline are for downloads over tcp, tls or mptcp (tcpls "
+                               "fetches several URLs at once, one stream each)");
     cfg.urls = urls;
     cfg.n_urls = n_urls;
 
@@ -444,7 +481,9 @@ cmd_get(int argc, char **argv)
         }
     }
 
-    int rc = cfg.tp->proto == MPL_PROTO_TCPLS ? mpl_tcpls_get(&cfg, &res) : mpl_client_run(&cfg, &res);
+    int rc = cfg.tp->proto == MPL_PROTO_TCPLS    ? mpl_tcpls_get(&cfg, &res)
+             : cfg.multi != MPL_MULTI_SEQUENTIAL ? mpl_client_run_multi(&cfg, &res)
+                                                 : mpl_client_run(&cfg, &res);
     if (cfg.tp->proto == MPL_PROTO_TCPLS && res.bytes == 0)
         res.bytes = sink.total;
     char sha[65];

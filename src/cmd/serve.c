@@ -66,6 +66,8 @@ usage(FILE *f)
         "                      session; full: also accept full-handshake joins (comparison)\n"
         "      --blackhole-timeout S  give a connection up after S without acknowledgment progress\n"
         "                      (default: max(0.3 s, 4 x RTT); with TCP_USER_TIMEOUT)\n"
+        "      --streams-policy P  spread (default: any stream on any connection) or pin (each\n"
+        "                      stream kept on one connection); a request's X-Mplab-Streams wins\n"
         "Prints 'listening on ADDR:PORT (PROTO)' on stderr per address when ready.\n");
 }
 
@@ -115,6 +117,7 @@ cmd_serve(int argc, char **argv)
         {"sched", required_argument, NULL, 'D'},
         {"join", required_argument, NULL, 'J'},
         {"blackhole-timeout", required_argument, NULL, 'B'},
+        {"streams-policy", required_argument, NULL, 0x120},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -190,6 +193,10 @@ cmd_serve(int argc, char **argv)
             if (strcmp(optarg, "psk") != 0 && strcmp(optarg, "full") != 0)
                 return mpl_usage_error("bad --join '%s' (psk or full)", optarg);
             cfg.tcpls_join_full = strcmp(optarg, "full") == 0;
+            break;
+        case 0x120:
+            if ((cfg.tcpls_stream_policy = tcpls_stream_policy_from_name(optarg)) < 0)
+                return mpl_usage_error("bad --streams-policy '%s' (spread or pin)", optarg);
             break;
         case 'D':
             if (!tcpls_scheduler_valid(optarg))

@@ -52,13 +52,17 @@ mpl_runs_find(const mpl_runs_t *rs, const char *id)
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-#define NCOLS 31
-static const char *const columns[NCOLS] = {
-    "run_id",       "point",        "label",        "rep",       "proto",   "path",         "links",
-    "share1_pct",   "split",        "rate",         "delay",     "loss",    "backup",       "fail",
-    "cc",           "size_bytes",   "status",       "bytes",     "seconds", "goodput_mbps", "verified",
-    "cpu_client_s", "cpu_server_s", "stall_s",      "recover_s", "mptcp",   "subflows",     "error",
-    "series",       "direction",    "second_path_s"};
+#define NCOLS 39
+static const char *const columns[NCOLS] = {"run_id", "point", "label", "rep", "proto", "path", "links",
+                                           "share1_pct", "split", "rate", "delay", "loss", "backup", "fail",
+                                           "cc", "size_bytes", "status", "bytes", "seconds", "goodput_mbps",
+                                           "verified", "cpu_client_s", "cpu_server_s", "stall_s", "recover_s",
+                                           "mptcp", "subflows", "error", "series", "direction",
+                                           /* streams and migration */
+                                           "streams", "streams_policy", "streams_mode", "objects_p50_s",
+                                           "objects_p99_s", "migrate_mode", "migrate_t90_s", "old_path_bytes",
+                                           /* multipath */
+                                           "second_path_s"};
 
 void
 mpl_runs_csv_header(FILE *f)
@@ -118,6 +122,14 @@ mpl_runs_csv_row(FILE *f, const mpl_run_t *r)
     cell(f, r->error);
     cell(f, mpl_run_series(r, series, sizeof(series)));
     cell(f, r->direction[0] ? r->direction : "download");
+    fprintf(f, ",%d", r->streams > 0 ? r->streams : 1);
+    cell(f, r->streams_policy);
+    cell(f, r->streams_mode);
+    num(f, r->objects_p50_s);
+    num(f, r->objects_p99_s);
+    cell(f, r->migrate_mode);
+    num(f, r->migrate_t90_s);
+    num(f, r->old_path_bytes);
     num(f, r->second_path_s);
     fputc('\n', f);
 }
@@ -227,7 +239,15 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
         r.subflows = inum(c[26]);
         scopy(r.error, sizeof(r.error), c[27]);
         scopy(r.direction, sizeof(r.direction), c[29][0] ? c[29] : "download");
-        r.second_path_s = dnum(c[30]); /* an older runs.csv without the column: unknown */
+        r.streams = c[30][0] ? inum(c[30]) : 1;
+        scopy(r.streams_policy, sizeof(r.streams_policy), c[31]);
+        scopy(r.streams_mode, sizeof(r.streams_mode), c[32]);
+        r.objects_p50_s = dnum(c[33]);
+        r.objects_p99_s = dnum(c[34]);
+        scopy(r.migrate_mode, sizeof(r.migrate_mode), c[35]);
+        r.migrate_t90_s = dnum(c[36]);
+        r.old_path_bytes = dnum(c[37]);
+        r.second_path_s = dnum(c[38]); /* an older runs.csv without the column: unknown */
         if (nc != header_cols || r.id[0] == '\0' || r.point < 1 || r.status[0] == '\0') {
             /* e.g. the last line of a run killed while writing: that run is done again */
             mpl_warn("%s:%d: malformed row ignored", path, lineno);
@@ -259,6 +279,16 @@ mpl_median(double *v, int n)
         return NAN;
     qsort(v, (size_t)n, sizeof(*v), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double
+mpl_percentile(double *v, int n, double q)
+{
+    if (n <= 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    int k = (int)ceil(q / 100.0 * n) - 1;
+    return v[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
 
 /* Median of a field over the successful runs of a group, skipping NANs. */
@@ -374,6 +404,7 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
             g[k].size = r->size;
             snprintf(g[k].fail, sizeof(g[k].fail), "%s", r->fail);
             snprintf(g[k].backup, sizeof(g[k].backup), "%s", r->backup);
+            g[k].migrating = r->migrate_mode[0] != '\0';
             g[k].unavailable = 1;
             ng++;
         }
@@ -412,13 +443,17 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
         x->stall_median = field_median(rs, x, offsetof(mpl_run_t, stall_s));
         x->recover_median = field_median(rs, x, offsetof(mpl_run_t, recover_s));
         x->second_path_median = field_median(rs, x, offsetof(mpl_run_t, second_path_s));
+        x->objects_p50_median = field_median(rs, x, offsetof(mpl_run_t, objects_p50_s));
+        x->objects_p99_median = field_median(rs, x, offsetof(mpl_run_t, objects_p99_s));
+        x->migrate_t90_median = field_median(rs, x, offsetof(mpl_run_t, migrate_t90_s));
+        x->old_path_bytes_median = field_median(rs, x, offsetof(mpl_run_t, old_path_bytes));
         x->expected = x->ratio = NAN;
     }
     qsort(g, (size_t)ng, sizeof(*g), cmp_group);
     /* expected value of multipath groups (see mpl_expected_basis_t) */
     for (int k = 0; k < ng; k++) {
         mpl_group_t *x = &g[k];
-        if (!mpl_proto_multipath(x->proto))
+        if (!mpl_proto_multipath(x->proto) || x->migrating)
             continue;
         int backup[MPL_SC_MAX_LINKS + 1] = {0};
         if (x->proto == MPL_PROTO_MPTCP || x->proto == MPL_PROTO_MPTLS ||
@@ -487,17 +522,25 @@ fmtd(char *buf, size_t len, const char *fmt, double v)
 void
 mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
 {
-    char a[32], b[32], c[32], d[32], e[32], s2[32], series[32];
-    int w = 5, note_f = 0, note_b = 0;
-    for (int i = 0; i < n; i++)
+    char a[32], b[32], c[32], d[32], e[32], s2[32], series[32], extra[96];
+    int w = 5, note_f = 0, note_b = 0, has_obj = 0, has_mig = 0;
+    for (int i = 0; i < n; i++) {
         if ((int)strlen(g[i].label) > w)
             w = (int)strlen(g[i].label);
+        has_obj |= !isnan(g[i].objects_p50_median);
+        has_mig |= g[i].migrating;
+    }
     if (w > 60)
         w = 60;
-    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s %8s\n", w, "point", "series", "runs", "goodput",
-            "[min-max]", "expected", "ratio", "stall", "recover", "2nd path");
-    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s %8s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s",
-            "Mbit/s", "", "s", "s", "s");
+    /* several objects: their completion times; migration: the new path's ramp, the old path's tail */
+    snprintf(extra, sizeof(extra), "%s%s", has_obj ? " obj_p50 obj_p99" : "",
+             has_mig ? "     t90 old_MB" : "");
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s %8s%s\n", w, "point", "series", "runs", "goodput",
+            "[min-max]", "expected", "ratio", "stall", "recover", "2nd path", extra);
+    snprintf(extra, sizeof(extra), "%s%s", has_obj ? "       s       s" : "",
+             has_mig ? "       s       " : "");
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s %8s%s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s",
+            "Mbit/s", "", "s", "s", "s", extra);
     int last = -1;
     for (int i = 0; i < n; i++) {
         const mpl_group_t *x = &g[i];
@@ -514,12 +557,21 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
             snprintf(range, sizeof(range), "-");
         else
             snprintf(range, sizeof(range), "[%.1f-%.1f]", x->min, x->max);
-        fprintf(f, "%-*.*s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s %8s%s\n", w, w, label,
+        char o1[32], o2[32], m1[32], m2[32];
+        extra[0] = '\0';
+        if (has_obj)
+            snprintf(extra, sizeof(extra), " %7s %7s", fmtd(o1, sizeof(o1), "%.2f", x->objects_p50_median),
+                     fmtd(o2, sizeof(o2), "%.2f", x->objects_p99_median));
+        if (has_mig)
+            snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " %7s %7s",
+                     fmtd(m1, sizeof(m1), "%.2f", x->migrate_t90_median),
+                     fmtd(m2, sizeof(m2), "%.2f", x->old_path_bytes_median / 1e6));
+        fprintf(f, "%-*.*s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s %8s%s%s\n", w, w, label,
                 mpl_run_series(&tmp, series, sizeof(series)), x->n_ok, x->n,
                 fmtd(a, sizeof(a), "%.1f", x->median), range, fmtd(b, sizeof(b), "%.1f", x->expected),
                 fmtd(c, sizeof(c), "%.2f", x->ratio), fmtd(d, sizeof(d), "%.2f", x->stall_median),
                 fmtd(e, sizeof(e), "%.2f", x->recover_median),
-                fmtd(s2, sizeof(s2), "%.3f", x->second_path_median),
+                fmtd(s2, sizeof(s2), "%.3f", x->second_path_median), extra,
                 x->flagged                          ? "  <- off by >10%"
                 : x->basis == MPL_EXPECTED_FAILOVER ? "  (f)"
                 : x->basis == MPL_EXPECTED_BACKUP   ? "  (b)"
@@ -588,6 +640,34 @@ mpl_failure_metrics(const double *t, const double *mbps, int n, double event_t, 
             *recover_s = t[i] - event_t;
             return;
         }
+    }
+}
+
+void
+mpl_migration_metrics(const double *t, const double *old_mbps, const double *new_mbps, int n, double at_s,
+                      double target_mbps, double window_s, double *t90_s, double *old_bytes)
+{
+    double bytes = 0;
+    *t90_s = NAN;
+    for (int i = 1; i < n; i++) {
+        double dt = t[i] - t[i - 1];
+        if (t[i] > at_s && dt > 0)
+            bytes += old_mbps[i] * 1e6 / 8 * (t[i] - (t[i - 1] > at_s ? t[i - 1] : at_s));
+    }
+    *old_bytes = n > 0 ? bytes : NAN;
+    if (!(target_mbps > 0))
+        return;
+    /* the first window [t_i - window_s, t_i] after the instant whose samples average to the
+     * target; counted to its end, as recover is */
+    for (int i = 0; i < n && isnan(*t90_s); i++) {
+        if (t[i] - window_s < at_s)
+            continue;
+        double sum = 0;
+        int k = 0;
+        for (int j = i; j >= 0 && t[j] > t[i] - window_s; j--, k++)
+            sum += new_mbps[j];
+        if (k > 0 && sum / k >= target_mbps)
+            *t90_s = t[i] - at_s;
     }
 }
 

@@ -36,7 +36,15 @@ typedef struct mpl_run {
     int mptcp;                         /* mptcp: 1 multipath, 0 fell back to TCP; -1 n/a */
     int subflows;                      /* subflows or connections seen; 0 n/a */
     char error[160];
-    double second_path_s; /* multipath: first data on a second link (mpl_first_data_s); NAN never/n/a */
+    /* several objects at once (streams > 1) and migration (migrate_at) */
+    int streams;                         /* objects fetched at once (1 = one transfer) */
+    char streams_policy[8];              /* tcpls: spread | pin */
+    char streams_mode[12];               /* tcp, tls, mptcp: parallel | pipeline */
+    double objects_p50_s, objects_p99_s; /* completion time of the objects (since the start) */
+    char migrate_mode[4];                /* "" (no migration) | mbb | bbm */
+    double migrate_t90_s;  /* from the migration until the new path carries 90% of its capacity */
+    double old_path_bytes; /* bytes received on the old path(s) after the migration instant */
+    double second_path_s;  /* multipath: first data on a second link (mpl_first_data_s); NAN never/n/a */
 } mpl_run_t;
 
 typedef struct mpl_runs {
@@ -81,6 +89,7 @@ typedef struct mpl_group {
     double seconds_median;
     double cpu_client_median, cpu_server_median;
     double stall_median, recover_median;
+    double objects_p50_median, objects_p99_median, migrate_t90_median, old_path_bytes_median;
     double second_path_median;
     double expected; /* multipath: see expected_basis; else NAN */
     double ratio;    /* median / expected, NAN when unknown */
@@ -88,6 +97,7 @@ typedef struct mpl_group {
     mpl_expected_basis_t basis;
     char fail[16];
     char backup[MPL_SC_VALUE_LEN];
+    int migrating; /* a migration point: no expected value (the paths change on purpose) */
 } mpl_group_t;
 
 /* What a failure point needs to compute its expected value (NULL / unknown: no expected). */
@@ -122,6 +132,19 @@ void mpl_stats_print(FILE *f, const mpl_group_t *g, int n);
 void mpl_failure_metrics(const double *t, const double *mbps, int n, double event_t, double target_mbps,
                          double window_s, double *stall_s, double *recover_s);
 
+/* Percentile q (0..100, nearest rank) of v[0..n) (v is reordered). NAN for n == 0. */
+double mpl_percentile(double *v, int n, double q);
+
+/* ---- migration metrics --------------------------------------------------------------- */
+
+/* From per-interface samples (t in seconds since the transfer started, rx Mbit/s of the old
+ * path(s) and of the new path, n samples in time order) and the migration instant at_s: the time
+ * from at_s until the new path's rx, averaged over window_s (lying after at_s), first reaches
+ * target_mbps (*t90_s, NAN when never or target unknown), and the bytes the old path(s) received
+ * after at_s (*old_bytes). */
+void mpl_migration_metrics(const double *t, const double *old_mbps, const double *new_mbps, int n,
+                           double at_s, double target_mbps, double window_s, double *t90_s,
+                           double *old_bytes);
 /* Bytes above its baseline that an interface's counter must pass for "data on that path": more
  * than the join's handshake (MP_JOIN SYN/ACKs; a TCPLS join's TCP and TLS handshake), less than
  * the first flight of data (an initial window of 10 segments is about 14.5 kB). */

@@ -30,8 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PATHS MPL_SC_MAX_LINKS
-#define ADDR_LEN  48
+#define MAX_PATHS   MPL_SC_MAX_LINKS
+#define ADDR_LEN    48
+#define OBJECTS_MAX 64 /* objects of a run whose completion times are read (get: 64) */
 
 static volatile sig_atomic_t g_stop;
 
@@ -188,6 +189,7 @@ mkdir_p(const char *path)
 typedef struct path_addr {
     char link[16];
     char client[ADDR_LEN], server[ADDR_LEN];
+    char client_iface[32]; /* the client's interface on it (monitor samples) */
 } path_addr_t;
 
 typedef struct plan_item {
@@ -293,6 +295,8 @@ read_paths(exp_t *e, const char *json_path)
         path_addr_t *p = &e->paths[e->n_paths];
         snprintf(p->link, sizeof(p->link), "%s", link);
         snprintf(p->client, sizeof(p->client), "%s", a);
+        snprintf(p->client_iface, sizeof(p->client_iface), "%s",
+                 mpl_jv_str(&d, mpl_jv_get(&d, i, "name"), ""));
         const char *sa = server_first;
         for (const mpl_jv_t *j = mpl_jv_child(&d, sif); j; j = mpl_jv_next(&d, j))
             if (!strcmp(mpl_jv_str(&d, mpl_jv_get(&d, j, "link"), ""), link))
@@ -380,6 +384,16 @@ topo_bring_up(exp_t *e, int point)
     char *sh[] = {(char *)e->o->mplab, "topo", "show", e->topo_name, "--json", NULL};
     if (run_cmd(sh, show, log) != 0 || read_paths(e, show) != 0)
         return -1;
+    if (e->sc->migrate_at_ns > 0) { /* a topology file: its link names are known only now */
+        int found = 0;
+        for (int i = 0; i < e->n_paths; i++)
+            found |= !strcmp(e->paths[i].link, e->sc->migrate_to);
+        if (!found) {
+            mpl_err("%s: migrate_to '%s' is not a link of the client in topology %s", e->sc->path,
+                    e->sc->migrate_to, e->topo_name);
+            return -1;
+        }
+    }
     e->cur_point = point;
     e->topo_dirty = 0;
     read_host_sysctls(e);
@@ -476,6 +490,14 @@ fill_params(exp_t *e, const mpl_sc_point_t *pt, mpl_run_t *r)
     snprintf(r->cc, sizeof(r->cc), "%s", pt->cc);
     r->size = (double)pt->size;
     snprintf(r->direction, sizeof(r->direction), "%s", pt->direction);
+    r->streams = pt->streams;
+    if (pt->streams > 1 || sc->params[MPL_SC_STREAMS_POLICY].given) {
+        snprintf(r->streams_policy, sizeof(r->streams_policy), "%s", pt->streams_policy);
+        snprintf(r->streams_mode, sizeof(r->streams_mode), "%s", pt->streams_mode);
+    }
+    if (sc->migrate_at_ns > 0)
+        snprintf(r->migrate_mode, sizeof(r->migrate_mode), "%s", pt->migrate_mode);
+    r->objects_p50_s = r->objects_p99_s = r->migrate_t90_s = r->old_path_bytes = NAN;
     r->cpu_client_s = r->cpu_server_s = r->stall_s = r->recover_s = r->second_path_s = NAN;
     r->goodput_mbps = r->seconds = NAN;
     r->mptcp = -1;
@@ -504,6 +526,19 @@ read_get_json(exp_t *e, const char *path, mpl_run_t *r, double event_t, double t
     const char *err = mpl_jv_str(&d, mpl_jv_get(&d, root, "error"), NULL);
     if (err != NULL)
         snprintf(r->error, sizeof(r->error), "%s", err);
+    /* several objects: percentiles of their completion times */
+    const mpl_jv_t *objs = mpl_jv_get(&d, root, "objects_s");
+    if (mpl_jv_len(objs) > 0) {
+        double ov[OBJECTS_MAX];
+        int no = 0;
+        for (const mpl_jv_t *x = mpl_jv_child(&d, objs); x && no < OBJECTS_MAX; x = mpl_jv_next(&d, x))
+            if (!isnan(mpl_jv_num(x, NAN)))
+                ov[no++] = mpl_jv_num(x, NAN);
+        if (no == (int)mpl_jv_len(objs)) {
+            r->objects_p50_s = mpl_percentile(ov, no, 50);
+            r->objects_p99_s = mpl_percentile(ov, no, 99);
+        }
+    }
     const mpl_jv_t *mp = mpl_jv_get(&d, root, "mptcp");
     if (mp != NULL && mp->type == MPL_JV_BOOL)
         r->mptcp = (int)mp->num;
@@ -628,6 +663,126 @@ second_path_s(exp_t *e, const char *path, double shift, int upload)
         free(b[i]);
     }
     return best;
+}
+
+/* The path (index in e->paths) of the scenario's migrate_to link, or -1 (no migration). */
+static int
+migrate_path(const exp_t *e)
+{
+    if (e->sc->migrate_at_ns == 0)
+        return -1;
+    for (int i = 0; i < e->n_paths; i++)
+        if (!strcmp(e->paths[i].link, e->sc->migrate_to))
+            return i;
+    return -1;
+}
+
+/* Capacity of path i (Mbit/s): the median of the point's tcp reference on it, else 95% of its
+ * configured rate (0: unknown). */
+static double
+path_mbps(exp_t *e, const mpl_sc_point_t *pt, int i)
+{
+    double v[128];
+    int n = 0;
+    for (int k = 0; k < e->done.n && n < 128; k++) {
+        const mpl_run_t *r = &e->done.v[k];
+        if (r->point == pt->index + 1 && r->proto == MPL_PROTO_TCP && r->path == i + 1 &&
+            !strcmp(r->status, "ok"))
+            v[n++] = r->goodput_mbps;
+    }
+    if (n > 0)
+        return mpl_median(v, n);
+    return i < pt->links && pt->rate_bps[i] > 0 ? (double)pt->rate_bps[i] / 1e6 * 0.95 : 0;
+}
+
+/* Runs CMD (split on blanks) in host, as 'mplab exec', logging it to runs/ID.events.log with
+ * its time after the start of the client (t_get; 0: before it, logged as "setup"). */
+static void
+exec_in(exp_t *e, const char *id, const char *host, const char *cmd, double t_get)
+{
+    argbuf_t a = {0};
+    char tmp[256], lk[1200], *save = NULL;
+    arg(&a, "%s", e->o->mplab);
+    arg(&a, "exec");
+    arg(&a, "--topo");
+    arg(&a, "%s", e->topo_name);
+    arg(&a, "%s", host);
+    arg(&a, "--");
+    snprintf(tmp, sizeof(tmp), "%s", cmd);
+    for (char *w = strtok_r(tmp, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        arg(&a, "%s", w);
+    snprintf(lk, sizeof(lk), "%s/runs/%s.events.log", e->dir, id);
+    double t0 = mpl_now_s();
+    int rc = run_cmd(a.argv, NULL, NULL);
+    FILE *lf = fopen(lk, "a");
+    if (lf) {
+        if (t_get > 0)
+            fprintf(lf, "%.3f %s: %s -> exit %d\n", t0 - t_get, host, cmd, rc);
+        else
+            fprintf(lf, "setup %s: %s -> exit %d\n", host, cmd, rc);
+        fclose(lf);
+    }
+    if (rc != 0)
+        mpl_warn("%s: '%s' in %s failed (exit %d)", id, cmd, host, rc);
+}
+
+/* Migration metrics of a run from its monitor samples (client interfaces, rx): how long until
+ * the target path carries 90% of its capacity, and the bytes the other paths received after
+ * the instant. */
+static void
+migration_metrics(exp_t *e, const mpl_sc_point_t *pt, const char *mon_csv, double shift, int to, mpl_run_t *r)
+{
+    FILE *f = fopen(mon_csv, "r");
+    if (f == NULL)
+        return;
+    size_t cap = 1024, n = 0;
+    double *t = malloc(cap * sizeof(double)), *old = malloc(cap * sizeof(double)),
+           *nw = malloc(cap * sizeof(double));
+    char line[512];
+    /* one sample per interface and time: accumulate per time stamp */
+    while (t && old && nw && fgets(line, sizeof(line), f) != NULL) {
+        char *tok[8], *save = NULL;
+        int k = 0;
+        double ts, rx;
+        for (char *s = strtok_r(line, ",\r\n", &save); s && k < 8; s = strtok_r(NULL, ",\r\n", &save))
+            tok[k++] = s;
+        if (k < 7 || mpl_parse_double(tok[0], &ts) != 0 || mpl_parse_double(tok[5], &rx) != 0 ||
+            strcmp(tok[1], e->sc->client_host) != 0)
+            continue;
+        int which = -1;
+        for (int i = 0; i < e->n_paths; i++)
+            if (!strcmp(e->paths[i].client_iface, tok[2]))
+                which = i;
+        if (which < 0)
+            continue;
+        ts -= shift;
+        if (n == 0 || fabs(t[n - 1] - ts) > 1e-6) {
+            if (n == cap) {
+                cap *= 2;
+                double *a = realloc(t, cap * sizeof(double)), *b = realloc(old, cap * sizeof(double)),
+                       *c = realloc(nw, cap * sizeof(double));
+                t = a ? a : t;
+                old = b ? b : old;
+                nw = c ? c : nw;
+                if (!a || !b || !c)
+                    break;
+            }
+            t[n] = ts;
+            old[n] = nw[n] = 0;
+            n++;
+        }
+        if (which == to)
+            nw[n - 1] += rx;
+        else
+            old[n - 1] += rx;
+    }
+    fclose(f);
+    if (t && old && nw && n > 0)
+        mpl_migration_metrics(t, old, nw, (int)n, (double)e->sc->migrate_at_ns / 1e9,
+                              0.9 * path_mbps(e, pt, to), 0.25, &r->migrate_t90_s, &r->old_path_bytes);
+    free(t);
+    free(old);
+    free(nw);
 }
 
 static void
@@ -782,9 +937,46 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
         arg(&ga, "%s://%s:%d/upload", tls ? "https" : "http", e->paths[p1].server, port);
         arg(&ga, "--upload");
         arg(&ga, "%llu", (unsigned long long)pt->size);
+    } else if (pt->streams > 1) {
+        /* several objects at once: size / streams each, the first one takes the remainder */
+        uint64_t each = pt->size / (uint64_t)pt->streams;
+        for (int k = 0; k < pt->streams; k++)
+            arg(&ga, "%s://%s:%d/bytes/%llu", tls ? "https" : "http", e->paths[p1].server, port,
+                (unsigned long long)(k == 0 ? pt->size - each * (uint64_t)(pt->streams - 1) : each));
+        if (it->proto == MPL_PROTO_TCPLS) {
+            arg(&ga, "--streams-policy");
+            arg(&ga, "%s", pt->streams_policy);
+        } else {
+            arg(&ga, "%s", strcmp(pt->streams_mode, "pipeline") ? "--parallel" : "--pipeline");
+        }
     } else {
         arg(&ga, "%s://%s:%d/bytes/%llu", tls ? "https" : "http", e->paths[p1].server, port,
             (unsigned long long)pt->size);
+    }
+    /* migration (tcpls: get moves the session; mptcp: MP_PRIO by the runner, below) */
+    int mig_to = migrate_path(e);
+    if (mig_to >= 0 && it->proto == MPL_PROTO_TCPLS) {
+        arg(&ga, "--migrate-at");
+        arg(&ga, "%g", (double)sc->migrate_at_ns / 1e9);
+        arg(&ga, "--migrate-to");
+        arg(&ga, "%s", e->paths[mig_to].client);
+        arg(&ga, "--migrate-mode");
+        arg(&ga, "%s", pt->migrate_mode);
+    }
+    if (mig_to >= 0 && it->proto == MPL_PROTO_MPTCP && !strcmp(sc->client_endpoints, "none")) {
+        /* MP_PRIO needs an endpoint of the old paths' addresses: one without flags (inert) */
+        for (int i = 0; i < e->n_paths; i++)
+            if (i != mig_to) {
+                char cmd[200];
+                snprintf(cmd, sizeof(cmd), "ip mptcp endpoint add %s", e->paths[i].client);
+                exec_in(e, r.id, sc->client_host, cmd, 0);
+            }
+        e->topo_dirty = 1;
+    }
+    if (mig_to >= 0 && it->proto == MPL_PROTO_MPTCP && !strcmp(pt->migrate_mode, "bbm")) {
+        /* break before make: the server does not announce the target path before the instant */
+        exec_in(e, r.id, sc->server_host, "ip mptcp endpoint flush", 0);
+        e->topo_dirty = 1;
     }
     if (it->proto == MPL_PROTO_TCP) {
         arg(&ga, "--bind");
@@ -829,7 +1021,7 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
             n_ev++;
         }
     }
-    int fired[MPL_SC_MAX_EVENTS + 1] = {0};
+    int fired[MPL_SC_MAX_EVENTS + 1] = {0}, mig_fired = mig_to < 0 || it->proto != MPL_PROTO_MPTCP;
     double hard_end = t_get + (double)sc->timeout_ns / 1e9 + 15;
     int cli_rc = -1, interrupted = 0, killed = 0;
     while ((cli_rc = reap(cli, 1)) == -1) {
@@ -843,6 +1035,22 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
             killed = 1;
             cli_rc = stop_child(cli, SIGTERM, 2);
             break;
+        }
+        if (!mig_fired && now - t_get >= (double)sc->migrate_at_ns / 1e9) {
+            /* mptcp: the seeds' MPTCP guide, mid-connection: the old paths' endpoints become
+             * backups (MP_PRIO); bbm: the server announces the target only now */
+            char cmd[200];
+            mig_fired = 1;
+            if (!strcmp(pt->migrate_mode, "bbm")) {
+                snprintf(cmd, sizeof(cmd), "ip mptcp endpoint add %s signal", e->paths[mig_to].server);
+                exec_in(e, r.id, sc->server_host, cmd, t_get);
+            }
+            for (int i = 0; i < e->n_paths; i++)
+                if (i != mig_to) {
+                    snprintf(cmd, sizeof(cmd), "ip mptcp endpoint change %s backup", e->paths[i].client);
+                    exec_in(e, r.id, sc->client_host, cmd, t_get);
+                }
+            e->topo_dirty = 1;
         }
         for (int i = 0; i < n_ev; i++) {
             if (fired[i] || now - t_get < ev_at[i])
@@ -885,8 +1093,15 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     double target = strcmp(pt->fail, "none") && it->proto != MPL_PROTO_TCP ? 0.9 * surviving_mbps(e, pt) : 0;
     if (strcmp(pt->fail, "none") && it->proto != MPL_PROTO_TCP)
         event_t = (double)sc->fail_at_ns / 1e9;
+    int migrating = mig_to >= 0 && mpl_proto_multipath(it->proto);
+    if (migrating) { /* recover: until the application gets 90% of the target path */
+        event_t = (double)sc->migrate_at_ns / 1e9;
+        target = 0.9 * path_mbps(e, pt, mig_to);
+    }
     read_get_json(e, get_out, &r, event_t, target);
     read_monitor(e, mon_csv, r.id, t_get - t_mon);
+    if (migrating)
+        migration_metrics(e, pt, mon_csv, t_get - t_mon, mig_to, &r);
     if (mpl_proto_multipath(it->proto))
         r.second_path_s = second_path_s(e, mon_csv, t_get - t_mon, !strcmp(pt->direction, "upload"));
     fflush(e->ts_csv);
@@ -961,6 +1176,20 @@ shuffle(plan_item_t *v, int n, unsigned long *rng)
     }
 }
 
+/* 1 when protocol p at pt would repeat a run of an earlier point: streams_policy only changes
+ * tcpls, streams_mode only tcp/tls/mptcp (and both only with several objects), migrate_mode only
+ * the multipath protocols of a migration scenario. */
+static int
+redundant(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, mpl_proto_t p)
+{
+    int tcpls = p == MPL_PROTO_TCPLS;
+    if ((pt->streams <= 1 || !tcpls) && pt->value_idx[MPL_SC_STREAMS_POLICY] > 0)
+        return 1;
+    if ((pt->streams <= 1 || tcpls) && pt->value_idx[MPL_SC_STREAMS_MODE] > 0)
+        return 1;
+    return (sc->migrate_at_ns == 0 || !mpl_proto_multipath(p)) && pt->value_idx[MPL_SC_MIGRATE_MODE] > 0;
+}
+
 /* The runs of the scenario: per point, per repetition, the protocols (tcp once per link) in
  * an order shuffled with the experiment's seed (the same plan on --resume), the single-path
  * references before the others. */
@@ -985,6 +1214,8 @@ make_plan(exp_t *e, plan_item_t **out)
             int first = n;
             for (int k = 0; k < sc->n_protos; k++) {
                 int npath = sc->protos[k] == MPL_PROTO_TCP ? links : 1;
+                if (redundant(sc, &pt, sc->protos[k]))
+                    continue;
                 for (int path = 1; path <= npath; path++) {
                     if (n == cap) {
                         cap *= 2;
@@ -1164,7 +1395,23 @@ write_meta(exp_t *e, const char *started)
         mpl_json_str(&j, "what", what);
         mpl_json_obj_end(&j);
     }
+    if (sc->migrate_at_ns > 0) { /* marked on the time-series plots like the events */
+        char what[64];
+        snprintf(what, sizeof(what), "migrate to %s", sc->migrate_to);
+        mpl_json_obj_begin(&j, NULL);
+        mpl_json_num(&j, "at_s", (double)sc->migrate_at_ns / 1e9);
+        mpl_json_str(&j, "link", sc->migrate_to);
+        mpl_json_str(&j, "action", "migrate");
+        mpl_json_str(&j, "what", what);
+        mpl_json_obj_end(&j);
+    }
     mpl_json_arr_end(&j);
+    if (sc->migrate_at_ns > 0) {
+        mpl_json_obj_begin(&j, "migration");
+        mpl_json_num(&j, "at_s", (double)sc->migrate_at_ns / 1e9);
+        mpl_json_str(&j, "to", sc->migrate_to);
+        mpl_json_obj_end(&j);
+    }
     mpl_json_obj_begin(&j, "failure");
     mpl_json_num(&j, "at_s", (double)sc->fail_at_ns / 1e9);
     mpl_json_str(&j, "link", sc->fail_link);

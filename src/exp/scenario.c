@@ -14,10 +14,12 @@
 #include <string.h>
 
 static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "mptls", "tcpls"};
-static const char *const param_names[MPL_SC_NPARAMS] = {"links",  "rate", "split", "delay", "loss",
-                                                        "backup", "fail", "cc",    "size",  "direction"};
-static const char *const param_defaults[MPL_SC_NPARAMS] = {"2",    "100mbit", "",      "10ms", "0",
-                                                           "none", "none",    "cubic", "100M", "download"};
+static const char *const param_names[MPL_SC_NPARAMS] = {
+    "links", "rate", "split",     "delay",   "loss",           "backup",       "fail",
+    "cc",    "size", "direction", "streams", "streams_policy", "streams_mode", "migrate_mode"};
+static const char *const param_defaults[MPL_SC_NPARAMS] = {"2",    "100mbit", "",         "10ms", "0",
+                                                           "none", "none",    "cubic",    "100M", "download",
+                                                           "1",    "spread",  "parallel", "mbb"};
 
 const char *
 mpl_proto_name(mpl_proto_t p)
@@ -186,6 +188,22 @@ check_value(mpl_sc_param_t param, const char *v)
         if (strcmp(v, "download") && strcmp(v, "upload"))
             return "direction takes download or upload";
         return NULL;
+    case MPL_SC_STREAMS:
+        if (n != 1 || mpl_parse_u64(v, &u) != 0 || u < 1 || u > 64)
+            return "streams must be 1..64 (objects fetched at once)";
+        return NULL;
+    case MPL_SC_STREAMS_POLICY:
+        if (strcmp(v, "spread") && strcmp(v, "pin"))
+            return "streams_policy takes spread or pin";
+        return NULL;
+    case MPL_SC_STREAMS_MODE:
+        if (strcmp(v, "parallel") && strcmp(v, "pipeline"))
+            return "streams_mode takes parallel (one connection per object) or pipeline";
+        return NULL;
+    case MPL_SC_MIGRATE_MODE:
+        if (strcmp(v, "mbb") && strcmp(v, "bbm"))
+            return "migrate_mode takes mbb (make before break) or bbm (break before make)";
+        return NULL;
     default:
         return "unknown parameter";
     }
@@ -277,6 +295,19 @@ scenario_key(sparser_t *p, const char *k, char *v)
             return serr(p, "fail_at: expected a time such as 3s");
         return 0;
     }
+    if (!strcmp(k, "migrate_at")) {
+        if (mpl_parse_duration(v, &sc->migrate_at_ns) != 0 || sc->migrate_at_ns == 0 ||
+            sc->migrate_at_ns > 3600000000000ull)
+            return serr(p, "migrate_at: expected a time such as 3s");
+        return 0;
+    }
+    if (!strcmp(k, "migrate_to")) {
+        if (link_number(v) < 0 && !valid_word(v, 11))
+            return serr(p, "migrate_to: invalid link name '%s'", v);
+        snprintf(sc->migrate_to, sizeof(sc->migrate_to), "%s", v);
+        sc->migrate_to_line = p->line;
+        return 0;
+    }
     if (!strcmp(k, "fail_link")) {
         if (link_number(v) < 0 && !valid_word(v, 11))
             return serr(p, "fail_link: invalid link name '%s'", v);
@@ -284,13 +315,14 @@ scenario_key(sparser_t *p, const char *k, char *v)
         return 0;
     }
     for (int i = 0; i < MPL_SC_NPARAMS; i++)
-        if (!strcmp(k, param_names[i]) &&
-            (i == MPL_SC_FAIL || i == MPL_SC_CC || i == MPL_SC_SIZE || i == MPL_SC_DIRECTION))
+        if (!strcmp(k, param_names[i]) && (i == MPL_SC_FAIL || i == MPL_SC_CC || i == MPL_SC_SIZE ||
+                                           i == MPL_SC_DIRECTION || i >= MPL_SC_STREAMS))
             return set_values(p, (mpl_sc_param_t)i, v);
     return serr(
         p,
         "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, direction, "
-        "cc, fail, fail_at, fail_link)",
+        "cc, fail, fail_at, fail_link, streams, streams_policy, streams_mode, migrate_at, migrate_to, "
+        "migrate_mode)",
         k);
 }
 
@@ -397,6 +429,7 @@ defaults(mpl_scenario_t *sc, const char *fname)
     sc->timeout_ns = 120000000000ull;
     sc->fail_at_ns = 3000000000ull;
     snprintf(sc->fail_link, sizeof(sc->fail_link), "l1");
+    snprintf(sc->migrate_to, sizeof(sc->migrate_to), "l2");
     snprintf(sc->client_endpoints, sizeof(sc->client_endpoints), "none");
     snprintf(sc->server_endpoints, sizeof(sc->server_endpoints), "signal");
     snprintf(sc->backend, sizeof(sc->backend), "auto");
@@ -467,8 +500,11 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
     char msg[256];
     mpl_sc_point_t pt;
     for (int i = 0; i < mpl_sc_npoints(sc); i++)
-        if (mpl_sc_point(sc, i, &pt, msg, sizeof(msg)) != 0)
+        if (mpl_sc_point(sc, i, &pt, msg, sizeof(msg)) != 0) {
+            if (!strncmp(msg, "migrate_to ", 11))
+                p.line = sc->migrate_to_line;
             return serr(&p, "%s", msg);
+        }
     return 0;
 }
 
@@ -631,6 +667,27 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
     snprintf(pt->cc, sizeof(pt->cc), "%s", val[MPL_SC_CC]);
     mpl_parse_size(val[MPL_SC_SIZE], &pt->size);
     snprintf(pt->direction, sizeof(pt->direction), "%s", val[MPL_SC_DIRECTION]);
+    mpl_parse_u64(val[MPL_SC_STREAMS], &u);
+    pt->streams = (int)u;
+    if (pt->streams > 1 && pt->size / (uint64_t)pt->streams == 0) {
+        snprintf(err, errlen, "size %llu cannot be split into %d objects", (unsigned long long)pt->size,
+                 pt->streams);
+        return -1;
+    }
+    if (pt->streams > 1 && !strcmp(pt->direction, "upload")) {
+        snprintf(err, errlen, "streams > 1 is for downloads");
+        return -1;
+    }
+    snprintf(pt->streams_policy, sizeof(pt->streams_policy), "%s", val[MPL_SC_STREAMS_POLICY]);
+    snprintf(pt->streams_mode, sizeof(pt->streams_mode), "%s", val[MPL_SC_STREAMS_MODE]);
+    snprintf(pt->migrate_mode, sizeof(pt->migrate_mode), "%s", val[MPL_SC_MIGRATE_MODE]);
+    if (sc->migrate_at_ns > 0 && sc->topology_file[0] == '\0') {
+        int l = link_number(sc->migrate_to);
+        if (l < 1 || l > links) {
+            snprintf(err, errlen, "migrate_to '%s' does not exist with %d links", sc->migrate_to, links);
+            return -1;
+        }
+    }
     return 0;
 }
 

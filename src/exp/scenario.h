@@ -35,16 +35,20 @@ int mpl_proto_multipath(mpl_proto_t p);
 
 /* The sweepable parameters, in expansion order (the first varies slowest). */
 typedef enum mpl_sc_param {
-    MPL_SC_LINKS = 0, /* number of links (generated topology), 1..8 */
-    MPL_SC_RATE,      /* total rate split by 'split', or per link "a/b/..." */
-    MPL_SC_SPLIT,     /* shares of the total rate in percent "30/70" */
-    MPL_SC_DELAY,     /* one-way delay, all links or per link "5ms/25ms" */
-    MPL_SC_LOSS,      /* loss in percent, all links or per link */
-    MPL_SC_BACKUP,    /* "none" or link names marked MPTCP backup "l2" or "l2/l3" */
-    MPL_SC_FAIL,      /* "none", or the failure applied to fail_link at fail_at: down|blackhole */
-    MPL_SC_CC,        /* congestion control: cubic, bbr, reno, ... */
-    MPL_SC_SIZE,      /* transfer size: 100M, 1G */
-    MPL_SC_DIRECTION, /* download (GET /bytes/N) or upload (POST /upload of N bytes) */
+    MPL_SC_LINKS = 0,      /* number of links (generated topology), 1..8 */
+    MPL_SC_RATE,           /* total rate split by 'split', or per link "a/b/..." */
+    MPL_SC_SPLIT,          /* shares of the total rate in percent "30/70" */
+    MPL_SC_DELAY,          /* one-way delay, all links or per link "5ms/25ms" */
+    MPL_SC_LOSS,           /* loss in percent, all links or per link */
+    MPL_SC_BACKUP,         /* "none" or link names marked MPTCP backup "l2" or "l2/l3" */
+    MPL_SC_FAIL,           /* "none", or the failure applied to fail_link at fail_at: down|blackhole */
+    MPL_SC_CC,             /* congestion control: cubic, bbr, reno, ... */
+    MPL_SC_SIZE,           /* transfer size: 100M, 1G */
+    MPL_SC_DIRECTION,      /* download (GET /bytes/N) or upload (POST /upload of N bytes) */
+    MPL_SC_STREAMS,        /* objects fetched at once: the size is split into N objects, 1..64 */
+    MPL_SC_STREAMS_POLICY, /* tcpls: spread (any stream on any connection) or pin */
+    MPL_SC_STREAMS_MODE,   /* tcp, tls, mptcp: parallel (a connection per object) or pipeline */
+    MPL_SC_MIGRATE_MODE,   /* with migrate_at: mbb (target joined from the start) or bbm */
     MPL_SC_NPARAMS,
 } mpl_sc_param_t;
 
@@ -74,6 +78,9 @@ typedef struct mpl_scenario {
     uint64_t timeout_ns; /* per transfer */
     uint64_t fail_at_ns;
     char fail_link[16];
+    uint64_t migrate_at_ns; /* > 0: migrate to migrate_to at this time after the start */
+    char migrate_to[16];
+    int migrate_to_line;                     /* where migrate_to was given (messages) */
     char client_endpoints[MPL_SC_VALUE_LEN]; /* generated topology: host endpoint flags */
     char server_endpoints[MPL_SC_VALUE_LEN];
     char backend[16];        /* auto | forwarder | netem */
@@ -101,6 +108,10 @@ typedef struct mpl_sc_point {
     char cc[32];
     uint64_t size;
     char direction[12]; /* "download" or "upload" */
+    int streams;        /* objects fetched at once (each size / streams bytes) */
+    char streams_policy[8];
+    char streams_mode[12]; /* "parallel" or "pipeline" */
+    char migrate_mode[4];  /* "mbb" or "bbm" */
 } mpl_sc_point_t;
 
 /* Parses a scenario from text. fname is used in messages and as default name (its stem).

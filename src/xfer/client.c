@@ -384,10 +384,13 @@ mpl_client_run(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         }
         if (exchange(&cl, &u, cfg->urls[i]) != 0)
             rc = -1;
+        else if (i < MPL_CLIENT_MAX_OBJECTS && cfg->sink != NULL)
+            res->object_s[i] = (double)(mpl_now_ns() - cfg->sink->start_ns) / 1e9;
     }
     if (cfg->sink != NULL)
         res->bytes = cfg->upload > 0 ? cfg->sink->total : cfg->sink->total;
     res->completed = rc == 0;
+    res->n_objects = cfg->n_urls < MPL_CLIENT_MAX_OBJECTS ? cfg->n_urls : MPL_CLIENT_MAX_OBJECTS;
     conn_finish(&cl);
     free(cl.rbuf);
     return rc;

@@ -54,7 +54,10 @@ typedef struct mpl_client_cfg {
     int tcpls_join_full;                            /* --join full: full-handshake joins */
     double migrate_at_s;                            /* > 0: migrate at this time after the start */
     int migrate_to;                                 /* bind index to migrate to (-1: the second path) */
-    double blackhole_s; /* no-ack-progress timeout (0: adaptive, tcpls_upkeep.h) */
+    int migrate_bbm;         /* --migrate-mode bbm: the target path is joined only at the migration */
+    int tcpls_stream_policy; /* --streams-policy (TCPLS_STREAMS_*), -1: not given (the server's) */
+    int multi;               /* MPL_MULTI_*: tcp, tls, mptcp with several URLs */
+    double blackhole_s;      /* no-ack-progress timeout (0: adaptive, tcpls_upkeep.h) */
     /* priority changes during the session (--backup-at / --normal-at): at prio_at_s[i], the
      * connections from bind[prio_bind[i]] become backups (prio_backup 1) or normal (0) */
     size_t n_prio;
@@ -65,7 +68,15 @@ typedef struct mpl_client_cfg {
     FILE *interval_out; /* print per-connection samples here, or NULL */
 } mpl_client_cfg_t;
 
-#define MPL_TCPLS_MAX_CONNS 16
+#define MPL_TCPLS_MAX_CONNS    16
+#define MPL_CLIENT_MAX_OBJECTS 64 /* objects whose completion time a result keeps */
+
+/* How several URLs are fetched (mpl_client_cfg_t.multi; tcp, tls, mptcp). */
+enum {
+    MPL_MULTI_SEQUENTIAL = 0, /* one connection, one request after the other (keep-alive) */
+    MPL_MULTI_PARALLEL,       /* get --parallel: one connection per URL, all at once */
+    MPL_MULTI_PIPELINE,       /* get --pipeline: one connection, every request sent up front */
+};
 
 /* One TCPLS connection of the session (--proto tcpls, --json "connections"). */
 /* One sample of a TCPLS connection (the client socket's tcp_info, the session's goodput). */
@@ -98,6 +109,10 @@ typedef struct mpl_client_result {
     char tcpls_cipher[64];
     mpl_tcpls_conn_stat_t tcpls_conns[MPL_TCPLS_MAX_CONNS];
     int n_tcpls_conns;
+    /* completion time of each URL's response (seconds since the start), the first
+     * MPL_CLIENT_MAX_OBJECTS URLs */
+    double object_s[MPL_CLIENT_MAX_OBJECTS];
+    size_t n_objects;
 } mpl_client_result_t;
 
 /* Frees what a result holds (tcpls series). */
@@ -105,6 +120,10 @@ void mpl_client_result_free(mpl_client_result_t *res);
 
 /* Fetches every URL in order. Returns 0 when all succeeded, or -1 with res->error set. */
 int mpl_client_run(const mpl_client_cfg_t *cfg, mpl_client_result_t *res);
+
+/* Fetches every URL at once (cfg->multi: MPL_MULTI_PARALLEL or MPL_MULTI_PIPELINE; downloads),
+ * in src/xfer/client_multi.c. Returns 0 when all succeeded, or -1 with res->error set. */
+int mpl_client_run_multi(const mpl_client_cfg_t *cfg, mpl_client_result_t *res);
 
 /* The tcpls client (same config and result), in src/xfer/get_tcpls.c: the place where
  * '--proto tcpls' plugs in; it drives mpl_http_cresp_t + cfg->sink per stream. */

@@ -65,7 +65,7 @@ typedef struct getter {
     mpl_paths_t paths;
     mpl_tcpls_hooks_t hooks;
     mpl_upkeep_t upkeep;
-    uint64_t established_ns;
+    uint64_t established_ns, sink_start_ns;
     cconn_t conns[MPL_TCPLS_MAX_CONNS];
     size_t nconns;
     int migrated;
@@ -161,7 +161,10 @@ feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int f
         cs->sink_expected = sink->expected;
     }
     if (cs->done) {
+        size_t k = (size_t)(cs - g->streams);
         g->n_done++;
+        if (k < MPL_CLIENT_MAX_OBJECTS && g->cfg->sink != NULL)
+            g->res->object_s[k] = (double)(mpl_now_ns() - g->cfg->sink->start_ns) / 1e9;
         if (mpl_http_cresp_head_done(cs->resp)) {
             int st = mpl_http_cresp_head(cs->resp)->status;
             g->res->status = st;
@@ -245,6 +248,18 @@ send_request(getter_t *g, cstream_t *cs, int keep_alive)
                                      : g->cfg->head ? "HEAD"
                                                     : "GET",
                                      cs->u.host, cs->u.path, up, keep_alive);
+    if (len >= 2 && g->cfg->tcpls_stream_policy >= 0) {
+        /* --streams-policy: "X-Mplab-Streams: pin" before the head's empty line (the server
+         * sends the responses) */
+        const char *h = g->cfg->tcpls_stream_policy == TCPLS_STREAMS_PIN ? "X-Mplab-Streams: pin\r\n"
+                                                                         : "X-Mplab-Streams: spread\r\n";
+        size_t hl = strlen(h);
+        if ((size_t)len + hl >= sizeof(req))
+            return fail(g, "%s: request too long", cs->url);
+        memmove(req + len - 2 + hl, req + len - 2, 2);
+        memcpy(req + len - 2, h, hl);
+        len += (int)hl;
+    }
     if (len < 0)
         return fail(g, "%s: request too long", cs->url);
     /* TCPLS: the request (with its body, see pump_uploads) ends the stream's sending side;
@@ -312,17 +327,19 @@ start_streams(getter_t *g)
     return 0;
 }
 
+/* Connection 0's TCP connection, from --bind address bind_idx (-1: the first of the right
+ * family), within timeout_s. */
 static int
-connect_to(getter_t *g, const mpl_url_t *u, int port)
+connect_to(getter_t *g, const mpl_url_t *u, int port, int bind_idx, double timeout_s)
 {
     const mpl_client_cfg_t *cfg = g->cfg;
     char why[400];
     mpl_connect_opts_t o = {.ip_protocol = IPPROTO_TCP,
                             .cc = cfg->cc,
-                            .bind = cfg->bind,
-                            .bind_len = cfg->bind_len,
-                            .n_bind = cfg->n_bind,
-                            .timeout_s = cfg->timeout_s};
+                            .bind = bind_idx >= 0 ? &cfg->bind[bind_idx] : cfg->bind,
+                            .bind_len = bind_idx >= 0 ? &cfg->bind_len[bind_idx] : cfg->bind_len,
+                            .n_bind = bind_idx >= 0 ? 1 : cfg->n_bind,
+                            .timeout_s = timeout_s};
     int fd = mpl_sock_connect(&o, u->host, port, why, sizeof(why));
     if (fd < 0)
         return fail(g, "%s", why);
@@ -333,7 +350,10 @@ connect_to(getter_t *g, const mpl_url_t *u, int port)
 static tcpls_ctx_t *
 make_ctx(const mpl_client_cfg_t *cfg, char *err, size_t errlen)
 {
-    tcpls_ctx_config_t tc = {.is_server = 0, .insecure = 1, .join_full_handshake = cfg->tcpls_join_full};
+    tcpls_ctx_config_t tc = {.is_server = 0,
+                             .insecure = 1,
+                             .join_full_handshake = cfg->tcpls_join_full,
+                             .stream_policy = cfg->tcpls_stream_policy > 0 ? cfg->tcpls_stream_policy : 0};
     tcpls_ctx_t *ctx = tcpls_ctx_new(&tc, err, errlen);
     if (ctx == NULL || cfg->ssl_ctx == NULL)
         return ctx;
@@ -559,9 +579,13 @@ manage_paths(getter_t *g, uint64_t now, uint64_t start_ns)
             break;
         }
     }
+    /* --migrate-mode bbm: the target path waits for the migration (break before make) */
+    int later = cfg->migrate_bbm && cfg->migrate_at_s > 0
+                    ? mpl_paths_from_bind(&g->paths, cfg->migrate_to >= 0 ? cfg->migrate_to : 1)
+                    : -1;
     for (size_t i = 0; i < g->paths.n && tcpls_session_token_count(g->s) > 0; i++) {
         const mpl_path_t *p = &g->paths.p[i];
-        if (p->conn < 0 && now >= p->retry_ns)
+        if (p->conn < 0 && now >= p->retry_ns && (int)i != later)
             join_path(g, i);
     }
 }
@@ -641,13 +665,14 @@ prepare_streams(getter_t *g)
     return 0;
 }
 
-/* Connection 0 and the session over it. Returns 0 or -1 (g failed). */
+/* Connection 0 (from --bind address bind_idx, -1: the first) and the session over it.
+ * Returns 0 or -1 (g failed). */
 static int
-open_session(getter_t *g, tcpls_ctx_t *ctx)
+open_session(getter_t *g, tcpls_ctx_t *ctx, int bind_idx, double timeout_s)
 {
     const mpl_client_cfg_t *cfg = g->cfg;
     const mpl_url_t *u = &g->streams[0].u;
-    int fd = connect_to(g, u, u->port > 0 ? u->port : cfg->tp->default_port);
+    int fd = connect_to(g, u, u->port > 0 ? u->port : cfg->tp->default_port, bind_idx, timeout_s);
 
     if (fd < 0)
         return -1;
@@ -669,6 +694,91 @@ open_session(getter_t *g, tcpls_ctx_t *ctx)
     if (cfg->n_bind > 1)
         mpl_tcp_multipath_opts(fd, 128 * 1024, 0);
     return 0;
+}
+
+/* Connection 0's handshake until the session is established (0), or it failed or deadline
+ * passed (-1, g failed with the reason). */
+static int
+handshake0(getter_t *g, double limit_s)
+{
+    uint64_t deadline = mpl_now_ns() + (uint64_t)(limit_s * 1e9);
+    cconn_t *c = &g->conns[0];
+    while (!g->closed && !g->failed && !tcpls_session_is_established(g->s)) {
+        const uint8_t *d;
+        size_t l;
+        uint64_t now = mpl_now_ns();
+        if (now >= deadline)
+            return fail(g, "TCPLS session not established: no handshake within %.1f s", limit_s);
+        tcpls_conn_output(g->s, c->id, &d, &l);
+        struct pollfd p = {.fd = c->fd, .events = POLLIN | (l > 0 ? POLLOUT : 0)};
+        uint64_t ms = (deadline - now) / 1000000 + 1;
+        int pr = poll(&p, 1, ms < 50 ? (int)ms : 50);
+        now = mpl_now_ns();
+        tcpls_session_set_time(g->s, now);
+        if (pr > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) &&
+            tcpls_io_read(g->s, c->id, c->fd, now) != 0 && !g->closed)
+            return fail(g, "TCPLS session not established: connection closed by the server");
+        if (!g->closed && tcpls_io_write(g->s, c->id, c->fd) < 0 && !g->closed)
+            return fail(g, "TCPLS session not established: %s", strerror(errno));
+    }
+    if (g->closed && g->close_err == TCPLS_ERR_HANDSHAKE)
+        return fail(g, "TCPLS handshake with %s failed (certificate or protocol)", g->streams[0].u.host);
+    if (g->closed)
+        return fail(g, "TCPLS session not established: %s", tcpls_strerror(g->close_err));
+    return g->failed ? -1 : 0;
+}
+
+/* Gives up an attempt at connection 0: its socket and session go, g is as before it. */
+static void
+drop_attempt(getter_t *g)
+{
+    tcpls_session_free(g->s);
+    g->s = NULL;
+    if (g->conns[0].fd >= 0)
+        close(g->conns[0].fd);
+    g->conns[0].fd = -1;
+    g->nconns = 0;
+    g->failed = g->closed = g->close_err = 0;
+    g->res->error[0] = '\0';
+}
+
+/* The session's first connection. With several --bind addresses a path that is down,
+ * blackholed or reset during the handshake must not keep the client from the server: each
+ * attempt has a deadline (1 s, doubled after each round over the addresses), then the next
+ * address is tried, within --timeout in all. A certificate or protocol failure is final.
+ * Returns 0, or -1 (g failed). */
+static int
+establish(getter_t *g, tcpls_ctx_t *ctx)
+{
+    const mpl_client_cfg_t *cfg = g->cfg;
+    double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
+    size_t n = cfg->n_bind > 1 ? cfg->n_bind : 1;
+    double attempt_s = n > 1 ? 1.0 : timeout;
+    uint64_t start = mpl_now_ns(), end = start + (uint64_t)(timeout * 1e9);
+
+    for (size_t k = 0;; k++) {
+        int bi = n > 1 ? (int)(k % n) : -1;
+        uint64_t now = mpl_now_ns();
+        double left = (double)(end - (now < end ? now : end)) / 1e9;
+        double this_s = attempt_s < left ? attempt_s : left;
+        if (open_session(g, ctx, bi, this_s) == 0) {
+            if (g->sink_start_ns == 0) {
+                mpl_sink_start(cfg->sink);
+                g->sink_start_ns = cfg->sink->start_ns;
+            }
+            if (handshake0(g, this_s) == 0)
+                return 0;
+        }
+        now = mpl_now_ns();
+        if (n == 1 || now >= end || (g->closed && g->close_err == TCPLS_ERR_HANDSHAKE))
+            return -1;
+        char from[80] = "?";
+        mpl_fmt_addr((const struct sockaddr *)&cfg->bind[bi], 0, from, sizeof(from));
+        mpl_info("connection 0 from %s: %s; trying from the next address", from, g->res->error);
+        drop_attempt(g);
+        if (k % n == n - 1)
+            attempt_s *= 2;
+    }
 }
 
 /* Moves each connection's output to its socket; closes the sockets of connections that are
@@ -723,7 +833,8 @@ run_session(getter_t *g, int lw)
     const mpl_client_cfg_t *cfg = g->cfg;
     double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
     double interval = cfg->interval_s > 0 ? cfg->interval_s : 1.0;
-    uint64_t start_ns = mpl_now_ns(), last_progress = start_ns, all_done_ns = 0;
+    uint64_t start_ns = g->sink_start_ns ? g->sink_start_ns : mpl_now_ns(), last_progress = mpl_now_ns(),
+             all_done_ns = 0;
     uint64_t next_sample = start_ns + (uint64_t)(interval * 1e9);
     int started = 0;
     char err[256];
@@ -813,9 +924,8 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         fail(&g, "%s", err);
         goto exit;
     }
-    if (open_session(&g, ctx) != 0)
+    if (establish(&g, ctx) != 0)
         goto exit;
-    mpl_sink_start(cfg->sink);
     if (cfg->n_bind > 1)
         lw = mpl_linkwatch_open(); /* -1: go without (timeouts still detect failures) */
     run_session(&g, lw);
@@ -832,6 +942,7 @@ mpl_tcpls_get(const mpl_client_cfg_t *cfg, mpl_client_result_t *res)
         fail(&g, "the session ended before every response arrived");
     fill_connections(&g);
     res->completed = !g.failed;
+    res->n_objects = cfg->n_urls < MPL_CLIENT_MAX_OBJECTS ? cfg->n_urls : MPL_CLIENT_MAX_OBJECTS;
 exit:
     for (size_t i = 0; i < g.n; i++)
         mpl_http_cresp_free(g.streams[i].resp);

@@ -124,6 +124,7 @@ typedef struct head_fields {
     int conn_keep_alive;
     int expect_continue;
     int body_is_bytes;
+    int streams_policy;
 } head_fields_t;
 
 /* Parses header lines up to the empty line. Returns 0 or -1 (malformed). */
@@ -183,6 +184,8 @@ parse_headers(const uint8_t **src, const uint8_t *end, head_fields_t *hf)
         } else if (token_ieq(name, nlen, "x-mplab-body")) {
             if (token_ieq(v, vlen, "bytes"))
                 hf->body_is_bytes = 1;
+        } else if (token_ieq(name, nlen, "x-mplab-streams")) {
+            hf->streams_policy = token_ieq(v, vlen, "spread") ? 1 : token_ieq(v, vlen, "pin") ? 2 : 0;
         }
     }
 }
@@ -296,6 +299,7 @@ mpl_http_parse_request(const uint8_t **src, const uint8_t *end, mpl_http_request
         req->keep_alive = hf.conn_keep_alive && !hf.conn_close;
     req->expect_continue = hf.expect_continue && req->version_minor == 1;
     req->body_is_bytes = hf.body_is_bytes;
+    req->streams_policy = hf.streams_policy;
     req->status = 0;
     *src = cur;
     return 0;
@@ -798,6 +802,12 @@ uint64_t
 mpl_http_sconn_requests(const mpl_http_sconn_t *c)
 {
     return c->requests;
+}
+
+int
+mpl_http_sconn_streams_policy(const mpl_http_sconn_t *c)
+{
+    return c->req.streams_policy;
 }
 
 int

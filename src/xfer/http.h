@@ -52,6 +52,7 @@ typedef struct mpl_http_request {
     int keep_alive;               /* 1 unless "Connection: close" or HTTP/1.0 without keep-alive */
     int expect_continue;          /* "Expect: 100-continue" */
     int body_is_bytes;            /* "X-Mplab-Body: bytes": the body is /bytes/N content */
+    int streams_policy;           /* "X-Mplab-Streams: spread|pin": 1 spread, 2 pin, 0 absent or other */
     int has_content_length;
     uint64_t content_length;
     int status; /* on a parse error: the HTTP status to answer (400, 431, 501...) */
@@ -106,6 +107,9 @@ int mpl_http_sconn_idle(const mpl_http_sconn_t *c);
  * being read. With mpl_http_sconn_requests() == 0 or !mpl_http_sconn_idle(), the client owes
  * a request head (the servers' header timeout). */
 int mpl_http_sconn_awaiting_head(const mpl_http_sconn_t *c);
+/* The X-Mplab-Streams value of the last request parsed (mpl_http_request_t.streams_policy):
+ * the TCPLS server applies it to the session (get --streams-policy). */
+int mpl_http_sconn_streams_policy(const mpl_http_sconn_t *c);
 /* Counters: requests answered, request bytes consumed (incl. upload bodies), and whether
  * an error response (4xx/5xx) was sent. */
 uint64_t mpl_http_sconn_requests(const mpl_http_sconn_t *c);

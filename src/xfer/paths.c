@@ -9,6 +9,15 @@
 
 #define MAX_REMOTES 9 /* connection 0's address and 8 New Address frames */
 
+static int common_prefix(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* The same IP address (ports aside). */
+static int
+same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    return common_prefix(a, b) == (a->ss_family == AF_INET ? 32 : 128);
+}
+
 void
 mpl_paths_init(mpl_paths_t *ps, const mpl_client_cfg_t *cfg, int fd0)
 {
@@ -20,13 +29,18 @@ mpl_paths_init(mpl_paths_t *ps, const mpl_client_cfg_t *cfg, int fd0)
     p->remote_len = sizeof(p->remote);
     if (getpeername(fd0, (struct sockaddr *)&p->remote, &p->remote_len) != 0)
         return;
+    /* the --bind address connection 0 went from (it may not be the first: mpl_tcpls_get
+     * tries them in turn), else the first of the family */
+    struct sockaddr_storage me;
+    socklen_t ml = sizeof(me);
     p->bind_idx = -1;
-    for (size_t b = 0; b < cfg->n_bind; b++) {
-        if (cfg->bind[b].ss_family == p->remote.ss_family) {
+    if (getsockname(fd0, (struct sockaddr *)&me, &ml) == 0)
+        for (size_t b = 0; b < cfg->n_bind && p->bind_idx < 0; b++)
+            if (same_host(&cfg->bind[b], &me))
+                p->bind_idx = (int)b;
+    for (size_t b = 0; b < cfg->n_bind && p->bind_idx < 0; b++)
+        if (cfg->bind[b].ss_family == p->remote.ss_family)
             p->bind_idx = (int)b;
-            break;
-        }
-    }
     p->backup = p->bind_idx >= 0 && cfg->bind_backup[p->bind_idx];
     p->conn = 0;
     ps->n = 1;

@@ -140,6 +140,10 @@ on_data(tcpls_session_t *s, uint32_t id, const uint8_t *data, size_t len, int fi
     se->srv->st->bytes_received += len;
     if (len > 0)
         feed(ss, data, len);
+    /* get --streams-policy: the client asks how the server's responses use the connections */
+    if (mpl_http_sconn_streams_policy(ss->http) != 0)
+        tcpls_session_set_stream_policy(
+            s, mpl_http_sconn_streams_policy(ss->http) == 2 ? TCPLS_STREAMS_PIN : TCPLS_STREAMS_SPREAD);
     if (fin)
         ss->eof_pending = 1;
 }
@@ -270,10 +274,16 @@ pump_conns(sess_t *se, int plain_blocked)
         if (r == 0 && plain_blocked)
             r = 1;
         if (r < 0) {
-            if (!sc->dead && !se->dead && tcpls_conn_live_count(se->s) > 1)
-                tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED); /* failover */
-            else if (!sc->dead)
-                se->dead = 1; /* its only connection: the session is over */
+            /* The library decides: failover to the other connections, a session that waits
+             * for the client to join again (its last connection, the client has other
+             * addresses or tokens), or the end (on_closed). Ending it here when the last
+             * connection failed lost sessions whose connections were all reset at once: the
+             * client came back with a token the server no longer knew. */
+            if (!sc->dead && !se->dead)
+                tcpls_conn_failed(se->s, sc->id, TCPLS_ERR_CONN_FAILED);
+            if (tcpls_session_is_closed(se->s))
+                se->dead = 1;
+            sc->dead = 1;
             if (sc->dead) {
                 *pp = sc->next;
                 sconn_close(sv, sc);
@@ -493,7 +503,8 @@ make_ctx(const mpl_server_cfg_t *cfg, char *err, size_t errlen)
     tcpls_ctx_config_t tc = {.is_server = 1,
                              .tokens = cfg->tcpls_tokens,
                              .scheduler = cfg->tcpls_sched,
-                             .join_full_handshake = cfg->tcpls_join_full};
+                             .join_full_handshake = cfg->tcpls_join_full,
+                             .stream_policy = cfg->tcpls_stream_policy};
     tcpls_ctx_t *ctx = tcpls_ctx_new(&tc, err, errlen);
     if (ctx == NULL)
         return NULL;
@@ -592,10 +603,17 @@ mpl_tcpls_serve(const mpl_server_cfg_t *cfg, mpl_server_stats_t *stats, char *er
                 sess_free(se);
         }
         sv.nevs = 0;
-        /* sessions with several connections: blackhole checks even without events */
+        /* sessions with several connections: blackhole checks even without events; joins
+         * that waited for their session's handshake resume (tcpls_session_join_waiting) */
         for (sess_t *se = sv.sessions, *next; se; se = next) {
             next = se->next;
-            if (se->conns != NULL && se->conns->next != NULL && !se->dead) {
+            if (tcpls_session_join_waiting(se->s)) {
+                conns_upkeep(se, now);
+                se = adopt_joined(&sv, se);
+                pump(se);
+                if (se->dead && !se->want_out)
+                    sess_free(se);
+            } else if (se->conns != NULL && se->conns->next != NULL && !se->dead) {
                 conns_upkeep(se, now);
                 pump(se);
             }

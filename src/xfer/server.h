@@ -34,6 +34,7 @@ typedef struct mpl_server_cfg {
     unsigned tcpls_tokens;   /* tokens (extra connections) per session, 0 = library default (4) */
     const char *tcpls_sched; /* scheduler name or NULL (default) */
     int tcpls_join_full;     /* --join full: also accept full-handshake joins */
+    int tcpls_stream_policy; /* TCPLS_STREAMS_* of new sessions; a request's X-Mplab-Streams wins */
     double blackhole_s;      /* a connection without acknowledgment progress this long fails (0: adaptive,
                               * max(0.3 s, 4 x srtt) + queue drain time, see tcpls_upkeep.h) */
 } mpl_server_cfg_t;

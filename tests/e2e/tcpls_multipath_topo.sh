@@ -56,4 +56,15 @@ grep -q 'failing over\|closed' "$T_TMP/srv.log" || fail "the server saw no failu
 # the carrier loss is noticed at once (rtnetlink), not after the blackhole timeout
 grep -q 'interface l1 is down, failing over' "$T_TMP/srv.log" "$T_TMP/cli.err" ||
     fail "carrier loss not noticed: $(cat $T_TMP/srv.log $T_TMP/cli.err)"
+
+"$MPLAB" link --topo tp set l1 up >/dev/null || fail "link up"
+"$MPLAB" link --topo tp set l1 blackhole >/dev/null || fail "link blackhole"
+t0=$(date +%s)
+out=$("$MPLAB" exec --topo tp client -- "$MPLAB" get --proto tcpls --json --timeout 20 --servername mplab-server \
+    --bind 10.0.1.1 --bind 10.0.2.1 "https://10.0.2.2:8443/bytes/1M" 2>"$T_TMP/cli2.err") ||
+    fail "get with l1 blackholed failed: $(cat $T_TMP/cli2.err)"
+echo "$out" | grep -q '"verified":true' || fail "not verified: $out"
+grep -q 'connection 0 from 10.0.1.1: .*trying from the next address' "$T_TMP/cli2.err" ||
+    fail "connection 0 not tried from 10.0.2.1: $(cat $T_TMP/cli2.err)"
+[ $(($(date +%s) - t0)) -le 10 ] || fail "the session took more than 10 s to start"
 echo "ok"

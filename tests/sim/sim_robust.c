@@ -258,6 +258,63 @@ test_psk_join_half_rtt(void **state)
     }
 }
 
+/* The client reads a token in the server's first flight and joins at once, but its Finished on
+ * connection 0 is late (a slow or lossy first path): the join's ClientHello reaches the
+ * server before that handshake completed there. It must wait for it, not be refused (which
+ * burnt every token of a session whose first path was blackholed: the soak test's lost
+ * transfers), and complete once connection 0 does. */
+static void
+test_join_before_first_finished(void **state)
+{
+    pn_net_t n;
+    assert_int_equal(pn_setup(&n, 2), 0);
+    pn_out(&n, 0);
+    pn_in(&n, 0, 0, SIZE_MAX); /* ClientHello */
+    pn_out(&n, 0);
+    pn_in(&n, 0, 1, SIZE_MAX); /* the server's flight, with its tokens */
+    assert_true(tcpls_session_is_tcpls(n.client));
+    assert_true(tcpls_session_token_count(n.client) > 0);
+    pn_out(&n, 0); /* the client's Finished: held back */
+    assert_true(n.c[0].c2s.len > 0);
+    assert_false(tcpls_session_is_established(n.server));
+    assert_int_equal(pn_join(&n, 1), 0);
+    pn_out(&n, 1);
+    pn_in(&n, 1, 0, SIZE_MAX); /* the join's ClientHello: parked */
+    assert_int_equal(tcpls_session_join_waiting(n.c[1].srv), 1);
+    assert_false(tcpls_session_is_closed(n.c[1].srv));
+    pn_out(&n, 1);
+    assert_int_equal(n.c[1].s2c.len, 0); /* no ServerHello yet */
+    tcpls_session_set_time(n.c[1].srv, 2);
+    assert_int_equal(tcpls_session_join_waiting(n.c[1].srv), 1);
+    pn_in(&n, 0, 0, SIZE_MAX); /* connection 0's Finished at last */
+    assert_true(tcpls_session_is_established(n.server));
+    tcpls_session_set_time(n.c[1].srv, 3); /* the join resumes */
+    assert_int_equal(tcpls_session_join_waiting(n.c[1].srv), 0);
+    pn_pump(&n, 20);
+    assert_int_equal(n.cli.conn_state[1], TCPLS_CONN_ESTABLISHED);
+    assert_int_equal(tcpls_conn_live_count(n.server), 2);
+    assert_int_equal(pn_request(&n, 1000, 50000), 0);
+    pn_pump(&n, 40);
+    assert_int_equal(n.cli.received, 50000);
+    assert_int_equal(n.cli.bad, 0);
+    pn_free(&n);
+
+    /* a target that never completes: the join gives up after 10 s, refused */
+    assert_int_equal(pn_setup(&n, 2), 0);
+    pn_out(&n, 0);
+    pn_in(&n, 0, 0, SIZE_MAX);
+    pn_out(&n, 0);
+    pn_in(&n, 0, 1, SIZE_MAX);
+    assert_int_equal(pn_join(&n, 1), 0);
+    pn_out(&n, 1);
+    pn_in(&n, 1, 0, SIZE_MAX);
+    assert_int_equal(tcpls_session_join_waiting(n.c[1].srv), 1);
+    tcpls_session_set_time(n.c[1].srv, 11ull * 1000000000ull); /* past the 10 s limit */
+    assert_int_equal(tcpls_session_join_waiting(n.c[1].srv), 0);
+    assert_true(tcpls_session_is_closed(n.c[1].srv));
+    pn_free(&n);
+}
+
 /* The key's usage limit (RFC 8446 5.5) counts records over every connection; at the limit the
  * session ends with a clear error instead of protecting one record too many. */
 static void
@@ -292,6 +349,7 @@ main(void)
         cmocka_unit_test(test_failed_connect_keeps_token),
         cmocka_unit_test(test_psk_joins),
         cmocka_unit_test(test_psk_join_half_rtt),
+        cmocka_unit_test(test_join_before_first_finished),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

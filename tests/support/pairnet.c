@@ -186,8 +186,8 @@ pn_init(pn_net_t *n, unsigned tokens, const char *server_groups)
     return pn_init_joins(n, tokens, server_groups, 0, 0);
 }
 
-int
-pn_init_joins(pn_net_t *n, unsigned tokens, const char *server_groups, int client_full, int server_full)
+static int
+setup(pn_net_t *n, unsigned tokens, const char *server_groups, int client_full, int server_full)
 {
     tcpls_ctx_config_t cc = {.insecure = 1, .join_full_handshake = client_full};
     memset(n, 0, sizeof(*n));
@@ -203,6 +203,20 @@ pn_init_joins(pn_net_t *n, unsigned tokens, const char *server_groups, int clien
         return -1;
     n->c[0].used = 1;
     n->c[0].srv = n->server;
+    return 0;
+}
+
+int
+pn_setup(pn_net_t *n, unsigned tokens)
+{
+    return setup(n, tokens, NULL, 0, 0);
+}
+
+int
+pn_init_joins(pn_net_t *n, unsigned tokens, const char *server_groups, int client_full, int server_full)
+{
+    if (setup(n, tokens, server_groups, client_full, server_full) != 0)
+        return -1;
     pn_pump(n, 20);
     return tcpls_session_is_tcpls(n->client) && tcpls_session_is_tcpls(n->server) ? 0 : -1;
 }

@@ -55,6 +55,8 @@ uint8_t pn_content(uint64_t i);
 int pn_init(pn_net_t *n, unsigned tokens, const char *server_groups);
 /* The same, with join_full_handshake set as asked on the client's and the server's context. */
 int pn_init_joins(pn_net_t *n, unsigned tokens, const char *server_groups, int client_full, int server_full);
+/* The contexts and both sessions only: the caller drives connection 0's handshake. */
+int pn_setup(pn_net_t *n, unsigned tokens);
 void pn_free(pn_net_t *n);
 /* Joins slot i (a fresh server session takes the connection). Returns tcpls_join's result. */
 int pn_join(pn_net_t *n, int i);

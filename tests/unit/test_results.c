@@ -43,6 +43,31 @@ test_median(void **state)
     double b[] = {4, 1, 3, 2};
     assert_true(mpl_median(b, 4) == 2.5);
     assert_true(isnan(mpl_median(b, 0)));
+    double c[] = {5, 1, 4, 2, 3};
+    assert_true(mpl_percentile(c, 5, 50) == 3);
+    assert_true(mpl_percentile(c, 5, 99) == 5);
+    assert_true(mpl_percentile(c, 5, 0) == 1);
+    assert_true(isnan(mpl_percentile(c, 0, 50)));
+}
+
+/* Migration: the new path reaches 90% of 40 Mbit/s 0.5 s after the instant (2 s); the old path
+ * carries 8 Mbit/s for 0.25 s after it. */
+static void
+test_migration_metrics(void **state)
+{
+    double t[80], old[80], nw[80], t90, bytes;
+    for (int i = 0; i < 80; i++) {
+        t[i] = (i + 1) * 0.05;
+        old[i] = t[i] <= 2.25 ? 8 : 0;
+        nw[i] = t[i] <= 2.25 ? 10 : 40;
+    }
+    mpl_migration_metrics(t, old, nw, 80, 2.0, 36, 0.25, &t90, &bytes);
+    assert_true(fabs(t90 - 0.5) < 1e-9);
+    assert_true(fabs(bytes - 8e6 / 8 * 0.25) < 1);
+    mpl_migration_metrics(t, old, nw, 80, 2.0, 100, 0.25, &t90, &bytes);
+    assert_true(isnan(t90));
+    mpl_migration_metrics(t, old, nw, 80, 2.0, 0, 0.25, &t90, &bytes);
+    assert_true(isnan(t90));
 }
 
 static void
@@ -117,6 +142,13 @@ test_csv_roundtrip(void **state)
     r.bytes = 1e8;
     r.verified = 1;
     r.mptcp = -1;
+    r.streams = 4;
+    snprintf(r.streams_policy, sizeof(r.streams_policy), "pin");
+    r.objects_p50_s = 1.25;
+    r.objects_p99_s = 2.5;
+    snprintf(r.migrate_mode, sizeof(r.migrate_mode), "bbm");
+    r.migrate_t90_s = NAN;
+    r.old_path_bytes = 12345;
     mpl_runs_csv_row(f, &r);
     mpl_run_t u = mk(3, MPL_PROTO_TCPLS, 0, 1, NAN, "unavailable");
     mpl_runs_csv_row(f, &u);
@@ -142,6 +174,12 @@ test_csv_roundtrip(void **state)
     assert_string_equal(x->split, "30/70");
     assert_string_equal(x->error, "a; ;b;;c");
     assert_int_equal(x->mptcp, -1);
+    assert_int_equal(x->streams, 4);
+    assert_string_equal(x->streams_policy, "pin");
+    assert_true(x->objects_p50_s == 1.25 && x->objects_p99_s == 2.5);
+    assert_string_equal(x->migrate_mode, "bbm");
+    assert_true(isnan(x->migrate_t90_s));
+    assert_true(x->old_path_bytes == 12345);
     assert_string_equal(rs.v[1].status, "unavailable");
     assert_true(isnan(rs.v[1].goodput_mbps));
     assert_true(isnan(rs.v[1].second_path_s));
@@ -310,9 +348,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_median),        cmocka_unit_test(test_groups_and_ratio),
-        cmocka_unit_test(test_csv_roundtrip), cmocka_unit_test(test_failure_metrics),
-        cmocka_unit_test(test_first_data),    cmocka_unit_test(test_expected_failover),
+        cmocka_unit_test(test_median),           cmocka_unit_test(test_migration_metrics),
+        cmocka_unit_test(test_groups_and_ratio), cmocka_unit_test(test_csv_roundtrip),
+        cmocka_unit_test(test_failure_metrics),  cmocka_unit_test(test_expected_failover),
+        cmocka_unit_test(test_first_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,43 @@ test_errors(void **state)
                  "cannot be combined with a topology file");
     expect_error("[topology]\nrate = 10mbit 20mbit\nsplit = 50/50 40/60\n", "not both");
     expect_error("[scenario]\ncc = cubic\ncc = bbr\n", "given twice");
+    expect_error("[scenario]\nstreams = 4 0\n", "t.ini:2: streams: '0': streams must be 1..64");
+    expect_error("[scenario]\nstreams = 65\n", "streams must be 1..64");
+    expect_error("[scenario]\nstreams_policy = pinned\n", "t.ini:2: streams_policy: 'pinned'");
+    expect_error("[scenario]\nstreams_mode = h2\n", "streams_mode takes parallel");
+    expect_error("[scenario]\nstreams = 4\ndirection = upload\n", "streams > 1 is for downloads");
+    expect_error("[scenario]\nmigrate_at = soon\n", "t.ini:2: migrate_at: expected a time");
+    expect_error("[scenario]\nmigrate_at = 2s\nmigrate_to = l3\n[topology]\nlinks = 2\n",
+                 "t.ini:3: migrate_to 'l3' does not exist with 2 links");
+    expect_error("[scenario]\nmigrate_mode = later\n", "migrate_mode takes mbb");
+}
+
+/* streams and migration keys: values, sweeps, labels */
+static void
+test_streams_migration(void **state)
+{
+    mpl_scenario_t sc;
+    mpl_sc_point_t pt;
+    char err[256];
+    assert_int_equal(parse("", &sc, err, sizeof(err)), 0);
+    assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
+    assert_int_equal(pt.streams, 1);
+    assert_string_equal(pt.streams_policy, "spread");
+    assert_string_equal(pt.streams_mode, "parallel");
+    assert_string_equal(pt.migrate_mode, "mbb");
+    assert_true(sc.migrate_at_ns == 0);
+    assert_int_equal(parse("[scenario]\nstreams = 1 4 16\nstreams_policy = spread pin\nmigrate_at = 1500ms\n"
+                           "migrate_to = l1\nmigrate_mode = mbb bbm\n",
+                           &sc, err, sizeof(err)),
+                     0);
+    assert_int_equal(mpl_sc_npoints(&sc), 12);
+    assert_true(sc.migrate_at_ns == 1500000000ull);
+    assert_string_equal(sc.migrate_to, "l1");
+    assert_int_equal(mpl_sc_point(&sc, 11, &pt, err, sizeof(err)), 0);
+    assert_int_equal(pt.streams, 16);
+    assert_string_equal(pt.streams_policy, "pin");
+    assert_string_equal(pt.migrate_mode, "bbm");
+    assert_string_equal(pt.label, "streams=16 streams_policy=pin migrate_mode=bbm");
 }
 
 static void
@@ -207,10 +244,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_split_sweep),
-        cmocka_unit_test(test_cartesian),       cmocka_unit_test(test_links_sweep_and_topology),
-        cmocka_unit_test(test_backup_topology), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_protocols),
+        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_split_sweep),
+        cmocka_unit_test(test_cartesian),         cmocka_unit_test(test_links_sweep_and_topology),
+        cmocka_unit_test(test_backup_topology),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_streams_migration), cmocka_unit_test(test_protocols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
