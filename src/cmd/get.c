@@ -1,6 +1,6 @@
 /*
- * get.c — 'mplab get': download URLs over tcp, tls, mptcp or tcpls (src/xfer/get_tcpls.c),
- * verify /bytes/N content, report goodput (human, --interval, --json).
+ * get.c — 'mplab get': download URLs over tcp, tls, mptcp, mptls or tcpls
+ * (src/xfer/get_tcpls.c), verify /bytes/N content, report goodput (human, --interval, --json).
  */
 #include "xfer/cert.h"
 #include "xfer/client.h"
@@ -24,7 +24,7 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f, "Usage: mplab get [--proto tcp|tls|mptcp|tcpls] URL... [-o FILE] [--bind ADDR]...\n"
+    fprintf(f, "Usage: mplab get [--proto tcp|tls|mptcp|mptls|tcpls] URL... [-o FILE] [--bind ADDR]...\n"
                "                 [--interval S] [--json] [--cacert F] [--insecure] [--servername NAME]\n"
                "                 [--cc ALGO] [--timeout S] [--upload N]\n"
                "       mplab get --requests N [--concurrency C] [--rate R] URL   (request latency)\n"
@@ -35,14 +35,16 @@ usage(FILE *f)
                "URL: [http[s]://]HOST[:PORT]/PATH, e.g. http://127.0.0.1:8080/bytes/100M\n"
                "\n"
                "Options:\n"
-               "  -p, --proto P        tcp, tls, mptcp, tcpls (default: tls for https://, else tcp)\n"
+               "  -p, --proto P        tcp, tls, mptcp, mptls (TLS 1.3 over MPTCP), tcpls\n"
+               "                       (default: tls for https://, else tcp)\n"
                "  -o, --output FILE    write the body (bodies) to FILE ('-' = stdout); default: discard\n"
                "  -b, --bind ADDR      local address to connect from (repeatable: the first of the\n"
                "                       destination's family is used; more are for multipath protocols)\n"
                "  -i, --interval S     print the throughput of every S seconds (iperf3 style)\n"
                "  -j, --json           one JSON object on stdout: proto, url, bytes, seconds,\n"
                "                       goodput_mbps, sha256, verified, intervals [{t,bytes,mbps}],\n"
-               "                       cpu_user_s, cpu_sys_s, error; mptcp: mptcp, subflows;\n"
+               "                       cpu_user_s, cpu_sys_s, error; mptcp and mptls: mptcp,\n"
+               "                       subflows, mptcp_info;\n"
                "                       tcpls: tcpls, cipher, connections\n"
                "      --cacert F       CA to verify the server with (default: the project CA)\n"
                "  -k, --insecure       do not verify the server certificate\n"
@@ -98,8 +100,9 @@ tv_s(struct timeval tv)
 }
 
 static void
-print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_client_result_t *res,
-           const mpl_body_sink_t *sink, double secs, const char *sha, int upload, int hashed)
+print_json(const mpl_transport_t *tp, const char *proto, const char *const *urls, size_t n_urls,
+           const mpl_client_result_t *res, const mpl_body_sink_t *sink, double secs, const char *sha,
+           int upload, int hashed)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -150,7 +153,7 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
         mpl_json_null(&j, "connect_s");
     mpl_json_num(&j, "cpu_user_s", tv_s(ru.ru_utime));
     mpl_json_num(&j, "cpu_sys_s", tv_s(ru.ru_stime));
-    if (strcmp(proto, "mptcp") == 0) {
+    if (tp->ip_protocol == IPPROTO_MPTCP) { /* mptcp and mptls */
         if (res->mptcp.is_mptcp < 0)
             mpl_json_null(&j, "mptcp");
         else
@@ -509,7 +512,7 @@ cmd_get(int argc, char **argv)
     if (cfg.tp == NULL)
         return mpl_usage_error("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
     if (any_https && !cfg.tp->tls)
-        return mpl_usage_error("https:// URLs need --proto tls or tcpls");
+        return mpl_usage_error("https:// URLs need --proto tls, mptls or tcpls");
     if (cfg.multi != MPL_MULTI_SEQUENTIAL && (cfg.tp->proto == MPL_PROTO_TCPLS || cfg.upload > 0))
         return mpl_usage_error("--parallel and --pipeline are for downloads over tcp, tls or mptcp (tcpls "
                                "fetches several URLs at once, one stream each)");
@@ -615,7 +618,7 @@ cmd_get(int argc, char **argv)
     if (rc != 0)
         mpl_err("%s", res.error);
     if (json) {
-        print_json(proto, urls, n_urls, &res, &sink, secs, sha, cfg.upload > 0, scfg.hash);
+        print_json(cfg.tp, proto, urls, n_urls, &res, &sink, secs, sha, cfg.upload > 0, scfg.hash);
     } else if (rc == 0 && !quiet) {
         char b[32], r[32];
         fprintf(hout, "%s %s in %.3f s: %s%s%s\n", cfg.upload > 0 ? "sent" : "received",
@@ -640,7 +643,7 @@ cmd_get(int argc, char **argv)
                     (unsigned long long)res.tcpls_conns[i].records_sent,
                     (unsigned long long)res.tcpls_conns[i].records_acked);
         }
-        if (cfg.tp->proto == MPL_PROTO_MPTCP) {
+        if (cfg.tp->ip_protocol == IPPROTO_MPTCP) {
             if (res.mptcp.is_mptcp == 1)
                 fprintf(hout, "mptcp: yes, %d subflow%s\n", res.mptcp.n_subflows,
                         res.mptcp.n_subflows == 1 ? "" : "s");

@@ -1,6 +1,6 @@
 /*
  * serve.c — 'mplab serve': a small HTTP/1.1 server (files under --root, /bytes/N,
- * POST /upload) over tcp, tls, mptcp, or tcpls (src/xfer/serve_tcpls.c).
+ * POST /upload) over tcp, tls, mptcp, mptls (TLS over MPTCP), or tcpls (src/xfer/serve_tcpls.c).
  */
 #include "xfer/cert.h"
 #include "cmd/commands.h"
@@ -33,7 +33,7 @@ usage(FILE *f)
 {
     fprintf(
         f,
-        "Usage: mplab serve [--proto tcp|tls|mptcp|tcpls] [--listen ADDR:PORT]... [--root DIR]\n"
+        "Usage: mplab serve [--proto tcp|tls|mptcp|mptls|tcpls] [--listen ADDR:PORT]... [--root DIR]\n"
         "                   [--cert FILE --key FILE] [--cc ALGO] [--stats FILE] [--quiet]\n"
         "\n"
         "Serves HTTP/1.1 (GET, HEAD, keep-alive) until SIGINT/SIGTERM:\n"
@@ -44,9 +44,10 @@ usage(FILE *f)
         "                   as by 'mplab get --upload', is refused with 422 when it is not)\n"
         "\n"
         "Options:\n"
-        "  -p, --proto P       tcp (default), tls (TLS 1.3), mptcp (IPPROTO_MPTCP), tcpls\n"
+        "  -p, --proto P       tcp (default), tls (TLS 1.3), mptcp (IPPROTO_MPTCP), mptls\n"
+        "                      (TLS 1.3 over IPPROTO_MPTCP), tcpls\n"
         "  -l, --listen A:P    address to listen on, repeatable; IPv4 or [IPv6]:port\n"
-        "                      (default 127.0.0.1:8080, or 127.0.0.1:8443 for tls/tcpls)\n"
+        "                      (default 127.0.0.1:8080, or 127.0.0.1:8443 for tls/mptls/tcpls)\n"
         "  -r, --root DIR      directory to serve files from (default: none, /bytes/N only)\n"
         "      --cert F --key F  certificate chain and key (PEM); default: the project's\n"
         "                      certificates (see 'mplab cert'), created on first use\n"

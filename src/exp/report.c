@@ -147,7 +147,7 @@ plot_sweep(report_t *r, int which)
             const mpl_group_t *x = &r->groups[g];
             double y, lo, hi;
             if (p == MPL_PROTO_COUNT) {
-                if (x->proto != MPL_PROTO_MPTCP && x->proto != MPL_PROTO_TCPLS)
+                if (!mpl_proto_multipath(x->proto))
                     continue;
                 if (isnan(x->expected))
                     continue;
@@ -803,12 +803,12 @@ write_html_goodput(report_t *r, FILE *f)
         "(non-backup) links until the failure, then at the surviving links (time-weighted), and these "
         "rows are never flagged.</p>\n",
         MPL_FLAG_RATIO * 100);
-    fprintf(
-        f,
-        "<table id=\"summary\">\n<tr><th>point</th><th>series</th><th>runs ok</th><th>goodput median "
-        "(Mbit/s)</th>"
-        "<th>min</th><th>max</th><th>stddev</th><th>time (s)</th><th>expected (Mbit/s)</th><th>ratio</th>"
-        "<th>stall (s)</th><th>recover 90%% (s)</th><th>client CPU (s)</th><th>server CPU (s)</th></tr>\n");
+    fprintf(f,
+            "<table id=\"summary\">\n<tr><th>point</th><th>series</th><th>runs ok</th><th>goodput median "
+            "(Mbit/s)</th>"
+            "<th>min</th><th>max</th><th>stddev</th><th>time (s)</th><th>expected (Mbit/s)</th><th>ratio</th>"
+            "<th>stall (s)</th><th>recover 90%% (s)</th><th>2nd path (s)</th><th>client CPU "
+            "(s)</th><th>server CPU (s)</th></tr>\n");
     for (int i = 0; i < r->n_groups; i++) {
         const mpl_group_t *x = &r->groups[i];
         char series[32];
@@ -817,7 +817,7 @@ write_html_goodput(report_t *r, FILE *f)
         html_esc(f, x->label);
         fprintf(f, "</td><td class=l>%s</td>", mpl_run_series(&tmp, series, sizeof(series)));
         if (x->unavailable) {
-            fprintf(f, "<td colspan=12 class=l>unavailable (not supported by this build)</td></tr>\n");
+            fprintf(f, "<td colspan=13 class=l>unavailable (not supported by this build)</td></tr>\n");
             continue;
         }
         fprintf(f, "<td>%d/%d</td>", x->n_ok, x->n);
@@ -833,6 +833,7 @@ write_html_goodput(report_t *r, FILE *f)
             html_num(f, "%.2f", x->ratio);
         html_num(f, "%.2f", x->stall_median);
         html_num(f, "%.2f", x->recover_median);
+        html_num(f, "%.3f", x->second_path_median);
         html_num(f, "%.2f", x->cpu_client_median);
         html_num(f, "%.2f", x->cpu_server_median);
         fprintf(f, "</tr>\n");
@@ -921,7 +922,8 @@ write_html(report_t *r, FILE *f)
     fprintf(f,
             "<details><summary>All %d runs</summary>\n<table>\n<tr><th>run</th><th>point</th><th>series</th>"
             "<th>rep</th><th>status</th><th>goodput (Mbit/s)</th><th>time (s)</th><th>stall (s)</th>"
-            "<th>recover (s)</th><th>client CPU (s)</th><th>server CPU (s)</th><th>subflows / conns</th>"
+            "<th>recover (s)</th><th>2nd path (s)</th><th>client CPU (s)</th><th>server CPU "
+            "(s)</th><th>subflows / conns</th>"
             "<th>raw</th><th>note</th></tr>\n",
             r->runs.n);
     for (int i = 0; i < r->runs.n; i++) {
@@ -935,6 +937,7 @@ write_html(report_t *r, FILE *f)
         html_num(f, "%.2f", x->seconds);
         html_num(f, "%.2f", x->stall_s);
         html_num(f, "%.2f", x->recover_s);
+        html_num(f, "%.3f", x->second_path_s);
         html_num(f, "%.2f", x->cpu_client_s);
         html_num(f, "%.2f", x->cpu_server_s);
         fprintf(f,

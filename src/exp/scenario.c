@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
+static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "mptls", "tcpls"};
 static const char *const param_names[MPL_SC_NPARAMS] = {
     "links", "rate", "split",     "delay",   "loss",           "backup",       "fail",
     "cc",    "size", "direction", "streams", "streams_policy", "streams_mode", "migrate_mode"};
@@ -43,7 +43,7 @@ mpl_proto_parse(const char *s, mpl_proto_t *p)
 int
 mpl_proto_multipath(mpl_proto_t p)
 {
-    return p == MPL_PROTO_MPTCP || p == MPL_PROTO_TCPLS;
+    return p == MPL_PROTO_MPTCP || p == MPL_PROTO_TCPLS || p == MPL_PROTO_MPTLS;
 }
 
 const char *
@@ -368,7 +368,7 @@ scenario_key(sparser_t *p, const char *k, char *v)
         for (char *save = NULL, *t = strtok_r(v, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
             mpl_proto_t pr;
             if (mpl_proto_parse(t, &pr) != 0)
-                return serr(p, "protocols: unknown protocol '%s' (tcp, tls, mptcp, tcpls)", t);
+                return serr(p, "protocols: unknown protocol '%s' (tcp, tls, mptcp, mptls, tcpls)", t);
             for (int i = 0; i < sc->n_protos; i++)
                 if (sc->protos[i] == pr)
                     return serr(p, "protocols: '%s' listed twice", t);
@@ -382,6 +382,12 @@ scenario_key(sparser_t *p, const char *k, char *v)
         if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 100)
             return serr(p, "repeat: expected 1..100");
         sc->repeat = (int)u;
+        return 0;
+    }
+    if (!strcmp(k, "monitor_hz")) {
+        if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 100)
+            return serr(p, "monitor_hz: expected 1..100");
+        sc->monitor_hz = (int)u;
         return 0;
     }
     if (!strcmp(k, "interval")) {
@@ -439,7 +445,7 @@ scenario_key(sparser_t *p, const char *k, char *v)
         p,
         "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, deadline, size, "
         "direction, cc, fail, fail_at, fail_link, streams, streams_policy, streams_mode, migrate_at, "
-        "migrate_to, migrate_mode, workload, requests, concurrency, rate)",
+        "migrate_to, migrate_mode, workload, requests, concurrency, rate, monitor_hz)",
         k);
 }
 
@@ -550,6 +556,7 @@ defaults(mpl_scenario_t *sc, const char *fname)
         sc->protos[i] = (mpl_proto_t)i;
     sc->n_protos = MPL_PROTO_COUNT;
     sc->repeat = 3;
+    sc->monitor_hz = 20;
     sc->interval_s = 0.1;
     sc->timeout_ns = 120000000000ull;
     sc->fail_at_ns = 3000000000ull;

@@ -24,6 +24,7 @@ typedef enum mpl_proto {
     MPL_PROTO_TCP = 0, /* single-path reference, once per link */
     MPL_PROTO_TLS,
     MPL_PROTO_MPTCP,
+    MPL_PROTO_MPTLS, /* TLS 1.3 over an MPTCP socket (get/serve --proto mptls) */
     MPL_PROTO_TCPLS,
     MPL_PROTO_COUNT,
 } mpl_proto_t;
@@ -104,6 +105,7 @@ typedef struct mpl_scenario {
     uint64_t requests;    /* requests per run (default 1000) */
     uint32_t concurrency; /* in flight (default 10) */
     double req_rate;      /* 'rate' in [scenario]: requests/s (open loop), 0 = closed loop */
+    int monitor_hz;       /* mplab monitor --hz of every run (default 20; second_path_s resolution) */
 } mpl_scenario_t;
 
 /* One point of the sweep: a value for every parameter, resolved per link. */

@@ -1,5 +1,6 @@
 /*
- * client.h — the downloader behind 'mplab get' for the socket transports (tcp, tls, mptcp):
+ * client.h — the downloader behind 'mplab get' for the socket transports (tcp, tls, mptcp,
+ * mptls):
  * URL parsing, connecting (bound to --bind, with --cc and a timeout), sending requests,
  * feeding responses through mpl_http_cresp_t into a mpl_body_sink_t. Keep-alive: successive
  * URLs to the same host and port reuse the connection.
@@ -105,7 +106,7 @@ typedef struct mpl_client_result {
     int completed;   /* every response arrived complete with status 2xx */
     char error[512]; /* "" or the first error */
     char local[80], remote[80];
-    mpl_mptcp_state_t mptcp; /* mptcp only: queried before the connection is closed */
+    mpl_mptcp_state_t mptcp; /* mptcp and mptls only: queried before the connection is closed */
     double connect_s;        /* start to first connection ready (TCP + TLS handshake), 0 unknown */
     int tcpls;               /* tcpls only: 1 TCPLS negotiated, 0 the server fell back to plain TLS */
     char tcpls_cipher[64];

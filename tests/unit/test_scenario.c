@@ -22,8 +22,9 @@ test_defaults(void **state)
     char err[256];
     assert_int_equal(parse("", &sc, err, sizeof(err)), 0);
     assert_string_equal(sc.name, "t");
-    assert_int_equal(sc.n_protos, 4);
+    assert_int_equal(sc.n_protos, 5);
     assert_int_equal(sc.repeat, 3);
+    assert_int_equal(sc.monitor_hz, 20);
     assert_int_equal(mpl_sc_npoints(&sc), 1);
     mpl_sc_point_t pt;
     assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
@@ -306,6 +307,20 @@ test_protocols(void **state)
     assert_true(mpl_proto_multipath(MPL_PROTO_MPTCP));
     assert_false(mpl_proto_multipath(MPL_PROTO_TLS));
     assert_string_equal(mpl_proto_name(MPL_PROTO_TLS), "tls");
+    assert_int_equal(mpl_proto_parse("mptls", &p), 0);
+    assert_int_equal(p, MPL_PROTO_MPTLS);
+    assert_true(mpl_proto_multipath(MPL_PROTO_MPTLS));
+    assert_string_equal(mpl_proto_name(MPL_PROTO_MPTLS), "mptls");
+    /* monitor_hz: the monitor's sampling rate (resolution of second_path_s) */
+    mpl_scenario_t sc;
+    char err[256];
+    assert_int_equal(parse("[scenario]\nmonitor_hz = 100\nprotocols = mptcp mptls\n", &sc, err, sizeof(err)),
+                     0);
+    assert_int_equal(sc.monitor_hz, 100);
+    assert_int_equal(sc.n_protos, 2);
+    assert_int_equal(sc.protos[1], MPL_PROTO_MPTLS);
+    assert_int_equal(parse("[scenario]\nmonitor_hz = 0\n", &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "monitor_hz"));
 }
 
 int
