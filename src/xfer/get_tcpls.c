@@ -377,12 +377,18 @@ load_pump(getter_t *g, uint64_t now)
 }
 
 /* poll's timeout: 50 ms, or until the next --rate request is due (to the microsecond: a
- * spinning loop would take the CPU the server needs). */
+ * spinning loop would take the CPU the server needs) when a slot is free for it. A request due
+ * while every slot is busy waits for a response, i.e. for input: with a zero timeout the loop
+ * spun, and on a lossy path (slots busy for a retransmission timeout) took the CPU the
+ * server and the link emulator needed, collapsing the rate. */
 static struct timespec
 poll_timeout(getter_t *g, int started)
 {
     uint64_t w = 50000000ull;
-    if (g->cfg->load != NULL && started) {
+    size_t busy = 0;
+    for (size_t i = 0; g->cfg->load != NULL && i < g->n; i++)
+        busy += g->streams[i].started && !g->streams[i].done;
+    if (g->cfg->load != NULL && started && busy < g->n) {
         uint64_t due = mpl_load_sched_wait_ns(&g->sched, mpl_now_ns());
         if (due < w)
             w = due;
