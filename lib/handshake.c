@@ -415,10 +415,14 @@ handshake_step(tcpls_session_t *s, conn_t *c, SSL *ssl)
     int r = SSL_do_handshake(ssl);
     tcpls__drain_wbio(s, c);
     if (r == 1)
-        return c->ssl ? tcpls__join_complete_client(s, c) : handshake_complete(s);
+        return !c->ssl        ? handshake_complete(s)
+               : s->is_server ? tcpls__join_finished_server(c) /* joined early */
+                              : tcpls__join_complete_client(s, c);
     int e = SSL_get_error(ssl, r);
     if (e == SSL_ERROR_WANT_READ && (r = half_rtt_control(s, c)) != 0)
         return r;
+    if (e == SSL_ERROR_WANT_READ && (r = tcpls__join_early_server(s)) != 0)
+        return r < 0 ? r : 0; /* joined: what follows goes to the target (tcpls_receive) */
     if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_CLIENT_HELLO_CB) {
         /* a join refused: an unknown token, or a known one whose PSK binder is wrong (a
          * stolen token without the session's keys: decrypt_error) */
@@ -439,9 +443,9 @@ int
 tcpls__handshake_input(tcpls_session_t *s, conn_t *c, const uint8_t *data, size_t len, size_t *used)
 {
     SSL *ssl = c->ssl ? c->ssl : s->ssl;
-    int r;
+    int joining = c->ssl != NULL, r; /* client: a join; server: a join that joined early */
     *used = 0;
-    while (c->ssl ? c->state == TCPLS_CONN_HANDSHAKING : s->mode == MODE_HANDSHAKE) {
+    while (joining ? c->ssl != NULL : s->mode == MODE_HANDSHAKE) {
         size_t need;
         if (c->in.len < TCPLS_RECORD_HEADER_LEN) {
             if ((r = buffer_upto(c, TCPLS_RECORD_HEADER_LEN, data, len, used)) <= 0)

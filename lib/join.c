@@ -275,6 +275,44 @@ tcpls__join_complete_server(tcpls_session_t *s)
     return 0;
 }
 
+/* Server: a PSK join (the binder proved the session's keys) need not wait a round trip for
+ * the client's Finished before carrying data: once the server's flight is out (its traffic
+ * secret known), the connection becomes connection join_conn_id of the target like at
+ * completion, with the flight first in its output; the SSL moves to it (app data cleared: the
+ * callbacks ignore it) and reads the client's Finished there. A bad Finished then fails that
+ * connection only; what it carried goes out again on the others. docs/PROTOCOL.md. */
+int
+tcpls__join_early_server(tcpls_session_t *s)
+{
+    tcpls_session_t *t;
+    conn_t *nc, *c = s->conns[0];
+    int r;
+
+    if (!s->is_server || !s->join_pending || s->ssl == NULL || s->secret_len[1] == 0 ||
+        !SSL_session_reused(s->ssl))
+        return 0;
+    if ((r = tcpls__join_complete_server(s)) != 0)
+        return r;
+    if ((t = tcpls__join_target(s)) == NULL || (nc = tcpls__conn_find(t, s->join_conn_id)) == NULL)
+        return TCPLS_ERR_TOKEN;
+    if (c->in.len > 0 && tcpls__buf_append(&nc->in, c->in.base + c->in.off, c->in.len) != 0)
+        return TCPLS_ERR_NOMEM;
+    tcpls__buf_consume(&c->in, c->in.len);
+    SSL_set_app_data(s->ssl, NULL);
+    nc->ssl = s->ssl; /* with its BIOs */
+    s->ssl = NULL;
+    s->rbio = s->wbio = NULL;
+    return 1;
+}
+
+int
+tcpls__join_finished_server(conn_t *c)
+{
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    return 0;
+}
+
 /* Client: a joining connection finished its handshake; records start at sequence 0. */
 int
 tcpls__join_complete_client(tcpls_session_t *s, conn_t *c)

@@ -545,13 +545,14 @@ tcpls_receive(tcpls_session_t *s, uint32_t conn_id, const uint8_t *data, size_t 
     if (c->state == TCPLS_CONN_CLOSED)
         return 0; /* late bytes of a connection given up */
     c->bytes_received += len;
-    if (c->state == TCPLS_CONN_HANDSHAKING && c->ssl != NULL) {
-        /* a joining connection (client) */
+    if (c->ssl != NULL) {
+        /* a joining connection (client), or one that joined early (server: the client's
+         * Finished is still to come) */
         if ((r = tcpls__handshake_input(s, c, data, len, &used)) != 0)
             return tcpls__conn_fail(s, c, r, 0);
         data += used;
         len -= used;
-        if (c->state != TCPLS_CONN_ESTABLISHED || len == 0)
+        if (c->ssl != NULL || c->state != TCPLS_CONN_ESTABLISHED || len == 0)
             return 0;
     } else if (s->mode == MODE_HANDSHAKE) {
         if ((r = tcpls__handshake_input(s, c, data, len, &used)) != 0)

@@ -310,6 +310,13 @@ void tcpls__join_settle(tcpls_session_t *s);
 /* The handshake of a join completed: server (s is the fresh session), client (connection c). */
 int tcpls__join_complete_server(tcpls_session_t *s);
 int tcpls__join_complete_client(tcpls_session_t *s, conn_t *c);
+/* Server, a PSK join whose flight (up to Finished) is out: the connection joins its target at
+ * once and carries its data from now on (0.5-RTT); the handshake object moves to it, to read
+ * the client's Finished (tcpls__join_finished_server). Returns 1 (joined early), 0 (not a PSK
+ * join, or not yet: a full-handshake join waits for completion), or a negative error. */
+int tcpls__join_early_server(tcpls_session_t *s);
+/* Server: the client's Finished of a connection that joined early arrived. */
+int tcpls__join_finished_server(conn_t *c);
 /* A received New Token, New Address or Remove Address frame. Returns 0 or TCPLS_ERR_PROTOCOL. */
 int tcpls__join_frame_input(tcpls_session_t *s, const tcpls_frame_t *f);
 /* Appends the New Address / Remove Address / New Token frames due to ctl (ctllen bytes used

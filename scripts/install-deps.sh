@@ -7,7 +7,9 @@ set -eu
 PKGS="build-essential pkg-config make gcc clang llvm libclang-rt-14-dev clang-format \
 libssl-dev openssl libmnl-dev libcmocka-dev \
 iproute2 iputils-ping ethtool tcpdump procps psmisc \
-curl iperf3 mptcpize gnuplot-nox jq python3 openssh-client openssh-server"
+curl iperf3 mptcpize gnuplot-nox jq python3 chromium openssh-client openssh-server"
+# chromium: tests/e2e/report_browser.sh looks at the HTML report in a headless browser (it
+# skips without it)
 
 missing=""
 for p in $PKGS; do

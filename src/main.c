@@ -14,8 +14,8 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *summary;
 } commands[] = {
-    {"serve", cmd_serve, "serve files and /bytes/N over tcp, tls, mptcp or tcpls"},
-    {"get", cmd_get, "download URLs over tcp, tls, mptcp or tcpls and report goodput"},
+    {"serve", cmd_serve, "serve files and /bytes/N over tcp, tls, mptcp, mptls or tcpls"},
+    {"get", cmd_get, "download URLs over tcp, tls, mptcp, mptls or tcpls and report goodput"},
     {"cert", cmd_cert, "create the project CA and a server certificate"},
     {"topo", cmd_topo, "bring emulated multi-link topologies up and down, show and check them"},
     {"exec", cmd_exec, "run a command inside a host of a running topology, or over ssh (--hosts)"},

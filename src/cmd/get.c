@@ -1,9 +1,10 @@
 /*
- * get.c — 'mplab get': download URLs over tcp, tls, mptcp or tcpls (src/xfer/get_tcpls.c),
- * verify /bytes/N content, report goodput (human, --interval, --json).
+ * get.c — 'mplab get': download URLs over tcp, tls, mptcp, mptls or tcpls
+ * (src/xfer/get_tcpls.c), verify /bytes/N content, report goodput (human, --interval, --json).
  */
 #include "xfer/cert.h"
 #include "xfer/client.h"
+#include "xfer/load.h"
 #include "cmd/commands.h"
 #include "common/json.h"
 #include "xfer/tls.h"
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +24,10 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f, "Usage: mplab get [--proto tcp|tls|mptcp|tcpls] URL... [-o FILE] [--bind ADDR]...\n"
+    fprintf(f, "Usage: mplab get [--proto tcp|tls|mptcp|mptls|tcpls] URL... [-o FILE] [--bind ADDR]...\n"
                "                 [--interval S] [--json] [--cacert F] [--insecure] [--servername NAME]\n"
                "                 [--cc ALGO] [--timeout S] [--upload N]\n"
+               "       mplab get --requests N [--concurrency C] [--rate R] URL   (request latency)\n"
                "\n"
                "Downloads each URL in turn (one connection while host and port stay the same; tcpls:\n"
                "all at once, one stream each, in one session) and\n"
@@ -32,14 +35,16 @@ usage(FILE *f)
                "URL: [http[s]://]HOST[:PORT]/PATH, e.g. http://127.0.0.1:8080/bytes/100M\n"
                "\n"
                "Options:\n"
-               "  -p, --proto P        tcp, tls, mptcp, tcpls (default: tls for https://, else tcp)\n"
+               "  -p, --proto P        tcp, tls, mptcp, mptls (TLS 1.3 over MPTCP), tcpls\n"
+               "                       (default: tls for https://, else tcp)\n"
                "  -o, --output FILE    write the body (bodies) to FILE ('-' = stdout); default: discard\n"
                "  -b, --bind ADDR      local address to connect from (repeatable: the first of the\n"
                "                       destination's family is used; more are for multipath protocols)\n"
                "  -i, --interval S     print the throughput of every S seconds (iperf3 style)\n"
                "  -j, --json           one JSON object on stdout: proto, url, bytes, seconds,\n"
                "                       goodput_mbps, sha256, verified, intervals [{t,bytes,mbps}],\n"
-               "                       cpu_user_s, cpu_sys_s, error; mptcp: mptcp, subflows;\n"
+               "                       cpu_user_s, cpu_sys_s, error; mptcp and mptls: mptcp,\n"
+               "                       subflows, mptcp_info;\n"
                "                       tcpls: tcpls, cipher, connections\n"
                "      --cacert F       CA to verify the server with (default: the project CA)\n"
                "  -k, --insecure       do not verify the server certificate\n"
@@ -74,6 +79,17 @@ usage(FILE *f)
                "                       progress (default: max(0.3 s, 4 x RTT))\n"
                "      --interval also prints each connection's rtt, cwnd, delivery rate and goodput;\n"
                "      --json adds connections[i].series [{t,rtt_ms,cwnd,delivery_mbps,goodput_mbps}]\n"
+               "Request latency (wrk/wrk2 style; src/xfer/load.h):\n"
+               "      --requests N     N GETs of URL (e.g. /bytes/10K), each response checked (status,\n"
+               "                       length, /bytes/N content); prints requests/s and the latency\n"
+               "                       percentiles p50 p90 p99 p99.9 max; --json: the same, errors and\n"
+               "                       a log-bucket histogram (microseconds, 32 buckets per power of 2)\n"
+               "      --concurrency C  C requests in flight (1 <= C <= N, default 1): tcp/tls/mptcp: C\n"
+               "                       keep-alive connections; tcpls: C streams of one session, over\n"
+               "                       its connections (--bind A --bind B)\n"
+               "      --rate R         open loop: R requests/s at constant rate; latency counts from\n"
+               "                       each request's scheduled send time (coordinated omission\n"
+               "                       correction); default: closed loop (next request when one ends)\n"
                "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n");
 }
 
@@ -84,8 +100,9 @@ tv_s(struct timeval tv)
 }
 
 static void
-print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_client_result_t *res,
-           const mpl_body_sink_t *sink, double secs, const char *sha, int upload, int hashed)
+print_json(const mpl_transport_t *tp, const char *proto, const char *const *urls, size_t n_urls,
+           const mpl_client_result_t *res, const mpl_body_sink_t *sink, double secs, const char *sha,
+           int upload, int hashed)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -136,7 +153,7 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
         mpl_json_null(&j, "connect_s");
     mpl_json_num(&j, "cpu_user_s", tv_s(ru.ru_utime));
     mpl_json_num(&j, "cpu_sys_s", tv_s(ru.ru_stime));
-    if (strcmp(proto, "mptcp") == 0) {
+    if (tp->ip_protocol == IPPROTO_MPTCP) { /* mptcp and mptls */
         if (res->mptcp.is_mptcp < 0)
             mpl_json_null(&j, "mptcp");
         else
@@ -208,6 +225,87 @@ print_json(const char *proto, const char *const *urls, size_t n_urls, const mpl_
     fflush(stdout);
 }
 
+/* --requests, --concurrency, --rate. Returns 0, or 2 (usage error printed). */
+static int
+load_option(int opt, const char *arg, mpl_load_cfg_t *l)
+{
+    uint64_t v;
+    double d;
+    if (opt == 0x122) {
+        if (mpl_parse_double(arg, &d) != 0 || !(d > 0) || d > 1e7)
+            return mpl_usage_error("bad --rate '%s' (requests per second, > 0)", arg);
+        l->rate = d;
+        return 0;
+    }
+    if (mpl_parse_u64(arg, &v) != 0 || v == 0)
+        return mpl_usage_error("bad --%s '%s' (a whole number, at least 1)",
+                               opt == 0x120 ? "requests" : "concurrency", arg);
+    if (opt == 0x120) {
+        l->requests = v;
+    } else {
+        if (v > 10000)
+            return mpl_usage_error("bad --concurrency '%s' (at most 10000)", arg);
+        l->concurrency = (uint32_t)v;
+    }
+    return 0;
+}
+
+/* The --requests load (src/xfer/load.h). Returns the exit status. */
+static int
+run_load(mpl_client_cfg_t *cfg, const mpl_load_cfg_t *lcfg, const char *proto, int json, int quiet,
+         FILE *hout)
+{
+    mpl_load_result_t *lres = calloc(1, sizeof(*lres));
+    char err[512] = "";
+    if (lres == NULL) {
+        mpl_err("out of memory");
+        return 1;
+    }
+    int rc;
+    /* per-request objects (response parsers, TCPLS stream buffers) stay in the heap: glibc
+     * would otherwise give them back and fault them in again on every request (as in serve) */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    if (cfg->tp->proto == MPL_PROTO_TCPLS) {
+        mpl_client_result_t res;
+        mpl_body_sink_t lsink; /* /bytes/N checks of every stream (no digest, no output) */
+        mpl_sink_cfg_t scfg = {.out_fd = -1, .verify = 1, .interval_s = 1};
+        mpl_sink_init(&lsink, &scfg);
+        cfg->load = lcfg;
+        cfg->load_res = lres;
+        cfg->sink = &lsink;
+        rc = mpl_tcpls_get(cfg, &res);
+        mpl_sink_cleanup(&lsink);
+        if (rc != 0)
+            snprintf(err, sizeof(err), "%s", res.error);
+        for (int i = 0; i < res.n_tcpls_conns && i < (int)MPL_ARRAY_SIZE(lres->conns); i++) {
+            const mpl_tcpls_conn_stat_t *c = &res.tcpls_conns[i];
+            lres->conns[i].id = c->id;
+            snprintf(lres->conns[i].local, sizeof(lres->conns[i].local), "%s", c->local);
+            snprintf(lres->conns[i].remote, sizeof(lres->conns[i].remote), "%s", c->remote);
+            lres->conns[i].bytes_sent = c->bytes_sent;
+            lres->conns[i].bytes_received = c->bytes_received;
+            lres->n_conns = i + 1;
+        }
+        mpl_client_result_free(&res);
+    } else {
+        rc = mpl_load_run(cfg, lcfg, lres, err, sizeof(err));
+    }
+    if (rc != 0)
+        mpl_err("%s", err[0] ? err : "failed");
+    if (json) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        mpl_load_print_json(stdout, proto, cfg->urls[0], lcfg, lres, tv_s(ru.ru_utime), tv_s(ru.ru_stime),
+                            rc != 0 ? (err[0] ? err : "failed") : NULL);
+        fflush(stdout);
+    } else if (!quiet && lres->completed > 0) {
+        mpl_load_print_text(hout, proto, cfg->urls[0], lcfg, lres);
+    }
+    free(lres);
+    return rc == 0 ? 0 : 1;
+}
+
 int
 cmd_get(int argc, char **argv)
 {
@@ -240,9 +338,14 @@ cmd_get(int argc, char **argv)
         {"pipeline", no_argument, NULL, 0x113},
         {"backup-at", required_argument, NULL, 0x101},
         {"normal-at", required_argument, NULL, 0x102},
+        {"requests", required_argument, NULL, 0x120},
+        {"concurrency", required_argument, NULL, 0x121},
+        {"rate", required_argument, NULL, 0x122},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    mpl_load_cfg_t lcfg = {0};
+    int have_conc = 0, have_rate = 0;
     mpl_client_cfg_t cfg;
     mpl_client_result_t res;
     mpl_sink_cfg_t scfg;
@@ -369,12 +472,31 @@ cmd_get(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 0x120:
+        case 0x121:
+        case 0x122:
+            if (load_option(opt, optarg, &lcfg) != 0)
+                return 2;
+            have_conc |= opt == 0x121;
+            have_rate |= opt == 0x122;
+            break;
         }
     }
     if (opt == MPL_OPT_EXIT)
         return status;
     if (optind >= argc)
         return mpl_usage_error("no URL given");
+    if (lcfg.requests == 0 && (have_conc || have_rate))
+        return mpl_usage_error("--concurrency and --rate need --requests N");
+    if (lcfg.requests > 0) {
+        if (lcfg.concurrency == 0)
+            lcfg.concurrency = 1;
+        if (lcfg.concurrency > lcfg.requests)
+            return mpl_usage_error("--concurrency %u is more than --requests %llu", lcfg.concurrency,
+                                   (unsigned long long)lcfg.requests);
+        if (argc - optind != 1 || cfg.upload > 0 || cfg.head || out_path != NULL || interval > 0)
+            return mpl_usage_error("--requests takes one URL and no --upload, --head, -o or --interval");
+    }
     const char *const *urls = (const char *const *)argv + optind;
     size_t n_urls = (size_t)(argc - optind);
     int any_https = 0;
@@ -390,7 +512,7 @@ cmd_get(int argc, char **argv)
     if (cfg.tp == NULL)
         return mpl_usage_error("unknown protocol '%s' (expected %s)", proto, mpl_transport_names());
     if (any_https && !cfg.tp->tls)
-        return mpl_usage_error("https:// URLs need --proto tls or tcpls");
+        return mpl_usage_error("https:// URLs need --proto tls, mptls or tcpls");
     if (cfg.multi != MPL_MULTI_SEQUENTIAL && (cfg.tp->proto == MPL_PROTO_TCPLS || cfg.upload > 0))
         return mpl_usage_error("--parallel and --pipeline are for downloads over tcp, tls or mptcp (tcpls "
                                "fetches several URLs at once, one stream each)");
@@ -478,6 +600,12 @@ cmd_get(int argc, char **argv)
         }
     }
 
+    if (lcfg.requests > 0) {
+        int lrc = run_load(&cfg, &lcfg, proto, json, quiet, hout);
+        SSL_CTX_free(cfg.ssl_ctx);
+        mpl_sink_cleanup(&sink);
+        return lrc;
+    }
     int rc = cfg.tp->proto == MPL_PROTO_TCPLS    ? mpl_tcpls_get(&cfg, &res)
              : cfg.multi != MPL_MULTI_SEQUENTIAL ? mpl_client_run_multi(&cfg, &res)
                                                  : mpl_client_run(&cfg, &res);
@@ -490,7 +618,7 @@ cmd_get(int argc, char **argv)
     if (rc != 0)
         mpl_err("%s", res.error);
     if (json) {
-        print_json(proto, urls, n_urls, &res, &sink, secs, sha, cfg.upload > 0, scfg.hash);
+        print_json(cfg.tp, proto, urls, n_urls, &res, &sink, secs, sha, cfg.upload > 0, scfg.hash);
     } else if (rc == 0 && !quiet) {
         char b[32], r[32];
         fprintf(hout, "%s %s in %.3f s: %s%s%s\n", cfg.upload > 0 ? "sent" : "received",
@@ -515,7 +643,7 @@ cmd_get(int argc, char **argv)
                     (unsigned long long)res.tcpls_conns[i].records_sent,
                     (unsigned long long)res.tcpls_conns[i].records_acked);
         }
-        if (cfg.tp->proto == MPL_PROTO_MPTCP) {
+        if (cfg.tp->ip_protocol == IPPROTO_MPTCP) {
             if (res.mptcp.is_mptcp == 1)
                 fprintf(hout, "mptcp: yes, %d subflow%s\n", res.mptcp.n_subflows,
                         res.mptcp.n_subflows == 1 ? "" : "s");

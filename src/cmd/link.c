@@ -15,7 +15,8 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-            "Usage: mplab link [--topo NAME] set LINK down|up|blackhole|rate R|delay D|loss P [dir a2b|b2a]\n"
+            "Usage: mplab link [--topo NAME] set LINK down|up|blackhole|rate R|delay D|loss P|KEY VALUE [dir "
+            "a2b|b2a]\n"
             "       mplab link [--topo NAME] capture LINK -w FILE [--end a|b] [--duration S] [FILTER...]\n"
             "       mplab link [--topo NAME] schedule 'TIME LINK ACTION [VALUE] [dir a2b|b2a]'...\n\n"
             "  down / up     switch the link off / on (the hosts see carrier loss); up also ends blackhole\n"
@@ -23,6 +24,10 @@ usage(FILE *f)
             "  rate R        e.g. 10mbit, 1gbit, unlimited\n"
             "  delay D       one-way delay, e.g. 25ms\n"
             "  loss P        percent, e.g. 1 or 0.5%%\n"
+            "  KEY VALUE     a link model (docs/TESTBED.md): jitter 5ms, jitter_dist normal|uniform|pareto|\n"
+            "                paretonormal, jitter_corr 25%%, jitter_reorder yes|no, loss_corr 25%%,\n"
+            "                loss_ge 'p r 1-h 1-k' (e.g. loss_ge 1%% 30%%, or none), reorder 5%%,\n"
+            "                reorder_corr 0%%, reorder_gap 5, duplicate 1%%, corrupt 0.1%%\n"
             "  dir a2b|b2a   only one direction (a2b = from the link's host a to host b)\n\n"
             "capture runs tcpdump on the link, at the end of host a (default) or b, into a pcap\n"
             "file, until Ctrl-C/SIGTERM or for S seconds.\n\n"

@@ -47,10 +47,12 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-    fprintf(f, "Usage: mplab monitor [--topo NAME] [--hz N] [--duration S] [--csv FILE] [--quiet]\n\n"
+    fprintf(f, "Usage: mplab monitor [--topo NAME] [--hz N] [--duration S] [--csv FILE] [--quiet]\n"
+               "                     [--t0-ns NS]\n\n"
                "Samples the byte counters of every interface of every host at N Hz (default 10,\n"
                "1..100) and shows Mbit/s per interface; --csv writes every sample as\n"
-               "t,host,iface,rx_bytes,tx_bytes,rx_mbps,tx_mbps (t in seconds since start).\n"
+               "t,host,iface,rx_bytes,tx_bytes,rx_mbps,tx_mbps (t in seconds since start, or since\n"
+               "CLOCK_MONOTONIC NS with --t0-ns: a caller's clock, without the start-up delay).\n"
                "Runs for S seconds, or until Ctrl-C. --quiet: no table.\n");
 }
 
@@ -170,7 +172,7 @@ cmd_monitor(int argc, char **argv)
         return 0;
     }
     const char *topo = NULL, *csv = NULL;
-    uint64_t hz = 10, duration_ns = 0;
+    uint64_t hz = 10, duration_ns = 0, t0_ns = 0;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -182,12 +184,16 @@ cmd_monitor(int argc, char **argv)
         } else if (!strcmp(a, "--duration") && i + 1 < argc) {
             if (mpl_parse_duration(argv[++i], &duration_ns) != 0)
                 return mpl_usage_error("--duration: expected a duration such as 10 or 10s");
+        } else if (!strcmp(a, "--t0-ns") && i + 1 < argc) {
+            if (mpl_parse_u64(argv[++i], &t0_ns) != 0 || t0_ns == 0 || t0_ns > mpl_now_ns())
+                return mpl_usage_error("--t0-ns: expected a CLOCK_MONOTONIC time in ns, not in the future");
         } else if (!strcmp(a, "--csv") && i + 1 < argc)
             csv = argv[++i];
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
             quiet = 1;
         else {
-            static const char *const with_value[] = {"--topo", "--hz", "--duration", "--csv", NULL};
+            static const char *const with_value[] = {"--topo", "--hz",    "--duration",
+                                                     "--csv",  "--t0-ns", NULL};
             return mpl_bad_arg(a, with_value);
         }
     }
@@ -226,7 +232,7 @@ cmd_monitor(int argc, char **argv)
                 stop = 1;
             }
         uint64_t now = mpl_now_ns();
-        double dt = (double)(now - prev) / 1e9, ts = (double)(now - start) / 1e9;
+        double dt = (double)(now - prev) / 1e9, ts = ((double)now - (double)(t0_ns ? t0_ns : start)) / 1e9;
         for (int i = 0; i < m.n_ifs; i++) {
             iface_t *f = &m.ifs[i];
             if (k > 0 && dt > 0) {

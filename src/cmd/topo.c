@@ -7,6 +7,7 @@
 #include "common/util.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -191,6 +192,11 @@ show_text(const mpl_topology_t *t)
             char a[24];
             snprintf(a, sizeof(a), "%s/%d", mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)), lk->plen);
             printf("           %-11s %-18s -> %s\n", lk->name, a, t->hosts[e ? lk->a : lk->b].name);
+            if (lk->has6) {
+                char a6[48];
+                printf("           %-11s %s/%d\n", "", mpl_tb_fmt_ip6(lk->addr6[e], a6, sizeof(a6)),
+                       lk->plen6);
+            }
         }
     }
     for (int l = 0; l < t->n_links; l++) {
@@ -213,6 +219,17 @@ show_text(const mpl_topology_t *t)
                        (unsigned long long)(sh->drop_full[d] + sh->drop_send[d]),
                        (unsigned long long)sh->drop_rcvbuf[d]);
             printf("\n");
+            mpl_lm_params_t m = sh ? sh->model[d] : lk->dir[d].model;
+            m.delay_ns = delay;
+            m.loss_pct = loss;
+            if (sh && sh->trace[d][0])
+                printf("            trace %s (mean %.3f Mbit/s, looped; no tbf)\n", sh->trace[d],
+                       (double)sh->trace_bps[d] / 1e6);
+            if (mpl_lm_params_extended(&m)) {
+                char nargs[400];
+                printf("            model: netem %s%s\n", mpl_lm_netem_args(&m, nargs, sizeof(nargs)),
+                       m.jitter_ns && m.jitter_reorder ? " (jitter may reorder)" : "");
+            }
         }
         mpl_tb_shared_unmap(sh);
     }
@@ -239,6 +256,13 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
             if (e >= 0)
                 mpl_json_str(j, NULL, mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)));
         }
+        for (int l = 0; l < t->n_links; l++) {
+            const mpl_tb_link_t *lk = &t->links[l];
+            int e = lk->a == h ? 0 : lk->b == h ? 1 : -1;
+            char a6[48];
+            if (e >= 0 && lk->has6)
+                mpl_json_str(j, NULL, mpl_tb_fmt_ip6(lk->addr6[e], a6, sizeof(a6)));
+        }
         mpl_json_arr_end(j);
         mpl_json_arr_begin(j, "interfaces");
         for (int l = 0; l < t->n_links; l++) {
@@ -253,22 +277,31 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
             mpl_json_str(j, "link", lk->name);
             mpl_json_str(j, "peer", t->hosts[e ? lk->a : lk->b].name);
             mpl_json_str(j, "peer_addr", mpl_tb_fmt_ip4(lk->addr[1 - e], ip, sizeof(ip)));
+            if (lk->has6) {
+                char a6[48];
+                mpl_json_str(j, "addr6", mpl_tb_fmt_ip6(lk->addr6[e], a6, sizeof(a6)));
+                mpl_json_u64(j, "plen6", lk->plen6);
+                mpl_json_str(j, "peer_addr6", mpl_tb_fmt_ip6(lk->addr6[1 - e], a6, sizeof(a6)));
+            }
             mpl_json_obj_end(j);
         }
         mpl_json_arr_end(j);
         /* the endpoints as the kernel has them (root only: needs the namespace) */
-        mpl_tb_endpoint_t eps[MPL_TB_MAX_LINKS];
+        mpl_tb_endpoint_t eps[2 * MPL_TB_MAX_LINKS];
         char err[256], flags[64];
         int n = -1;
         if (geteuid() == 0 && mpl_tb_netns_enter(ns) == 0) {
-            n = mpl_tb_mptcp_dump(eps, MPL_TB_MAX_LINKS, err, sizeof(err));
+            n = mpl_tb_mptcp_dump(eps, 2 * MPL_TB_MAX_LINKS, err, sizeof(err));
             mpl_tb_netns_enter(NULL);
         }
         if (n >= 0) {
             mpl_json_arr_begin(j, "mptcp_endpoints");
             for (int k = 0; k < n; k++) {
                 mpl_json_obj_begin(j, NULL);
-                mpl_json_str(j, "addr", mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)));
+                char a6[48];
+                mpl_json_str(j, "addr",
+                             eps[k].family == AF_INET6 ? mpl_tb_fmt_ip6(eps[k].addr6, a6, sizeof(a6))
+                                                       : mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)));
                 mpl_json_u64(j, "id", (uint64_t)eps[k].id);
                 mpl_json_str(j, "flags", mpl_tb_ep_flags_fmt(eps[k].flags & 15, flags, sizeof(flags)));
                 mpl_json_obj_end(j);
@@ -309,7 +342,40 @@ show_json(mpl_json_t *j, const mpl_topology_t *t)
                     mpl_json_u64(j, "drop_blackhole", sh->drop_blackhole[d]);
                     mpl_json_u64(j, "drop_queue", sh->drop_full[d] + sh->drop_send[d]);
                     mpl_json_u64(j, "drop_emulator", sh->drop_rcvbuf[d]);
+                    mpl_json_u64(j, "duplicated", sh->duplicated[d]);
+                    mpl_json_u64(j, "corrupted", sh->corrupted[d]);
+                    mpl_json_u64(j, "reordered", sh->reordered[d]);
                 }
+                mpl_lm_params_t m = sh ? sh->model[d] : lk->dir[d].model;
+                m.delay_ns = delay;
+                m.loss_pct = loss;
+                char nargs[400];
+                mpl_json_num(j, "jitter_ms", (double)m.jitter_ns / 1e6);
+                mpl_json_str(j, "jitter_dist", mpl_lm_dist_name(m.jitter_dist));
+                mpl_json_num(j, "jitter_corr", m.jitter_corr_pct);
+                mpl_json_bool(j, "jitter_reorder", (int)m.jitter_reorder);
+                mpl_json_num(j, "loss_corr", m.loss_corr_pct);
+                if (m.ge) {
+                    mpl_json_obj_begin(j, "loss_ge");
+                    mpl_json_num(j, "p", m.ge_p_pct);
+                    mpl_json_num(j, "r", m.ge_r_pct);
+                    mpl_json_num(j, "1-h", m.ge_1h_pct);
+                    mpl_json_num(j, "1-k", m.ge_1k_pct);
+                    mpl_json_obj_end(j);
+                } else {
+                    mpl_json_null(j, "loss_ge");
+                }
+                mpl_json_num(j, "reorder", m.reorder_pct);
+                mpl_json_num(j, "reorder_corr", m.reorder_corr_pct);
+                mpl_json_u64(j, "reorder_gap", m.reorder_gap);
+                mpl_json_num(j, "duplicate", m.duplicate_pct);
+                mpl_json_num(j, "corrupt", m.corrupt_pct);
+                mpl_json_str(j, "netem", mpl_lm_netem_args(&m, nargs, sizeof(nargs)));
+                const char *tr = sh ? sh->trace[d] : lk->dir[d].trace;
+                mpl_json_str(j, "trace", tr[0] ? tr : NULL);
+                if (tr[0])
+                    mpl_json_num(j, "trace_mean_mbps",
+                                 (double)(sh ? sh->trace_bps[d] : lk->dir[d].trace_bps) / 1e6);
                 mpl_json_obj_end(j);
             }
         }

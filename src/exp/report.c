@@ -4,6 +4,7 @@
 #include "exp/report.h"
 #include "common/jsonread.h"
 #include "exp/results.h"
+#include "exp/latency.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -146,7 +147,7 @@ plot_sweep(report_t *r, int which)
             const mpl_group_t *x = &r->groups[g];
             double y, lo, hi;
             if (p == MPL_PROTO_COUNT) {
-                if (x->proto != MPL_PROTO_MPTCP && x->proto != MPL_PROTO_TCPLS)
+                if (!mpl_proto_multipath(x->proto))
                     continue;
                 if (isnan(x->expected))
                     continue;
@@ -250,7 +251,10 @@ plot_points(report_t *r)
     if (gp == NULL)
         return;
     gp_begin(gp, name, "Goodput per point of the experiment (median, min-max)", "", "goodput (Mbit/s)");
-    fprintf(gp, "set yrange [0:*]\nset xrange [0.5:%d.5]\nset xtics rotate by -20 (", np);
+    fprintf(
+        gp,
+        "set yrange [0:*]\nset offsets 0, 0, graph 0.15, 0\nset xrange [0.5:%d.5]\nset xtics rotate by -20 (",
+        np);
     int last = -1;
     for (int g = 0; g < r->n_groups; g++)
         if (r->groups[g].point != last) {
@@ -265,8 +269,15 @@ plot_points(report_t *r)
         const char *t = p == MPL_PROTO_COUNT ? "expected aggregate"
                         : p == MPL_PROTO_TCP ? "tcp on link 1 alone"
                                              : mpl_proto_name((mpl_proto_t)p);
+        double off = (p - 2) * (np == 1 ? 0.15 : 0.08);
         fprintf(gp, "%s'%s.dat' index %d using ($1+%g):2:3:4 with yerrorbars pt 7 ps 1.2 title \"%s\"",
-                first ? "" : ", \\\n  ", name, p, (p - 2) * 0.08, t);
+                first ? "" : ", \\\n  ", name, p, off, t);
+        /* one point: a few dots side by side; each says which series it is */
+        if (np == 1)
+            fprintf(gp,
+                    ", \\\n  '%s.dat' index %d using ($1+%g):2:(sprintf(\"%s\\n%%.1f\", $2)) with labels "
+                    "offset char 0,2 notitle",
+                    name, p, off, t);
         first = 0;
     }
     fprintf(gp, "\n");
@@ -274,6 +285,41 @@ plot_points(report_t *r)
     fclose(gp);
     if (!first)
         add_plot(r, name, "Median goodput of every point and protocol (bars: min-max over repetitions).");
+}
+
+/* Request latency (workload = requests): the CDF of every series at one point, all
+ * repetitions merged (exp/latency.h). */
+static void
+plot_latency(report_t *r, int point, const char *label)
+{
+    char name[64], titles[MPL_PROTO_COUNT * MPL_SC_MAX_LINKS][32], title[400];
+    snprintf(name, sizeof(name), "latency_cdf_p%02d", point);
+    FILE *dat = open_plot_file(r, name, "dat");
+    if (dat == NULL)
+        return;
+    int ns = mpl_latency_cdf(r->dir, &r->runs, point, dat, titles, (int)MPL_ARRAY_SIZE(titles));
+    fclose(dat);
+    if (ns == 0)
+        return;
+    FILE *gp = open_plot_file(r, name, "gp");
+    if (gp == NULL)
+        return;
+    snprintf(title, sizeof(title), "Request latency CDF, point %d: %s", point, label);
+    gp_begin(gp, name, title, "latency (ms, log scale; from the scheduled send time with a rate)",
+             "fraction of requests");
+    fprintf(gp, "set logscale x\nset yrange [0:1.02]\nplot ");
+    for (int i = 0; i < ns; i++)
+        fprintf(gp, "%s'%s.dat' index %d using 1:2 with steps lw 2 title \"%s\"", i ? ", \\\n  " : "", name,
+                i, titles[i]);
+    fprintf(gp, "\n");
+    gp_finish(gp, name);
+    fclose(gp);
+    char caption[512];
+    snprintf(caption, sizeof(caption),
+             "Latency CDF of the requests at point %d (%s), per series, all repetitions together "
+             "(histogram buckets 1/32 of a power of two wide).",
+             point, label);
+    add_plot(r, name, caption);
 }
 
 /* ---- time series --------------------------------------------------------------------- */
@@ -664,43 +710,12 @@ html_num(FILE *f, const char *fmt, double v)
     fputs("</td>", f);
 }
 
+/* The environment (meta.json): last in the page, collapsed. */
 static void
-write_html(report_t *r, FILE *f)
+write_html_environment(report_t *r, FILE *f)
 {
-    const char *title = meta_str(r, "scenario", "title", NULL);
-    const char *name = meta_str(r, "scenario", "name", "experiment");
-    fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mplab: ");
-    html_esc(f, name);
-    fprintf(
-        f, "</title>\n<style>\nbody{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;}\n"
-           "table{border-collapse:collapse;margin:1em 0;font-size:90%%}td,th{border:1px solid #bbb;padding:"
-           "3px 8px;text-align:right}th{background:#eee}td.l{text-align:left}\ntr.flag td{background:#fde0dc}"
-           "tr.na td{color:#888}p.partial{background:#fff3cd;padding:6px}\nfigure{margin:1.5em "
-           "0}img{max-width:100%%;border:1px solid #ddd}"
-           "figcaption{font-size:90%%;color:#333}\ncode{background:#f4f4f4;padding:0 3px}\n</style></head>\n"
-           "<body>\n<h1>");
-    html_esc(f, name);
-    if (title != NULL) {
-        fputs(": ", f);
-        html_esc(f, title);
-    }
-    fprintf(f,
-            "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
-            "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
-            "<a href=\"subflows.csv\">subflows.csv</a> (bytes per subflow or connection), "
-            "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
-            "(raw outputs), <a href=\"summary.txt\">summary.txt</a>. Rebuild with <code>mplab report "
-            "DIR</code>.</p>\n");
-    int planned = (int)mpl_jv_num(mpl_jv_get(&r->meta, r->root, "planned"), 0);
-    if (planned > r->runs.n)
-        fprintf(
-            f,
-            "<p class=partial><strong>Partial results:</strong> %d of %d planned runs (the experiment was "
-            "interrupted or is still running); continue it with <code>mplab run SCENARIO --out DIR "
-            "--resume</code>.</p>\n",
-            r->runs.n, planned);
-    /* environment */
-    fprintf(f, "<h2>Environment</h2>\n<table>\n");
+    fprintf(f, "<details id=\"environment\"><summary><strong>Environment and parameters</strong> (kernel, "
+               "versions, sysctls, scenario parameters)</summary>\n<table>\n");
     static const char *const env_keys[] = {"date",    "kernel", "mplab_version", "openssl_version",
                                            "backend", "seed",   "hostname"};
     for (size_t i = 0; i < MPL_ARRAY_SIZE(env_keys); i++) {
@@ -741,8 +756,43 @@ write_html(report_t *r, FILE *f)
             html_esc(f, mpl_jv_str(&r->meta, c, "?"));
         fprintf(f, "</td></tr>\n");
     }
+    fprintf(f, "</table></details>\n");
+}
+
+/* The request-latency table (workload = requests); as_summary: it is the page's summary. */
+static void
+write_html_requests(report_t *r, FILE *f, int as_summary)
+{
+    if (!mpl_latency_any(r->groups, r->n_groups))
+        return;
+    fprintf(f, "%s", as_summary ? "" : "<h3>Requests</h3>\n");
+    fprintf(f,
+            "<p>Request workload (<code>mplab get --requests</code>): completed requests "
+            "per second and latency percentiles, medians over the repetitions. With a request rate the "
+            "latency counts from each request's scheduled send time (coordinated omission "
+            "corrected).</p>\n<table id=\"%s\">\n<tr><th>point</th><th>series</th><th>runs ok</th>"
+            "<th>requests/s</th><th>p50 (ms)</th><th>p99 (ms)</th></tr>\n",
+            as_summary ? "summary" : "requests");
+    for (int i = 0; i < r->n_groups; i++) {
+        const mpl_group_t *x = &r->groups[i];
+        char series[32];
+        mpl_run_t tmp = {.proto = x->proto, .path = x->path};
+        fprintf(f, "<tr><td class=l>");
+        html_esc(f, x->label);
+        fprintf(f, "</td><td class=l>%s</td><td>%d/%d</td>", mpl_run_series(&tmp, series, sizeof(series)),
+                x->n_ok, x->n);
+        html_num(f, "%.1f", x->rps_median);
+        html_num(f, "%.3f", x->p50_median);
+        html_num(f, "%.3f", x->p99_median);
+        fprintf(f, "</tr>\n");
+    }
     fprintf(f, "</table>\n");
-    /* summary */
+}
+
+/* The goodput summary table (bulk transfers). */
+static void
+write_html_goodput(report_t *r, FILE *f)
+{
     fprintf(
         f,
         "<h2>Results</h2>\n<p>Median and spread over the repetitions. <em>Expected</em> is the expected "
@@ -753,11 +803,12 @@ write_html(report_t *r, FILE *f)
         "(non-backup) links until the failure, then at the surviving links (time-weighted), and these "
         "rows are never flagged.</p>\n",
         MPL_FLAG_RATIO * 100);
-    fprintf(
-        f,
-        "<table>\n<tr><th>point</th><th>series</th><th>runs ok</th><th>goodput median (Mbit/s)</th>"
-        "<th>min</th><th>max</th><th>stddev</th><th>time (s)</th><th>expected (Mbit/s)</th><th>ratio</th>"
-        "<th>stall (s)</th><th>recover 90%% (s)</th><th>client CPU (s)</th><th>server CPU (s)</th></tr>\n");
+    fprintf(f,
+            "<table id=\"summary\">\n<tr><th>point</th><th>series</th><th>runs ok</th><th>goodput median "
+            "(Mbit/s)</th>"
+            "<th>min</th><th>max</th><th>stddev</th><th>time (s)</th><th>expected (Mbit/s)</th><th>ratio</th>"
+            "<th>stall (s)</th><th>recover 90%% (s)</th><th>2nd path (s)</th><th>client CPU "
+            "(s)</th><th>server CPU (s)</th></tr>\n");
     for (int i = 0; i < r->n_groups; i++) {
         const mpl_group_t *x = &r->groups[i];
         char series[32];
@@ -766,7 +817,7 @@ write_html(report_t *r, FILE *f)
         html_esc(f, x->label);
         fprintf(f, "</td><td class=l>%s</td>", mpl_run_series(&tmp, series, sizeof(series)));
         if (x->unavailable) {
-            fprintf(f, "<td colspan=12 class=l>unavailable (not supported by this build)</td></tr>\n");
+            fprintf(f, "<td colspan=13 class=l>unavailable (not supported by this build)</td></tr>\n");
             continue;
         }
         fprintf(f, "<td>%d/%d</td>", x->n_ok, x->n);
@@ -782,11 +833,60 @@ write_html(report_t *r, FILE *f)
             html_num(f, "%.2f", x->ratio);
         html_num(f, "%.2f", x->stall_median);
         html_num(f, "%.2f", x->recover_median);
+        html_num(f, "%.3f", x->second_path_median);
         html_num(f, "%.2f", x->cpu_client_median);
         html_num(f, "%.2f", x->cpu_server_median);
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</table>\n");
+}
+
+static void
+write_html(report_t *r, FILE *f)
+{
+    const char *title = meta_str(r, "scenario", "title", NULL);
+    const char *name = meta_str(r, "scenario", "name", "experiment");
+    fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mplab: ");
+    html_esc(f, name);
+    fprintf(
+        f, "</title>\n<style>\nbody{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;}\n"
+           "table{border-collapse:collapse;margin:1em 0;font-size:90%%}td,th{border:1px solid #bbb;padding:"
+           "3px 8px;text-align:right}th{background:#eee}td.l{text-align:left}\ntr.flag td{background:#fde0dc}"
+           "tr.na td{color:#888}p.partial{background:#fff3cd;padding:6px}\nfigure{margin:1.5em "
+           "0}img{max-width:100%%;border:1px solid #ddd}"
+           "figcaption{font-size:90%%;color:#333}\ncode{background:#f4f4f4;padding:0 3px}\n</style></head>\n"
+           "<body>\n<h1>");
+    html_esc(f, name);
+    if (title != NULL) {
+        fputs(": ", f);
+        html_esc(f, title);
+    }
+    fprintf(f,
+            "</h1>\n<p>Data: <a href=\"runs.csv\">runs.csv</a> (one row per run), "
+            "<a href=\"timeseries.csv\">timeseries.csv</a> (per-interface and application throughput), "
+            "<a href=\"subflows.csv\">subflows.csv</a> (bytes per subflow or connection), "
+            "<a href=\"meta.json\">meta.json</a> (parameters and environment), <a href=\"runs/\">runs/</a> "
+            "(raw outputs), <a href=\"summary.txt\">summary.txt</a>%s. Rebuild with <code>mplab report "
+            "DIR</code>.</p>\n",
+            mpl_latency_any(r->groups, r->n_groups)
+                ? ", <a href=\"latency.csv\">latency.csv</a> (request latency histograms)"
+                : "");
+    int planned = (int)mpl_jv_num(mpl_jv_get(&r->meta, r->root, "planned"), 0);
+    if (planned > r->runs.n)
+        fprintf(
+            f,
+            "<p class=partial><strong>Partial results:</strong> %d of %d planned runs (the experiment was "
+            "interrupted or is still running); continue it with <code>mplab run SCENARIO --out DIR "
+            "--resume</code>.</p>\n",
+            r->runs.n, planned);
+    /* summary: goodput (bulk), and the request table (workload = requests); a request-only
+     * experiment has no goodput figures, its request table is the summary */
+    int only_requests = mpl_latency_only(r->groups, r->n_groups);
+    if (only_requests)
+        fprintf(f, "<h2>Results</h2>\n");
+    else
+        write_html_goodput(r, f);
+    write_html_requests(r, f, only_requests);
     /* failures */
     int nfail = 0;
     for (int i = 0; i < r->runs.n; i++)
@@ -802,34 +902,6 @@ write_html(report_t *r, FILE *f)
             }
         fprintf(f, "</table>\n");
     }
-    /* every run, with its raw outputs */
-    fprintf(f,
-            "<details><summary>All %d runs</summary>\n<table>\n<tr><th>run</th><th>point</th><th>series</th>"
-            "<th>rep</th><th>status</th><th>goodput (Mbit/s)</th><th>time (s)</th><th>stall (s)</th>"
-            "<th>recover (s)</th><th>client CPU (s)</th><th>server CPU (s)</th><th>subflows / conns</th>"
-            "<th>raw</th><th>note</th></tr>\n",
-            r->runs.n);
-    for (int i = 0; i < r->runs.n; i++) {
-        const mpl_run_t *x = &r->runs.v[i];
-        char series[32];
-        fprintf(f, "<tr><td class=l>%s</td><td class=l>", x->id);
-        html_esc(f, x->label);
-        fprintf(f, "</td><td class=l>%s</td><td>%d</td><td class=l>%s</td>",
-                mpl_run_series(x, series, sizeof(series)), x->rep, x->status);
-        html_num(f, "%.1f", x->goodput_mbps);
-        html_num(f, "%.2f", x->seconds);
-        html_num(f, "%.2f", x->stall_s);
-        html_num(f, "%.2f", x->recover_s);
-        html_num(f, "%.2f", x->cpu_client_s);
-        html_num(f, "%.2f", x->cpu_server_s);
-        fprintf(f,
-                "<td>%d</td><td class=l><a href=\"runs/%s.get.json\">get</a> <a href=\"runs/%s.server.log\">"
-                "serve</a> <a href=\"runs/%s.monitor.csv\">monitor</a></td><td class=l>",
-                x->subflows, x->id, x->id, x->id);
-        html_esc(f, x->error);
-        fprintf(f, "</td></tr>\n");
-    }
-    fprintf(f, "</table></details>\n");
     fprintf(f, "<h2>Plots</h2>\n");
     if (!r->have_gnuplot)
         fprintf(f, "<p>gnuplot was not found: no plots.</p>\n");
@@ -846,6 +918,37 @@ write_html(report_t *r, FILE *f)
                 "href=\"plots/%s.dat\">data</a>)</figcaption></figure>\n",
                 r->plots[i].name, r->plots[i].name, r->plots[i].name);
     }
+    /* every run, with its raw outputs */
+    fprintf(f,
+            "<details><summary>All %d runs</summary>\n<table>\n<tr><th>run</th><th>point</th><th>series</th>"
+            "<th>rep</th><th>status</th><th>goodput (Mbit/s)</th><th>time (s)</th><th>stall (s)</th>"
+            "<th>recover (s)</th><th>2nd path (s)</th><th>client CPU (s)</th><th>server CPU "
+            "(s)</th><th>subflows / conns</th>"
+            "<th>raw</th><th>note</th></tr>\n",
+            r->runs.n);
+    for (int i = 0; i < r->runs.n; i++) {
+        const mpl_run_t *x = &r->runs.v[i];
+        char series[32];
+        fprintf(f, "<tr><td class=l>%s</td><td class=l>", x->id);
+        html_esc(f, x->label);
+        fprintf(f, "</td><td class=l>%s</td><td>%d</td><td class=l>%s</td>",
+                mpl_run_series(x, series, sizeof(series)), x->rep, x->status);
+        html_num(f, "%.1f", x->goodput_mbps);
+        html_num(f, "%.2f", x->seconds);
+        html_num(f, "%.2f", x->stall_s);
+        html_num(f, "%.2f", x->recover_s);
+        html_num(f, "%.3f", x->second_path_s);
+        html_num(f, "%.2f", x->cpu_client_s);
+        html_num(f, "%.2f", x->cpu_server_s);
+        fprintf(f,
+                "<td>%d</td><td class=l><a href=\"runs/%s.get.json\">get</a> <a href=\"runs/%s.server.log\">"
+                "serve</a> <a href=\"runs/%s.monitor.csv\">monitor</a></td><td class=l>",
+                x->subflows, x->id, x->id, x->id);
+        html_esc(f, x->error);
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table></details>\n");
+    write_html_environment(r, f);
     fprintf(f, "</body></html>\n");
 }
 
@@ -912,6 +1015,10 @@ mpl_report_build(const char *dir, int print, char *err, size_t errlen)
         plot_sweep(&r, 1);
     if (r.runs.n > 0)
         plot_points(&r);
+    /* request latency CDFs, one per point */
+    for (int g = 0; g < r.n_groups && r.have_gnuplot; g++)
+        if ((g == 0 || r.groups[g - 1].point != r.groups[g].point) && mpl_latency_any(&r.groups[g], 1))
+            plot_latency(&r, r.groups[g].point, r.groups[g].label);
     /* failover timelines */
     int np = 0;
     for (int i = 0; i < r.runs.n; i++)

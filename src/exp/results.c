@@ -2,6 +2,7 @@
  * results.c — runs.csv, statistics and failure metrics (see results.h).
  */
 #include "exp/results.h"
+#include "exp/latency.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -52,15 +53,19 @@ mpl_runs_find(const mpl_runs_t *rs, const char *id)
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-#define NCOLS 38
-static const char *const columns[NCOLS] = {
-    "run_id", "point", "label", "rep", "proto", "path", "links", "share1_pct", "split", "rate", "delay",
-    "loss", "backup", "fail", "cc", "size_bytes", "status", "bytes", "seconds", "goodput_mbps", "verified",
-    "cpu_client_s", "cpu_server_s", "stall_s", "recover_s", "mptcp", "subflows", "error", "series",
-    "direction",
-    /* streams and migration */
-    "streams", "streams_policy", "streams_mode", "objects_p50_s", "objects_p99_s", "migrate_mode",
-    "migrate_t90_s", "old_path_bytes"};
+#define NCOLS 42
+static const char *const columns[NCOLS] = {"run_id", "point", "label", "rep", "proto", "path", "links",
+                                           "share1_pct", "split", "rate", "delay", "loss", "backup", "fail",
+                                           "cc", "size_bytes", "status", "bytes", "seconds", "goodput_mbps",
+                                           "verified", "cpu_client_s", "cpu_server_s", "stall_s", "recover_s",
+                                           "mptcp", "subflows", "error", "series", "direction",
+                                           /* streams and migration */
+                                           "streams", "streams_policy", "streams_mode", "objects_p50_s",
+                                           "objects_p99_s", "migrate_mode", "migrate_t90_s", "old_path_bytes",
+                                           /* workload = requests */
+                                           "requests_per_s", "p50_ms", "p99_ms",
+                                           /* multipath */
+                                           "second_path_s"};
 
 void
 mpl_runs_csv_header(FILE *f)
@@ -128,6 +133,10 @@ mpl_runs_csv_row(FILE *f, const mpl_run_t *r)
     cell(f, r->migrate_mode);
     num(f, r->migrate_t90_s);
     num(f, r->old_path_bytes);
+    num(f, r->req_per_s);
+    num(f, r->p50_ms);
+    num(f, r->p99_ms);
+    num(f, r->second_path_s);
     fputc('\n', f);
 }
 
@@ -244,6 +253,10 @@ mpl_runs_csv_load(const char *path, mpl_runs_t *rs, char *err, size_t errlen)
         scopy(r.migrate_mode, sizeof(r.migrate_mode), c[35]);
         r.migrate_t90_s = dnum(c[36]);
         r.old_path_bytes = dnum(c[37]);
+        r.req_per_s = dnum(c[38]);
+        r.p50_ms = dnum(c[39]);
+        r.p99_ms = dnum(c[40]);
+        r.second_path_s = dnum(c[41]); /* an older runs.csv without the column: unknown */
         if (nc != header_cols || r.id[0] == '\0' || r.point < 1 || r.status[0] == '\0') {
             /* e.g. the last line of a run killed while writing: that run is done again */
             mpl_warn("%s:%d: malformed row ignored", path, lineno);
@@ -308,7 +321,7 @@ field_median(const mpl_runs_t *rs, const mpl_group_t *g, size_t offset)
     return m;
 }
 
-/* Table order: point, then tcp references by link, tls, mptcp, tcpls. */
+/* Table order: point, then tcp references by link, tls, mptcp, mptls, tcpls. */
 static int
 cmp_group(const void *a, const void *b)
 {
@@ -438,6 +451,7 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
         x->cpu_server_median = field_median(rs, x, offsetof(mpl_run_t, cpu_server_s));
         x->stall_median = field_median(rs, x, offsetof(mpl_run_t, stall_s));
         x->recover_median = field_median(rs, x, offsetof(mpl_run_t, recover_s));
+        x->second_path_median = field_median(rs, x, offsetof(mpl_run_t, second_path_s));
         x->objects_p50_median = field_median(rs, x, offsetof(mpl_run_t, objects_p50_s));
         x->objects_p99_median = field_median(rs, x, offsetof(mpl_run_t, objects_p99_s));
         x->migrate_t90_median = field_median(rs, x, offsetof(mpl_run_t, migrate_t90_s));
@@ -451,7 +465,7 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
         if (!mpl_proto_multipath(x->proto) || x->migrating)
             continue;
         int backup[MPL_SC_MAX_LINKS + 1] = {0};
-        if (x->proto == MPL_PROTO_MPTCP ||
+        if (x->proto == MPL_PROTO_MPTCP || x->proto == MPL_PROTO_MPTLS ||
             x->proto == MPL_PROTO_TCPLS) /* MPTCP endpoint flag, TCPLS --backup */
             parse_backup(x->backup, backup);
         int failing = x->fail[0] != '\0' && strcmp(x->fail, "none") != 0;
@@ -500,6 +514,7 @@ mpl_stats_groups_ctx(const mpl_runs_t *rs, const mpl_stats_ctx_t *ctx, mpl_group
             x->basis = MPL_EXPECTED_NONE;
         }
     }
+    mpl_latency_group_medians(rs, g, ng);
     *out = g;
     return ng;
 }
@@ -517,7 +532,7 @@ fmtd(char *buf, size_t len, const char *fmt, double v)
 void
 mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
 {
-    char a[32], b[32], c[32], d[32], e[32], series[32], extra[96];
+    char a[32], b[32], c[32], d[32], e[32], s2[32], series[32], extra[96];
     int w = 5, note_f = 0, note_b = 0, has_obj = 0, has_mig = 0;
     for (int i = 0; i < n; i++) {
         if ((int)strlen(g[i].label) > w)
@@ -527,15 +542,19 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
     }
     if (w > 60)
         w = 60;
+    if (mpl_latency_only(g, n)) {
+        mpl_latency_print(f, g, n);
+        return;
+    }
     /* several objects: their completion times; migration: the new path's ramp, the old path's tail */
     snprintf(extra, sizeof(extra), "%s%s", has_obj ? " obj_p50 obj_p99" : "",
              has_mig ? "     t90 old_MB" : "");
-    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s%s\n", w, "point", "series", "runs", "goodput",
-            "[min-max]", "expected", "ratio", "stall", "recover", extra);
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s %8s%s\n", w, "point", "series", "runs", "goodput",
+            "[min-max]", "expected", "ratio", "stall", "recover", "2nd path", extra);
     snprintf(extra, sizeof(extra), "%s%s", has_obj ? "       s       s" : "",
              has_mig ? "       s       " : "");
-    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s%s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s", "Mbit/s",
-            "", "s", "s", extra);
+    fprintf(f, "%-*s %-8s %5s %9s %17s %9s %7s %7s %8s %8s%s\n", w, "", "", "ok/n", "Mbit/s", "Mbit/s",
+            "Mbit/s", "", "s", "s", "s", extra);
     int last = -1;
     for (int i = 0; i < n; i++) {
         const mpl_group_t *x = &g[i];
@@ -561,11 +580,12 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
             snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " %7s %7s",
                      fmtd(m1, sizeof(m1), "%.2f", x->migrate_t90_median),
                      fmtd(m2, sizeof(m2), "%.2f", x->old_path_bytes_median / 1e6));
-        fprintf(f, "%-*.*s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s%s%s\n", w, w, label,
+        fprintf(f, "%-*.*s %-8s %2d/%-2d %9s %17s %9s %7s %7s %8s %8s%s%s\n", w, w, label,
                 mpl_run_series(&tmp, series, sizeof(series)), x->n_ok, x->n,
                 fmtd(a, sizeof(a), "%.1f", x->median), range, fmtd(b, sizeof(b), "%.1f", x->expected),
                 fmtd(c, sizeof(c), "%.2f", x->ratio), fmtd(d, sizeof(d), "%.2f", x->stall_median),
-                fmtd(e, sizeof(e), "%.2f", x->recover_median), extra,
+                fmtd(e, sizeof(e), "%.2f", x->recover_median),
+                fmtd(s2, sizeof(s2), "%.3f", x->second_path_median), extra,
                 x->flagged                          ? "  <- off by >10%"
                 : x->basis == MPL_EXPECTED_FAILOVER ? "  (f)"
                 : x->basis == MPL_EXPECTED_BACKUP   ? "  (b)"
@@ -580,8 +600,9 @@ mpl_stats_print(FILE *f, const mpl_group_t *g, int n)
                 "(f) failure point: expected = an ideal transfer at the sum of the (non-backup) links' "
                 "references until the failure, then at the surviving links' (time-weighted); not flagged\n");
     if (note_b)
-        fprintf(f,
-                "(b) with a backup path (mptcp, tcpls): expected = the non-backup links' references only\n");
+        fprintf(f, "(b) with a backup path (mptcp, mptls, tcpls): expected = the non-backup links' "
+                   "references only\n");
+    mpl_latency_print(f, g, n);
 }
 
 /* ---- failure metrics ----------------------------------------------------------------- */
@@ -663,4 +684,24 @@ mpl_migration_metrics(const double *t, const double *old_mbps, const double *new
         if (k > 0 && sum / k >= target_mbps)
             *t90_s = t[i] - at_s;
     }
+}
+
+double
+mpl_first_data_s(const double *t, const double *bytes, int n, double threshold)
+{
+    int base = 0;
+    for (int i = 0; i < n && t[i] <= 0; i++)
+        base = i;
+    for (int i = base + 1; i < n; i++) {
+        double above = bytes[i] - bytes[base];
+        if (above <= threshold)
+            continue;
+        /* the crossing lies between samples i-1 and i: interpolate at a constant rate */
+        double prev = bytes[i - 1] - bytes[base];
+        double at = t[i - 1];
+        if (above > prev && t[i] > t[i - 1])
+            at += (threshold - prev) / (above - prev) * (t[i] - t[i - 1]);
+        return at > 0 ? at : 0;
+    }
+    return NAN;
 }

@@ -42,8 +42,10 @@ typedef struct mpl_run {
     char streams_mode[12];               /* tcp, tls, mptcp: parallel | pipeline */
     double objects_p50_s, objects_p99_s; /* completion time of the objects (since the start) */
     char migrate_mode[4];                /* "" (no migration) | mbb | bbm */
-    double migrate_t90_s;  /* from the migration until the new path carries 90% of its capacity */
-    double old_path_bytes; /* bytes received on the old path(s) after the migration instant */
+    double migrate_t90_s;             /* from the migration until the new path carries 90% of its capacity */
+    double old_path_bytes;            /* bytes received on the old path(s) after the migration instant */
+    double req_per_s, p50_ms, p99_ms; /* workload = requests (exp/latency.h); else NAN */
+    double second_path_s; /* multipath: first data on a second link (mpl_first_data_s); NAN never/n/a */
 } mpl_run_t;
 
 typedef struct mpl_runs {
@@ -89,6 +91,7 @@ typedef struct mpl_group {
     double cpu_client_median, cpu_server_median;
     double stall_median, recover_median;
     double objects_p50_median, objects_p99_median, migrate_t90_median, old_path_bytes_median;
+    double second_path_median;
     double expected; /* multipath: see expected_basis; else NAN */
     double ratio;    /* median / expected, NAN when unknown */
     int flagged;     /* |ratio - 1| > MPL_FLAG_RATIO (never for failure points) */
@@ -96,6 +99,7 @@ typedef struct mpl_group {
     char fail[16];
     char backup[MPL_SC_VALUE_LEN];
     int migrating; /* a migration point: no expected value (the paths change on purpose) */
+    double rps_median, p50_median, p99_median; /* workload = requests, else NAN (exp/latency.h) */
 } mpl_group_t;
 
 /* What a failure point needs to compute its expected value (NULL / unknown: no expected). */
@@ -143,5 +147,17 @@ double mpl_percentile(double *v, int n, double q);
 void mpl_migration_metrics(const double *t, const double *old_mbps, const double *new_mbps, int n,
                            double at_s, double target_mbps, double window_s, double *t90_s,
                            double *old_bytes);
+/* Bytes above its baseline that an interface's counter must pass for "data on that path": more
+ * than the join's handshake (MP_JOIN SYN/ACKs; a TCPLS join's TCP and TLS handshake), less than
+ * the first flight of data (an initial window of 10 segments is about 14.5 kB). */
+#define MPL_SECOND_PATH_BYTES 4096.0
+
+/* From one interface's samples (t = seconds since the transfer started, bytes = the cumulative
+ * rx (downloads) or tx (uploads) counter, n samples in time order): the time at which the
+ * counter first exceeds its baseline (its value at the last sample with t <= 0, or the first
+ * sample when none) by threshold bytes, interpolated linearly between the two samples around
+ * the crossing and never below 0. NAN when it never does. The second_path_s metric of a
+ * multipath run is the minimum of this over the client's links other than the first. */
+double mpl_first_data_s(const double *t, const double *bytes, int n, double threshold);
 
 #endif

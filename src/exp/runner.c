@@ -12,6 +12,7 @@
 #include "common/jsonread.h"
 #include "exp/report.h"
 #include "exp/results.h"
+#include "exp/latency.h"
 #include "common/json.h"
 #include "common/util.h"
 
@@ -32,7 +33,6 @@
 
 #define MAX_PATHS   MPL_SC_MAX_LINKS
 #define ADDR_LEN    48
-#define MONITOR_HZ  20
 #define OBJECTS_MAX 64 /* objects of a run whose completion times are read (get: 64) */
 
 static volatile sig_atomic_t g_stop;
@@ -223,6 +223,9 @@ typedef struct exp {
     int unavailable[MPL_PROTO_COUNT]; /* learnt: skip quickly after the first 'unavailable' */
     char host_sysctls[2][4096];       /* "key = value" lines read inside the client / server */
     char emulator[32];                /* the link emulator topo show reports (netem | forwarder) */
+    /* for the run's deadline (mpl_sc_deadline_s), from topo show: the lowest rate of any link
+     * direction (0 = all unlimited), the longest RTT and the highest loss */
+    double slowest_bps, max_rtt_s, max_loss_pct;
 } exp_t;
 
 static void
@@ -278,6 +281,36 @@ read_paths(exp_t *e, const char *json_path)
         mpl_jv_str(&d, mpl_jv_get(&d, mpl_jv_at(&d, mpl_jv_get(&d, topo, "links"), 0), "emulator"), NULL);
     if (emu != NULL)
         snprintf(e->emulator, sizeof(e->emulator), "%s", emu);
+    e->slowest_bps = 0;
+    e->max_rtt_s = 0;
+    e->max_loss_pct = 0;
+    for (const mpl_jv_t *l = mpl_jv_child(&d, mpl_jv_get(&d, topo, "links")); l; l = mpl_jv_next(&d, l)) {
+        double rtt = 0;
+        for (int k = 0; k < 2; k++) {
+            const mpl_jv_t *dv = mpl_jv_get(&d, l, k ? "b2a" : "a2b");
+            double rate = mpl_jv_num(mpl_jv_get(&d, dv, "rate_mbps"), 0) * 1e6;
+            double loss = mpl_jv_num(mpl_jv_get(&d, dv, "loss"), 0);
+            const mpl_jv_t *ge = mpl_jv_get(&d, dv, "loss_ge");
+            if (ge != NULL) {
+                /* Gilbert-Elliott: the stationary loss rate */
+                double gp = mpl_jv_num(mpl_jv_get(&d, ge, "p"), 0),
+                       gr = mpl_jv_num(mpl_jv_get(&d, ge, "r"), 0);
+                double h1 = mpl_jv_num(mpl_jv_get(&d, ge, "1-h"), 0),
+                       k1 = mpl_jv_num(mpl_jv_get(&d, ge, "1-k"), 0);
+                if (gp > 0) {
+                    double bad = gp / (gp + gr);
+                    loss = (1 - bad) * k1 + bad * h1;
+                }
+            }
+            rtt += mpl_jv_num(mpl_jv_get(&d, dv, "delay_ms"), 0) / 1e3;
+            if (rate > 0 && (e->slowest_bps == 0 || rate < e->slowest_bps))
+                e->slowest_bps = rate;
+            if (loss > e->max_loss_pct)
+                e->max_loss_pct = loss;
+        }
+        if (rtt > e->max_rtt_s)
+            e->max_rtt_s = rtt;
+    }
     e->n_paths = 0;
     const mpl_jv_t *sif = mpl_jv_get(&d, server, "interfaces");
     const char *server_first = NULL;
@@ -499,8 +532,9 @@ fill_params(exp_t *e, const mpl_sc_point_t *pt, mpl_run_t *r)
     if (sc->migrate_at_ns > 0)
         snprintf(r->migrate_mode, sizeof(r->migrate_mode), "%s", pt->migrate_mode);
     r->objects_p50_s = r->objects_p99_s = r->migrate_t90_s = r->old_path_bytes = NAN;
-    r->cpu_client_s = r->cpu_server_s = r->stall_s = r->recover_s = NAN;
+    r->cpu_client_s = r->cpu_server_s = r->stall_s = r->recover_s = r->second_path_s = NAN;
     r->goodput_mbps = r->seconds = NAN;
+    r->req_per_s = r->p50_ms = r->p99_ms = NAN;
     r->mptcp = -1;
 }
 
@@ -540,6 +574,8 @@ read_get_json(exp_t *e, const char *path, mpl_run_t *r, double event_t, double t
             r->objects_p99_s = mpl_percentile(ov, no, 99);
         }
     }
+    if (e->sc->workload_requests)
+        mpl_latency_read_run(&d, root, r, e->dir);
     const mpl_jv_t *mp = mpl_jv_get(&d, root, "mptcp");
     if (mp != NULL && mp->type == MPL_JV_BOOL)
         r->mptcp = (int)mp->num;
@@ -612,6 +648,58 @@ read_monitor(exp_t *e, const char *path, const char *id, double shift)
         fprintf(e->ts_csv, "%s,iface,%s,%s,%.3f,%s,%s\n", id, tok[1], tok[2], t, tok[5], tok[6]);
     }
     fclose(f);
+}
+
+/* second_path_s (docs/EXPERIMENTS.md): from the monitor's byte counters of the client's links
+ * other than the first (the first connection or subflow goes to the server's address on link
+ * 1), the earliest time one of them carried data: rx for downloads, tx for uploads. */
+static double
+second_path_s(exp_t *e, const char *path, double shift, int upload)
+{
+    double *t[MAX_PATHS] = {0}, *b[MAX_PATHS] = {0}, best = NAN;
+    int n[MAX_PATHS] = {0}, cap[MAX_PATHS] = {0};
+    FILE *f = e->n_paths > 1 ? fopen(path, "r") : NULL;
+    if (f == NULL)
+        return NAN;
+    char line[512];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *tok[8], *save = NULL;
+        int k = 0, p = -1;
+        for (char *s = strtok_r(line, ",\r\n", &save); s && k < 8; s = strtok_r(NULL, ",\r\n", &save))
+            tok[k++] = s;
+        double ts, v;
+        if (k < 7 || mpl_parse_double(tok[0], &ts) != 0 || strcmp(tok[1], e->sc->client_host) != 0 ||
+            mpl_parse_double(tok[upload ? 4 : 3], &v) != 0)
+            continue; /* header, another host, malformed */
+        for (int i = 1; i < e->n_paths; i++)
+            if (!strcmp(tok[2], e->paths[i].link))
+                p = i;
+        if (p < 0)
+            continue;
+        if (n[p] == cap[p]) {
+            int nc = cap[p] ? 2 * cap[p] : 256;
+            double *nt = realloc(t[p], sizeof(double) * (size_t)nc);
+            if (nt == NULL)
+                break;
+            t[p] = nt;
+            double *nb = realloc(b[p], sizeof(double) * (size_t)nc);
+            if (nb == NULL)
+                break;
+            b[p] = nb;
+            cap[p] = nc;
+        }
+        t[p][n[p]] = ts - shift;
+        b[p][n[p]++] = v;
+    }
+    fclose(f);
+    for (int i = 1; i < e->n_paths; i++) {
+        double s = n[i] > 0 ? mpl_first_data_s(t[i], b[i], n[i], MPL_SECOND_PATH_BYTES) : NAN;
+        if (!isnan(s) && (isnan(best) || s < best))
+            best = s;
+        free(t[i]);
+        free(b[i]);
+    }
+    return best;
 }
 
 /* The path (index in e->paths) of the scenario's migrate_to link, or -1 (no migration). */
@@ -752,7 +840,10 @@ print_progress(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt, const 
         return;
     }
     char res[200];
-    if (!strcmp(r->status, "ok"))
+    if (!strcmp(r->status, "ok") && !isnan(r->p50_ms))
+        snprintf(res, sizeof(res), "%.0f requests/s, p50 %.2f ms, p99 %.2f ms", r->req_per_s, r->p50_ms,
+                 r->p99_ms);
+    else if (!strcmp(r->status, "ok"))
         snprintf(res, sizeof(res), "%.1f Mbit/s in %.2f s", r->goodput_mbps, r->seconds);
     else if (!strcmp(r->status, "unavailable"))
         snprintf(res, sizeof(res), "unavailable");
@@ -787,7 +878,7 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     double t_start = mpl_now_s();
     const char *proto = mpl_proto_name(it->proto);
     int port = 20000 + (e->port++ % 20000);
-    int tls = it->proto == MPL_PROTO_TLS || it->proto == MPL_PROTO_TCPLS;
+    int tls = it->proto == MPL_PROTO_TLS || it->proto == MPL_PROTO_TCPLS || it->proto == MPL_PROTO_MPTLS;
     char srv_log[1200], srv_stats[1200], get_out[1200], get_log[1200], mon_csv[1200], mon_log[1200];
     snprintf(srv_log, sizeof(srv_log), "%s/runs/%s.server.log", e->dir, r.id);
     snprintf(srv_stats, sizeof(srv_stats), "%s/runs/%s.server.json", e->dir, r.id);
@@ -856,12 +947,15 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     arg(&ma, "--topo");
     arg(&ma, "%s", e->topo_name);
     arg(&ma, "--hz");
-    arg(&ma, "%d", MONITOR_HZ);
+    arg(&ma, "%d", sc->monitor_hz);
     arg(&ma, "--csv");
     arg(&ma, "%s", mon_csv);
     arg(&ma, "--quiet");
     unlink(mon_csv);
-    double t_mon = mpl_now_s();
+    uint64_t t_mon_ns = mpl_now_ns();
+    double t_mon = (double)t_mon_ns / 1e9; /* the monitor's t = 0 (--t0-ns) */
+    arg(&ma, "--t0-ns");
+    arg(&ma, "%llu", (unsigned long long)t_mon_ns);
     pid_t mon = spawn(ma.argv, NULL, mon_log);
     int mon_rc;
     wait_for_text(mon_csv, "\n", 1, mon, 3, &mon_rc); /* header written: sampling has started */
@@ -879,7 +973,18 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     arg(&ga, "get");
     arg(&ga, "--proto");
     arg(&ga, "%s", proto);
-    if (!strcmp(pt->direction, "upload")) {
+    if (sc->workload_requests) { /* request latency (exp/latency.h) */
+        arg(&ga, "%s://%s:%d/bytes/%llu", tls ? "https" : "http", e->paths[p1].server, port,
+            (unsigned long long)pt->size);
+        arg(&ga, "--requests");
+        arg(&ga, "%llu", (unsigned long long)sc->requests);
+        arg(&ga, "--concurrency");
+        arg(&ga, "%u", sc->concurrency);
+        if (sc->req_rate > 0) {
+            arg(&ga, "--rate");
+            arg(&ga, "%g", sc->req_rate);
+        }
+    } else if (!strcmp(pt->direction, "upload")) {
         arg(&ga, "%s://%s:%d/upload", tls ? "https" : "http", e->paths[p1].server, port);
         arg(&ga, "--upload");
         arg(&ga, "%llu", (unsigned long long)pt->size);
@@ -940,8 +1045,10 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
         arg(&ga, "mplab-server");
     }
     arg(&ga, "--json");
-    arg(&ga, "--interval");
-    arg(&ga, "%g", sc->interval_s);
+    if (!sc->workload_requests) {
+        arg(&ga, "--interval");
+        arg(&ga, "%g", sc->interval_s);
+    }
     arg(&ga, "--cc");
     arg(&ga, "%s", pt->cc);
     arg(&ga, "--timeout");
@@ -968,7 +1075,12 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
         }
     }
     int fired[MPL_SC_MAX_EVENTS + 1] = {0}, mig_fired = mig_to < 0 || it->proto != MPL_PROTO_MPTCP;
-    double hard_end = t_get + (double)sc->timeout_ns / 1e9 + 15;
+    /* a request workload moves requests x size, and at 'rate' it lasts requests / rate at least */
+    uint64_t moved = sc->workload_requests ? pt->size * (sc->requests > 0 ? sc->requests : 1) : pt->size;
+    double deadline = mpl_sc_deadline_s(sc, moved, e->slowest_bps, e->max_rtt_s, e->max_loss_pct);
+    if (sc->workload_requests && sc->req_rate > 0 && sc->deadline_ns == 0)
+        deadline += (double)sc->requests / sc->req_rate;
+    double hard_end = t_get + deadline;
     int cli_rc = -1, interrupted = 0, killed = 0;
     while ((cli_rc = reap(cli, 1)) == -1) {
         if (g_stop) {
@@ -1048,6 +1160,8 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     read_monitor(e, mon_csv, r.id, t_get - t_mon);
     if (migrating)
         migration_metrics(e, pt, mon_csv, t_get - t_mon, mig_to, &r);
+    if (mpl_proto_multipath(it->proto))
+        r.second_path_s = second_path_s(e, mon_csv, t_get - t_mon, !strcmp(pt->direction, "upload"));
     fflush(e->ts_csv);
     mpl_jdoc_t sd;
     char msg[256];
@@ -1072,13 +1186,14 @@ run_one(exp_t *e, const plan_item_t *it, const mpl_sc_point_t *pt)
     } else {
         snprintf(r.status, sizeof(r.status), "failed");
         if (killed)
-            snprintf(r.error, sizeof(r.error), "killed after %.0f s", (double)sc->timeout_ns / 1e9 + 15);
+            snprintf(r.error, sizeof(r.error), "killed at the run's deadline, %.0f s", deadline);
         else if (r.error[0] == '\0' && cli_rc != 0)
             snprintf(r.error, sizeof(r.error), "get exit %d: %s", cli_rc, last_line(get_log, l, sizeof(l)));
         else if (r.error[0] == '\0')
             snprintf(r.error, sizeof(r.error), "content not verified");
     }
-    if (it->proto == MPL_PROTO_MPTCP && r.mptcp == 0 && !strcmp(r.status, "ok"))
+    if ((it->proto == MPL_PROTO_MPTCP || it->proto == MPL_PROTO_MPTLS) && r.mptcp == 0 &&
+        !strcmp(r.status, "ok"))
         snprintf(r.error, sizeof(r.error), "MPTCP fell back to TCP");
     e->run_time_sum += mpl_now_s() - t_start;
 record:
@@ -1316,10 +1431,19 @@ write_meta(exp_t *e, const char *started)
         }
         mpl_json_str(&j, mpl_sc_param_name((mpl_sc_param_t)i), v[0] ? v : "(default)");
     }
+    mpl_json_u64(&j, "monitor_hz", (uint64_t)sc->monitor_hz);
     mpl_json_num(&j, "interval_s", sc->interval_s);
     mpl_json_num(&j, "timeout_s", (double)sc->timeout_ns / 1e9);
+    mpl_json_num(&j, "deadline_s", sc->deadline_ns ? (double)sc->deadline_ns / 1e9 : NAN);
     mpl_json_str(&j, "client_endpoints", sc->client_endpoints);
     mpl_json_str(&j, "server_endpoints", sc->server_endpoints);
+    mpl_json_str(&j, "workload", sc->workload_requests ? "requests" : "bulk");
+    if (sc->workload_requests) {
+        mpl_json_u64(&j, "requests", sc->requests);
+        mpl_json_u64(&j, "concurrency", sc->concurrency);
+        if (sc->req_rate > 0)
+            mpl_json_num(&j, "request_rate", sc->req_rate);
+    }
     mpl_json_obj_end(&j);
     mpl_json_arr_begin(&j, "swept");
     for (int i = 0; i < MPL_SC_NPARAMS; i++)
@@ -1506,6 +1630,7 @@ print_json_summary(exp_t *e, int status)
         mpl_json_bool(&j, "flagged", g[i].flagged);
         mpl_json_num(&j, "stall_s", g[i].stall_median);
         mpl_json_num(&j, "recover_s", g[i].recover_median);
+        mpl_json_num(&j, "second_path_s", g[i].second_path_median);
         mpl_json_obj_end(&j);
     }
     mpl_json_arr_end(&j);
@@ -1617,7 +1742,8 @@ mpl_runner_run(const mpl_scenario_t *sc, const mpl_runner_opts_t *o)
 
     /* TLS-based protocols need the project certificates: create them once, up front. */
     for (int i = 0; i < sc->n_protos; i++)
-        if (sc->protos[i] == MPL_PROTO_TLS || sc->protos[i] == MPL_PROTO_TCPLS) {
+        if (sc->protos[i] == MPL_PROTO_TLS || sc->protos[i] == MPL_PROTO_TCPLS ||
+            sc->protos[i] == MPL_PROTO_MPTLS) {
             char *cert[] = {(char *)o->mplab, "cert", NULL};
             snprintf(path, sizeof(path), "%s/logs/cert.log", e.dir);
             run_cmd(cert, path, path);

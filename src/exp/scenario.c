@@ -4,6 +4,7 @@
 #include "exp/scenario.h"
 #include "common/ini.h"
 #include "common/util.h"
+#include "testbed/linkmodel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,8 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "tcpls"};
+static const char *const proto_names[MPL_PROTO_COUNT] = {"tcp", "tls", "mptcp", "mptls", "tcpls"};
 static const char *const param_names[MPL_SC_NPARAMS] = {
     "links", "rate", "split",     "delay",   "loss",           "backup",       "fail",
     "cc",    "size", "direction", "streams", "streams_policy", "streams_mode", "migrate_mode"};
@@ -41,13 +43,45 @@ mpl_proto_parse(const char *s, mpl_proto_t *p)
 int
 mpl_proto_multipath(mpl_proto_t p)
 {
-    return p == MPL_PROTO_MPTCP || p == MPL_PROTO_TCPLS;
+    return p == MPL_PROTO_MPTCP || p == MPL_PROTO_TCPLS || p == MPL_PROTO_MPTLS;
 }
 
 const char *
 mpl_sc_param_name(mpl_sc_param_t p)
 {
     return (unsigned)p < MPL_SC_NPARAMS ? param_names[p] : "?";
+}
+
+static const char *const model_names[MPL_SC_NMODEL] = {
+    "jitter",  "jitter_dist",  "jitter_corr", "jitter_reorder", "loss_corr", "loss_ge",
+    "reorder", "reorder_corr", "reorder_gap", "duplicate",      "corrupt",   "trace"};
+#define MODEL_TRACE (MPL_SC_NMODEL - 1)
+
+/* A trace value: a file (used for every link), or per link "NAME/NAME/..." where NAME is
+ * "none" or stands for traces/NAME.trace. Fills parts; returns the count or -1. */
+static int split_parts(const char *s, char parts[][MPL_SC_VALUE_LEN], int max);
+static int
+trace_parts(const char *v, char parts[][MPL_SC_VALUE_LEN], int max)
+{
+    if (strchr(v, '/') != NULL && access(v, R_OK) == 0) {
+        snprintf(parts[0], MPL_SC_VALUE_LEN, "%s", v);
+        return 1;
+    }
+    int n = split_parts(v, parts, max);
+    for (int i = 0; i < n; i++) {
+        char name[MPL_SC_VALUE_LEN];
+        snprintf(name, sizeof(name), "%s", parts[i]);
+        if (strcmp(name, "none") != 0 &&
+            snprintf(parts[i], MPL_SC_VALUE_LEN, "traces/%s.trace", name) >= MPL_SC_VALUE_LEN)
+            return -1;
+    }
+    return n;
+}
+
+const char *
+mpl_sc_model_name(int i)
+{
+    return i >= 0 && i < MPL_SC_NMODEL ? model_names[i] : "?";
 }
 
 typedef struct sparser {
@@ -232,6 +266,48 @@ set_values(sparser_t *p, mpl_sc_param_t param, char *v)
     return 0;
 }
 
+/* A link-model key: values separated by blanks or ',' (swept), each one value or one per link
+ * ("2ms/5ms"); loss_ge writes its parameters with ':' ("1%:30%"). */
+static int
+set_model_values(sparser_t *p, int k, char *v)
+{
+    mpl_sc_values_t *pv = &p->sc->model[k];
+    if (pv->given)
+        return serr(p, "'%s' given twice", model_names[k]);
+    pv->n = 0;
+    pv->given = 1;
+    for (char *save = NULL, *tok = strtok_r(v, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+        if (pv->n == MPL_SC_MAX_VALUES)
+            return serr(p, "'%s': at most %d values", model_names[k], MPL_SC_MAX_VALUES);
+        char parts[MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN];
+        int n = strlen(tok) < MPL_SC_VALUE_LEN ? split_parts(tok, parts, MPL_SC_MAX_LINKS) : -1;
+        if (n < 1)
+            return serr(p, "%s: '%s': bad value (at most 8 '/'-separated parts)", model_names[k], tok);
+        if (k == MODEL_TRACE) {
+            for (const char *c = tok; *c; c++)
+                if (!isalnum((unsigned char)*c) && !strchr("._/-", *c))
+                    return serr(p, "trace: '%s': a trace file, or trace names per link (onoff/none)", tok);
+            n = trace_parts(tok, parts, MPL_SC_MAX_LINKS);
+            for (int i = 0; i < n; i++)
+                if (strcmp(parts[i], "none") != 0 && access(parts[i], R_OK) != 0)
+                    return serr(p, "trace: cannot read '%s'", parts[i]);
+            snprintf(pv->v[pv->n++], MPL_SC_VALUE_LEN, "%s", tok);
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            mpl_lm_params_t m;
+            char why[160];
+            mpl_lm_params_init(&m);
+            if (mpl_lm_set_key(&m, model_names[k], parts[i], why, sizeof(why)) != 0)
+                return serr(p, "%s", why);
+        }
+        snprintf(pv->v[pv->n++], MPL_SC_VALUE_LEN, "%s", tok);
+    }
+    if (pv->n == 0)
+        return serr(p, "'%s' has no value", model_names[k]);
+    return 0;
+}
+
 static int
 copy_word(sparser_t *p, const char *k, const char *v, char *dst, size_t dlen)
 {
@@ -239,6 +315,41 @@ copy_word(sparser_t *p, const char *k, const char *v, char *dst, size_t dlen)
         return serr(p, "%s: invalid value '%s'", k, v);
     snprintf(dst, dlen, "%s", v);
     return 0;
+}
+
+/* workload, requests, concurrency, rate ('get --requests'). Returns 0, -1 (error set), or 1
+ * when k is none of them. */
+static int
+load_key(sparser_t *p, const char *k, const char *v)
+{
+    mpl_scenario_t *sc = p->sc;
+    uint64_t u;
+    if (!strcmp(k, "workload")) {
+        if (strcmp(v, "bulk") && strcmp(v, "requests"))
+            return serr(p, "workload: expected bulk or requests");
+        sc->workload_requests = v[0] == 'r';
+        return 0;
+    }
+    if (!strcmp(k, "requests")) {
+        if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 10000000)
+            return serr(p, "requests: expected 1..10000000");
+        sc->requests = u;
+        sc->requests_line = p->line;
+        return 0;
+    }
+    if (!strcmp(k, "concurrency")) {
+        if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 10000)
+            return serr(p, "concurrency: expected 1..10000");
+        sc->concurrency = (uint32_t)u;
+        sc->requests_line = p->line;
+        return 0;
+    }
+    if (!strcmp(k, "rate")) {
+        if (mpl_parse_double(v, &sc->req_rate) != 0 || !(sc->req_rate > 0) || sc->req_rate > 1e7)
+            return serr(p, "rate: expected requests per second (> 0), e.g. 1000");
+        return 0;
+    }
+    return 1;
 }
 
 static int
@@ -257,7 +368,7 @@ scenario_key(sparser_t *p, const char *k, char *v)
         for (char *save = NULL, *t = strtok_r(v, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
             mpl_proto_t pr;
             if (mpl_proto_parse(t, &pr) != 0)
-                return serr(p, "protocols: unknown protocol '%s' (tcp, tls, mptcp, tcpls)", t);
+                return serr(p, "protocols: unknown protocol '%s' (tcp, tls, mptcp, mptls, tcpls)", t);
             for (int i = 0; i < sc->n_protos; i++)
                 if (sc->protos[i] == pr)
                     return serr(p, "protocols: '%s' listed twice", t);
@@ -273,6 +384,12 @@ scenario_key(sparser_t *p, const char *k, char *v)
         sc->repeat = (int)u;
         return 0;
     }
+    if (!strcmp(k, "monitor_hz")) {
+        if (mpl_parse_u64(v, &u) != 0 || u < 1 || u > 100)
+            return serr(p, "monitor_hz: expected 1..100");
+        sc->monitor_hz = (int)u;
+        return 0;
+    }
     if (!strcmp(k, "interval")) {
         if (mpl_parse_double(v, &sc->interval_s) != 0 || sc->interval_s < 0.01 || sc->interval_s > 10)
             return serr(p, "interval: expected 0.01..10 (seconds)");
@@ -282,6 +399,15 @@ scenario_key(sparser_t *p, const char *k, char *v)
         if (mpl_parse_duration(v, &sc->timeout_ns) != 0 || sc->timeout_ns < 1000000000ull ||
             sc->timeout_ns > 3600000000000ull)
             return serr(p, "timeout: expected 1s..1h");
+        return 0;
+    }
+    if (!strcmp(k, "deadline")) {
+        sc->deadline_ns = 0;
+        if (!strcmp(v, "auto"))
+            return 0;
+        if (mpl_parse_duration(v, &sc->deadline_ns) != 0 || sc->deadline_ns < 1000000000ull ||
+            sc->deadline_ns > 86400000000000ull)
+            return serr(p, "deadline: expected auto or 1s..24h");
         return 0;
     }
     if (!strcmp(k, "fail_at")) {
@@ -308,15 +434,18 @@ scenario_key(sparser_t *p, const char *k, char *v)
         snprintf(sc->fail_link, sizeof(sc->fail_link), "%s", v);
         return 0;
     }
+    int lk = load_key(p, k, v);
+    if (lk <= 0)
+        return lk;
     for (int i = 0; i < MPL_SC_NPARAMS; i++)
         if (!strcmp(k, param_names[i]) && (i == MPL_SC_FAIL || i == MPL_SC_CC || i == MPL_SC_SIZE ||
                                            i == MPL_SC_DIRECTION || i >= MPL_SC_STREAMS))
             return set_values(p, (mpl_sc_param_t)i, v);
     return serr(
         p,
-        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, size, direction, "
-        "cc, fail, fail_at, fail_link, streams, streams_policy, streams_mode, migrate_at, migrate_to, "
-        "migrate_mode)",
+        "unknown key '%s' in [scenario] (name, title, protocols, repeat, interval, timeout, deadline, size, "
+        "direction, cc, fail, fail_at, fail_link, streams, streams_policy, streams_mode, migrate_at, "
+        "migrate_to, migrate_mode, workload, requests, concurrency, rate, monitor_hz)",
         k);
 }
 
@@ -359,10 +488,14 @@ topology_key(sparser_t *p, const char *k, char *v)
     for (int i = 0; i <= MPL_SC_BACKUP; i++)
         if (!strcmp(k, param_names[i]))
             return set_values(p, (mpl_sc_param_t)i, v);
+    for (int i = 0; i < MPL_SC_NMODEL; i++)
+        if (!strcmp(k, model_names[i]))
+            return set_model_values(p, i, v);
     return serr(
         p,
         "unknown key '%s' in [topology] (file, client, server, backend, links, rate, rate_mode, split, "
-        "delay, loss, backup, client_endpoints, server_endpoints)",
+        "delay, loss, backup, client_endpoints, server_endpoints, jitter, jitter_dist, jitter_corr, "
+        "jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, reorder_gap, duplicate, corrupt, trace)",
         k);
 }
 
@@ -383,14 +516,19 @@ event_key(sparser_t *p, const char *k, char *v)
         return serr(p, "event: invalid link name '%s'", link);
     static const char *const actions[] = {"down", "up", "blackhole", "rate", "delay", "loss"};
     int ok = 0;
-    for (size_t i = 0; i < MPL_ARRAY_SIZE(actions); i++)
-        if (!strncmp(rest, actions[i], strlen(actions[i])) &&
-            (rest[strlen(actions[i])] == '\0' || rest[strlen(actions[i])] == ' '))
+    for (size_t i = 0; i < MPL_ARRAY_SIZE(actions) + MPL_SC_NMODEL; i++) {
+        const char *a = i < MPL_ARRAY_SIZE(actions) ? actions[i] : model_names[i - MPL_ARRAY_SIZE(actions)];
+        if (!strncmp(rest, a, strlen(a)) && (rest[strlen(a)] == '\0' || rest[strlen(a)] == ' '))
             ok = 1;
+    }
     if (!ok)
-        return serr(p, "event: unknown action in '%s' (down, up, blackhole, rate R, delay D, loss P)", rest);
+        return serr(p,
+                    "event: unknown action in '%s' (down, up, blackhole, rate R, delay D, loss P, or a "
+                    "link-model key "
+                    "such as jitter 5ms)",
+                    rest);
     for (const char *c = rest; *c; c++)
-        if (!isalnum((unsigned char)*c) && !strchr(" ._%/", *c))
+        if (!isalnum((unsigned char)*c) && !strchr(" ._%/:", *c))
             return serr(p, "event: unexpected character in '%s'", rest);
     if (strlen(rest) >= sizeof(e->action))
         return serr(p, "event: action too long");
@@ -418,6 +556,7 @@ defaults(mpl_scenario_t *sc, const char *fname)
         sc->protos[i] = (mpl_proto_t)i;
     sc->n_protos = MPL_PROTO_COUNT;
     sc->repeat = 3;
+    sc->monitor_hz = 20;
     sc->interval_s = 0.1;
     sc->timeout_ns = 120000000000ull;
     sc->fail_at_ns = 3000000000ull;
@@ -428,6 +567,8 @@ defaults(mpl_scenario_t *sc, const char *fname)
     snprintf(sc->backend, sizeof(sc->backend), "auto");
     snprintf(sc->client_host, sizeof(sc->client_host), "client");
     snprintf(sc->server_host, sizeof(sc->server_host), "server");
+    sc->requests = 1000;
+    sc->concurrency = 10;
     for (int i = 0; i < MPL_SC_NPARAMS; i++) {
         sc->params[i].n = 1;
         snprintf(sc->params[i].v[0], MPL_SC_VALUE_LEN, "%s", param_defaults[i]);
@@ -480,11 +621,25 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
     }
     if (kind < 0)
         return -1;
+    p.line = sc->requests_line;
+    if (sc->concurrency > sc->requests)
+        return serr(&p, "concurrency %u is more than requests %llu", sc->concurrency,
+                    (unsigned long long)sc->requests);
+    for (int i = 0; sc->workload_requests && i < sc->params[MPL_SC_DIRECTION].n; i++)
+        if (!strcmp(sc->params[MPL_SC_DIRECTION].v[i], "upload"))
+            return serr(&p, "workload = requests downloads /bytes/SIZE: direction upload does not apply");
     p.line = 0;
     if (sc->topology_file[0] != '\0')
         for (int i = 0; i <= MPL_SC_BACKUP; i++)
             if (sc->params[i].given)
                 return serr(&p, "'%s' cannot be combined with a topology file", param_names[i]);
+    if (sc->topology_file[0] != '\0')
+        for (int i = 0; i < MPL_SC_NMODEL; i++)
+            if (sc->model[i].given)
+                return serr(&p, "'%s' cannot be combined with a topology file", model_names[i]);
+    if (sc->deadline_ns != 0 && sc->deadline_ns < sc->timeout_ns)
+        return serr(&p, "deadline (%.0f s) is shorter than timeout (%.0f s)", (double)sc->deadline_ns / 1e9,
+                    (double)sc->timeout_ns / 1e9);
     if (sc->params[MPL_SC_RATE].n > 1 && sc->params[MPL_SC_SPLIT].n > 1)
         return serr(&p, "sweep either 'rate' or 'split', not both");
     if (mpl_sc_npoints(sc) > MPL_SC_MAX_POINTS)
@@ -499,6 +654,22 @@ mpl_sc_parse(const char *text, size_t len, const char *fname, mpl_scenario_t *sc
             return serr(&p, "%s", msg);
         }
     return 0;
+}
+
+double
+mpl_sc_deadline_s(const mpl_scenario_t *sc, uint64_t size, double slowest_bps, double rtt_s, double loss_pct)
+{
+    if (sc->deadline_ns != 0)
+        return (double)sc->deadline_ns / 1e9;
+    double bps = slowest_bps > 0 ? slowest_bps : 1e9;
+    if (loss_pct > 0) {
+        double p = loss_pct >= 100 ? 1 : loss_pct / 100;
+        double rtt = rtt_s > 0.001 ? rtt_s : 0.001;
+        double mathis = 1.22 * 1448 * 8 / (rtt * sqrt(p));
+        if (mathis < bps)
+            bps = mathis;
+    }
+    return 15 + (double)sc->timeout_ns / 1e9 + 2 * (double)size * 8 / bps;
 }
 
 int
@@ -519,6 +690,11 @@ mpl_sc_npoints(const mpl_scenario_t *sc)
     int n = 1;
     for (int i = 0; i < MPL_SC_NPARAMS; i++) {
         n *= sc->params[i].n > 0 ? sc->params[i].n : 1;
+        if (n > 100000)
+            return n;
+    }
+    for (int i = 0; i < MPL_SC_NMODEL; i++) {
+        n *= sc->model[i].n > 0 ? sc->model[i].n : 1;
         if (n > 100000)
             return n;
     }
@@ -556,6 +732,11 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
     memset(pt, 0, sizeof(*pt));
     pt->index = idx;
     int rem = idx;
+    for (int k = MPL_SC_NMODEL - 1; k >= 0; k--) {
+        int n = sc->model[k].n > 0 ? sc->model[k].n : 1;
+        pt->model_idx[k] = rem % n;
+        rem /= n;
+    }
     for (int i = MPL_SC_NPARAMS - 1; i >= 0; i--) {
         int n = sc->params[i].n > 0 ? sc->params[i].n : 1;
         pt->value_idx[i] = rem % n;
@@ -570,6 +751,10 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
             off += (size_t)snprintf(pt->label + off, sizeof(pt->label) - off, "%s%s=%s", off ? " " : "",
                                     param_names[i], val[i]);
     }
+    for (int k = 0; k < MPL_SC_NMODEL; k++)
+        if (sc->model[k].n > 1 && off < sizeof(pt->label))
+            off += (size_t)snprintf(pt->label + off, sizeof(pt->label) - off, "%s%s=%s", off ? " " : "",
+                                    model_names[k], sc->model[k].v[pt->model_idx[k]]);
     if (pt->label[0] == '\0')
         snprintf(pt->label, sizeof(pt->label), "base");
 
@@ -657,6 +842,24 @@ mpl_sc_point(const mpl_scenario_t *sc, int idx, mpl_sc_point_t *pt, char *err, s
                 return -1;
             }
         }
+    for (int k = 0; k < MPL_SC_NMODEL; k++) {
+        if (sc->model[k].n == 0)
+            continue;
+        const char *v = sc->model[k].v[pt->model_idx[k]];
+        if (k == MODEL_TRACE) {
+            char tp[MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN];
+            int n = trace_parts(v, tp, MPL_SC_MAX_LINKS);
+            if (n != 1 && n != links) {
+                snprintf(err, errlen, "trace '%s' has %d per-link values for %d links", v, n, links);
+                return -1;
+            }
+            for (int i = 0; i < links; i++)
+                memcpy(pt->model[k][i], tp[n == 1 ? 0 : i], MPL_SC_VALUE_LEN);
+            continue;
+        }
+        if (per_link(v, links, pt->model[k], model_names[k], err, errlen) != 0)
+            return -1;
+    }
     snprintf(pt->cc, sizeof(pt->cc), "%s", val[MPL_SC_CC]);
     mpl_parse_size(val[MPL_SC_SIZE], &pt->size);
     snprintf(pt->direction, sizeof(pt->direction), "%s", val[MPL_SC_DIRECTION]);
@@ -709,13 +912,17 @@ mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *
         sc->server_host, sc->server_endpoints, extra, extra);
     for (int i = 0; i < pt->links; i++) {
         OUT("[link l%d]\na = %s\nb = %s\n", i + 1, sc->client_host, sc->server_host);
-        if (pt->rate_bps[i] > 0)
+        int traced = pt->model[MODEL_TRACE][i][0] != '\0' && strcmp(pt->model[MODEL_TRACE][i], "none") != 0;
+        if (pt->rate_bps[i] > 0 && !traced) /* a trace sets the rate */
             OUT("rate = %llukbit\n", (unsigned long long)(pt->rate_bps[i] / 1000));
         OUT("delay = %lluus\n", (unsigned long long)(pt->delay_ns[i] / 1000));
         if (pt->loss_pct[i] > 0)
             OUT("loss = %g%%\n", pt->loss_pct[i]);
         if (pt->backup[i])
             OUT("b_endpoint = %s backup\n", sc->server_endpoints);
+        for (int k = 0; k < MPL_SC_NMODEL; k++)
+            if (pt->model[k][i][0] != '\0' && (k != MODEL_TRACE || traced))
+                OUT("%s = %s\n", model_names[k], pt->model[k][i]);
         OUT("\n");
     }
 #undef OUT

@@ -24,6 +24,7 @@ typedef enum mpl_proto {
     MPL_PROTO_TCP = 0, /* single-path reference, once per link */
     MPL_PROTO_TLS,
     MPL_PROTO_MPTCP,
+    MPL_PROTO_MPTLS, /* TLS 1.3 over an MPTCP socket (get/serve --proto mptls) */
     MPL_PROTO_TCPLS,
     MPL_PROTO_COUNT,
 } mpl_proto_t;
@@ -53,6 +54,13 @@ typedef enum mpl_sc_param {
 
 const char *mpl_sc_param_name(mpl_sc_param_t p);
 
+/* Link-model keys of [topology] (docs/TESTBED.md, "Link models"): written as they are into
+ * every generated [link] (one value, or per link "a/b"); each sweepable. They vary fastest in
+ * the expansion, after the parameters above. */
+#define MPL_SC_NMODEL 12 /* the last one, "trace", names trace files (docs/EXPERIMENTS.md) */
+/* Name of model key i (0 <= i < MPL_SC_NMODEL), e.g. "jitter". */
+const char *mpl_sc_model_name(int i);
+
 typedef struct mpl_sc_values {
     int n; /* number of values (1 = not swept) */
     char v[MPL_SC_MAX_VALUES][MPL_SC_VALUE_LEN];
@@ -73,8 +81,9 @@ typedef struct mpl_scenario {
     mpl_proto_t protos[MPL_PROTO_COUNT];
     int n_protos;
     int repeat;
-    double interval_s;   /* get --interval */
-    uint64_t timeout_ns; /* per transfer */
+    double interval_s;    /* get --interval */
+    uint64_t timeout_ns;  /* per transfer: the longest silence (get --timeout) */
+    uint64_t deadline_ns; /* the whole run's limit; 0 = auto (mpl_sc_deadline_s) */
     uint64_t fail_at_ns;
     char fail_link[16];
     uint64_t migrate_at_ns; /* > 0: migrate to migrate_to at this time after the start */
@@ -87,8 +96,16 @@ typedef struct mpl_scenario {
     char topology_file[512]; /* external topology (then no topology sweeps) */
     char client_host[16], server_host[16];
     mpl_sc_values_t params[MPL_SC_NPARAMS];
+    mpl_sc_values_t model[MPL_SC_NMODEL]; /* n = 0: not given */
     mpl_sc_event_t events[MPL_SC_MAX_EVENTS];
     int n_events;
+    /* workload = requests: 'get --requests' of /bytes/SIZE instead of one bulk transfer */
+    int workload_requests;
+    int requests_line;    /* line of 'requests' or 'concurrency' (for the cross-check), 0 */
+    uint64_t requests;    /* requests per run (default 1000) */
+    uint32_t concurrency; /* in flight (default 10) */
+    double req_rate;      /* 'rate' in [scenario]: requests/s (open loop), 0 = closed loop */
+    int monitor_hz;       /* mplab monitor --hz of every run (default 20; second_path_s resolution) */
 } mpl_scenario_t;
 
 /* One point of the sweep: a value for every parameter, resolved per link. */
@@ -108,8 +125,10 @@ typedef struct mpl_sc_point {
     char direction[12]; /* "download" or "upload" */
     int streams;        /* objects fetched at once (each size / streams bytes) */
     char streams_policy[8];
-    char streams_mode[12]; /* "parallel" or "pipeline" */
-    char migrate_mode[4];  /* "mbb" or "bbm" */
+    char streams_mode[12];                                         /* "parallel" or "pipeline" */
+    char migrate_mode[4];                                          /* "mbb" or "bbm" */
+    int model_idx[MPL_SC_NMODEL];                                  /* index into model[k].v */
+    char model[MPL_SC_NMODEL][MPL_SC_MAX_LINKS][MPL_SC_VALUE_LEN]; /* per link; "" = not given */
 } mpl_sc_point_t;
 
 /* Parses a scenario from text. fname is used in messages and as default name (its stem).
@@ -130,5 +149,14 @@ int mpl_sc_swept(const mpl_scenario_t *sc, mpl_sc_param_t p);
  * Returns the length, or -1 when buf is too small. */
 int mpl_sc_topology(const mpl_scenario_t *sc, const mpl_sc_point_t *pt, const char *topo_name, char *buf,
                     size_t len);
+
+/* The run's deadline in seconds (docs/EXPERIMENTS.md, "Run limits"). An explicit
+ * sc->deadline_ns wins; else 15 s (process starts, handshakes) + the silence timeout (one
+ * stall, e.g. a failure) + 2 x the time size bytes take at the slowest path's expected TCP
+ * rate: its rate slowest_bps (0 = unlimited, counted as 1 Gbit/s), lowered to the Mathis et al.
+ * estimate 1.22 x 1448 B / (RTT x sqrt(p)) when it loses packets (p = loss_pct / 100, RTT at
+ * least 1 ms). */
+double mpl_sc_deadline_s(const mpl_scenario_t *sc, uint64_t size, double slowest_bps, double rtt_s,
+                         double loss_pct);
 
 #endif

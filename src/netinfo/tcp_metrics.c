@@ -24,6 +24,8 @@ mpl_tcp_metrics(int fd, mpl_tcp_metrics_t *m)
     m->delivery_bps = ti.tcpi_delivery_rate * 8;
     m->notsent_bytes = ti.tcpi_notsent_bytes;
     m->retrans = ti.tcpi_total_retrans;
+    m->rto_us = ti.tcpi_rto >> (ti.tcpi_backoff < 16 ? ti.tcpi_backoff : 16);
+    m->last_ack_ms = ti.tcpi_last_ack_recv;
     return 0;
 }
 

@@ -14,6 +14,8 @@ typedef struct mpl_tcp_metrics {
     uint64_t delivery_bps;  /* kernel's delivery-rate estimate, bits per second */
     uint32_t notsent_bytes; /* queued but never sent */
     uint32_t retrans;       /* total retransmitted segments */
+    uint32_t rto_us;        /* retransmission timeout without its backoff (the path's own) */
+    uint32_t last_ack_ms;   /* since the kernel last received an ACK */
 } mpl_tcp_metrics_t;
 
 /* Fills *m from TCP_INFO. Returns 0 or -1. */

@@ -9,6 +9,7 @@
  */
 #include "testbed/testbed.h"
 #include "common/util.h"
+#include "testbed/trace.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,10 +32,10 @@
 #endif
 
 #define FRAME_MAX 1536 /* MTU 1500 + Ethernet header (offloads are off: no larger frames) */
-/* receive buffer: the slack for bursts that arrive while the forwarder is not running; the
- * kernel counts ~2-4 KiB per frame. Small, so that it never becomes a queue of its own. */
+/* receive buffer: the slack for bursts that arrive while the forwarder is not running or
+ * faster than the link (see mpl_tb_forwarder_run); the kernel counts ~2-4 KiB per frame. */
 #define RCVBUF_MIN (256 * 1024)
-#define RCVBUF_MAX (1024 * 1024)
+#define RCVBUF_MAX (64 * 1024 * 1024)
 #define SNDBUF     (4 * 1024 * 1024)
 #define BATCH      64
 #define IDLE_CHECK 100000000ull /* wake up at least every 100 ms */
@@ -46,10 +47,57 @@ typedef struct slot {
     uint8_t data[FRAME_MAX];
 } slot_t;
 
+/* Frames waiting for their release time: a pool of slots and a ring of slot indices in
+ * release order (frames that jitter lets overtake are inserted in place; the others only
+ * ever append). */
 typedef struct line {
     slot_t *slots;
-    uint32_t cap, head, count; /* ring */
+    uint32_t *order; /* ring of slot indices */
+    uint32_t *free;  /* stack of free slot indices */
+    uint32_t cap, head, count, nfree;
+    uint64_t bytes; /* of the frames held */
 } line_t;
+
+static slot_t *
+line_head(const line_t *l)
+{
+    return &l->slots[l->order[l->head]];
+}
+
+/* Puts slot idx (already filled with its frame) in the ring: appended, or inserted by
+ * release time when sorted. */
+static void
+line_insert(line_t *l, uint32_t idx, uint32_t len, uint64_t release, int sorted)
+{
+    slot_t *s = &l->slots[idx];
+    s->len = len;
+    s->release_ns = release;
+    l->bytes += len;
+    uint32_t pos = l->count++;
+    if (sorted)
+        while (pos > 0) {
+            uint32_t prev = l->order[(l->head + pos - 1) % l->cap];
+            if (l->slots[prev].release_ns <= release)
+                break;
+            l->order[(l->head + pos) % l->cap] = prev;
+            pos--;
+        }
+    l->order[(l->head + pos) % l->cap] = idx;
+}
+
+/* Copies a frame into a free slot and puts it in the ring. Returns 0, -1 when full. */
+static int
+line_put(line_t *l, const uint8_t *data, uint32_t len, uint64_t release, int sorted)
+{
+    if (l->nfree == 0)
+        return -1;
+    uint32_t idx = l->free[--l->nfree];
+    memcpy(l->slots[idx].data, data, len);
+    line_insert(l, idx, len, release, sorted);
+    return 0;
+}
+
+#define NO_SLOT UINT32_MAX
 
 static volatile sig_atomic_t stop;
 
@@ -131,12 +179,13 @@ release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
 {
     struct mmsghdr m[BATCH];
     struct iovec iov[BATCH];
-    while (l->count > 0 && l->slots[l->head].release_ns <= now) {
+    while (l->count > 0 && line_head(l)->release_ns <= now) {
         int n = 0;
         uint32_t h = l->head;
-        while (n < BATCH && n < (int)l->count && l->slots[h].release_ns <= now) {
-            iov[n].iov_base = l->slots[h].data;
-            iov[n].iov_len = l->slots[h].len;
+        while (n < BATCH && n < (int)l->count && l->slots[l->order[h]].release_ns <= now) {
+            slot_t *sl = &l->slots[l->order[h]];
+            iov[n].iov_base = sl->data;
+            iov[n].iov_len = sl->len;
             memset(&m[n], 0, sizeof(m[n]));
             m[n].msg_hdr.msg_iov = &iov[n];
             m[n].msg_hdr.msg_iovlen = 1;
@@ -147,6 +196,11 @@ release(line_t *l, int out_fd, mpl_tb_shared_t *sh, int dir, uint64_t now)
             __atomic_fetch_add(&sh->drop_blackhole[dir], (uint64_t)n, __ATOMIC_RELAXED);
         else
             send_frames(out_fd, sh, dir, m, n);
+        for (int i = 0; i < n; i++) {
+            uint32_t idx = l->order[(l->head + (uint32_t)i) % l->cap];
+            l->bytes -= l->slots[idx].len;
+            l->free[l->nfree++] = idx;
+        }
         l->head = h;
         l->count -= (uint32_t)n;
     }
@@ -164,9 +218,41 @@ typedef struct direction {
     mpl_tb_shared_t *sh;
     int dir, in_fd, out_fd;
     line_t line;
+    /* the link model (linkmodel.h), copied from sh when its generation changes */
+    uint32_t model_gen;
+    mpl_lm_params_t model;
+    mpl_lm_state_t lm;
+    /* trace-driven: frames due from the delay line wait in tq for their delivery
+     * opportunity (drop-tail at tq_limit bytes) */
+    int has_trace;
+    mpl_trace_t trace;
+    mpl_trace_link_t tl;
+    line_t tq;
+    uint64_t tq_limit;
     uint8_t rx[BATCH][FRAME_MAX];
     ctlbuf_t ctl[BATCH];
 } direction_t;
+
+/* Trace-driven direction: moves the frames of the delay line whose time has come into the
+ * trace queue, each stamped with its delivery time. */
+static void
+to_trace(direction_t *x, uint64_t now)
+{
+    line_t *l = &x->line;
+    while (l->count > 0 && line_head(l)->release_ns <= now) {
+        uint32_t idx = l->order[l->head];
+        slot_t *sl = &l->slots[idx];
+        if (x->tq.bytes + sl->len > x->tq_limit)
+            __atomic_fetch_add(&x->sh->drop_full[x->dir], 1, __ATOMIC_RELAXED);
+        else if (line_put(&x->tq, sl->data, sl->len, mpl_trace_depart(&x->tl, sl->release_ns, sl->len), 0) !=
+                 0)
+            __atomic_fetch_add(&x->sh->drop_full[x->dir], 1, __ATOMIC_RELAXED);
+        l->bytes -= sl->len;
+        l->free[l->nfree++] = idx;
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+    }
+}
 
 static void
 receive(direction_t *x)
@@ -176,12 +262,16 @@ receive(direction_t *x)
     mpl_tb_shared_t *sh = x->sh;
     uint8_t(*rx)[FRAME_MAX] = x->rx;
     ctlbuf_t *ctl = x->ctl;
-    struct mmsghdr m[BATCH], out[BATCH];
-    struct iovec iov[BATCH], oiov[BATCH];
+    struct mmsghdr m[BATCH], out[2 * BATCH];
+    struct iovec iov[BATCH], oiov[2 * BATCH];
 
+    /* frames are read straight into free slots of the delay line (one copy less); the
+     * private buffers rx serve when the line has no free slot left */
+    uint32_t sidx[BATCH];
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < BATCH; i++) {
-            iov[i].iov_base = rx[i];
+            sidx[i] = l->nfree > 0 ? l->free[--l->nfree] : NO_SLOT;
+            iov[i].iov_base = sidx[i] != NO_SLOT ? l->slots[sidx[i]].data : rx[i];
             iov[i].iov_len = FRAME_MAX;
             memset(&m[i], 0, sizeof(m[i]));
             m[i].msg_hdr.msg_iov = &iov[i];
@@ -190,8 +280,12 @@ receive(direction_t *x)
             m[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
         }
         int n = recvmmsg(in_fd, m, BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
-        if (n <= 0)
+        if (n <= 0) {
+            for (int i = BATCH - 1; i >= 0; i--)
+                if (sidx[i] != NO_SLOT)
+                    l->free[l->nfree++] = sidx[i];
             return; /* EAGAIN, or ENETDOWN while the link is down */
+        }
         uint64_t now = mpl_now_ns();
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
@@ -200,30 +294,39 @@ receive(direction_t *x)
         int blackhole = (int)__atomic_load_n(&sh->blackhole[dir], __ATOMIC_RELAXED);
         uint64_t loss = __atomic_load_n(&sh->loss_ppb[dir], __ATOMIC_RELAXED);
         uint64_t delay = __atomic_load_n(&sh->delay_ns[dir], __ATOMIC_RELAXED);
+        uint32_t gen = __atomic_load_n(&sh->model_gen[dir], __ATOMIC_ACQUIRE);
+        if (gen != x->model_gen) {
+            mpl_lm_params_t mp = sh->model[dir];
+            if (__atomic_load_n(&sh->model_gen[dir], __ATOMIC_ACQUIRE) == gen) {
+                x->model = mp;
+                x->model_gen = gen;
+            }
+        }
+        x->model.delay_ns = delay;
+        x->model.loss_pct = sh->loss_pct[dir];
+        int extended = mpl_lm_params_extended(&x->model);
+        int sorted = x->model.jitter_ns > 0 && x->model.jitter_reorder;
         int nout = 0;
         for (int i = 0; i < n; i++) {
             uint32_t len = m[i].msg_len;
+            uint8_t *buf = iov[i].iov_base;
             if (len > FRAME_MAX || len == 0 || (m[i].msg_hdr.msg_flags & MSG_TRUNC))
                 continue; /* oversized frame (an offload left on): cannot be forwarded */
             if (blackhole) {
                 __atomic_fetch_add(&sh->drop_blackhole[dir], 1, __ATOMIC_RELAXED);
                 continue;
             }
-            if (loss > 0 && rand_ppb() < loss) {
+            if (!extended && loss > 0 && rand_ppb() < loss) {
                 __atomic_fetch_add(&sh->drop_loss[dir], 1, __ATOMIC_RELAXED);
                 continue;
             }
-            if (delay == 0 && l->count == 0) {
-                oiov[nout].iov_base = rx[i];
+            if (!extended && delay == 0 && l->count == 0 && !x->has_trace) {
+                oiov[nout].iov_base = buf;
                 oiov[nout].iov_len = len;
                 memset(&out[nout], 0, sizeof(out[nout]));
                 out[nout].msg_hdr.msg_iov = &oiov[nout];
                 out[nout].msg_hdr.msg_iovlen = 1;
                 nout++;
-                continue;
-            }
-            if (l->count == l->cap) {
-                __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
                 continue;
             }
             uint64_t arrival = now;
@@ -237,14 +340,54 @@ receive(direction_t *x)
                     if (mono > 0 && (uint64_t)mono <= now && now - (uint64_t)mono < 50000000ull)
                         arrival = (uint64_t)mono;
                 }
-            slot_t *s = &l->slots[(l->head + l->count) % l->cap];
-            memcpy(s->data, rx[i], len);
-            s->len = len;
-            s->release_ns = arrival + delay;
-            l->count++;
+            if (!extended) {
+                if (sidx[i] != NO_SLOT) {
+                    line_insert(l, sidx[i], len, arrival + delay, 0);
+                    sidx[i] = NO_SLOT;
+                } else if (line_put(l, buf, len, arrival + delay, 0) != 0) {
+                    __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
+                }
+                continue;
+            }
+            mpl_lm_verdict_t v;
+            mpl_lm_packet(&x->model, &x->lm, arrival, len, &v);
+            if (v.drop) {
+                __atomic_fetch_add(&sh->drop_loss[dir], 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            if (v.corrupt_bit >= 0) {
+                buf[v.corrupt_bit / 8] ^= (uint8_t)(1u << (v.corrupt_bit % 8));
+                __atomic_fetch_add(&sh->corrupted[dir], 1, __ATOMIC_RELAXED);
+            }
+            if (v.copies > 1)
+                __atomic_fetch_add(&sh->duplicated[dir], 1, __ATOMIC_RELAXED);
+            if (v.reordered)
+                __atomic_fetch_add(&sh->reordered[dir], 1, __ATOMIC_RELAXED);
+            for (int k = 0; k < v.copies; k++) {
+                if (v.reordered && !x->has_trace) {
+                    /* sent at once, ahead of the frames in the delay line */
+                    oiov[nout].iov_base = buf;
+                    oiov[nout].iov_len = len;
+                    memset(&out[nout], 0, sizeof(out[nout]));
+                    out[nout].msg_hdr.msg_iov = &oiov[nout];
+                    out[nout].msg_hdr.msg_iovlen = 1;
+                    nout++;
+                } else if (k == v.copies - 1 && sidx[i] != NO_SLOT) {
+                    line_insert(l, sidx[i], len, v.release_ns, sorted || v.reordered);
+                    sidx[i] = NO_SLOT;
+                } else if (line_put(l, buf, len, v.release_ns, sorted || v.reordered) != 0) {
+                    __atomic_fetch_add(&sh->drop_full[dir], 1, __ATOMIC_RELAXED);
+                }
+            }
         }
         if (nout)
             send_frames(out_fd, sh, dir, out, nout);
+        /* slots not kept (frames sent at once, dropped, or not received) are free again */
+        for (int i = BATCH - 1; i >= 0; i--)
+            if (sidx[i] != NO_SLOT)
+                l->free[l->nfree++] = sidx[i];
+        if (x->has_trace)
+            to_trace(x, now);
         if (n < BATCH)
             return;
     }
@@ -257,7 +400,9 @@ line_capacity(const mpl_tb_shared_t *sh, int dir)
      * delay changes fit), with room to spare; an unlimited rate counts as 1 Gbit/s, about
      * what one forwarder moves. Frames beyond are dropped and counted (drop_queue). */
     double rate = sh->rate_bps[dir] ? (double)sh->rate_bps[dir] : 1e9;
-    double delay = (double)sh->delay_ns[dir] / 1e9;
+    double delay = (double)(sh->delay_ns[dir] + 4 * sh->model[dir].jitter_ns) / 1e9;
+    if (sh->model[dir].duplicate_pct > 0)
+        delay *= 2;
     if (delay < 0.05)
         delay = 0.05;
     double frames = rate / 8.0 / 1514.0 * delay * 1.5 + 1024;
@@ -299,10 +444,20 @@ worker_loop(void *arg)
         uint64_t now = mpl_now_ns(), next = now + IDLE_CHECK;
         int timed = 0;
         for (int k = 0; k < w->n; k++) {
-            line_t *l = &w->x[k]->line;
-            release(l, w->x[k]->out_fd, w->x[k]->sh, w->x[k]->dir, now + late_avg / 2);
-            if (l->count > 0 && l->slots[l->head].release_ns < next) {
-                next = l->slots[l->head].release_ns;
+            direction_t *x = w->x[k];
+            line_t *l = &x->line;
+            if (x->has_trace) {
+                to_trace(x, now + late_avg / 2);
+                release(&x->tq, x->out_fd, x->sh, x->dir, now + late_avg / 2);
+                if (x->tq.count > 0 && line_head(&x->tq)->release_ns < next) {
+                    next = line_head(&x->tq)->release_ns;
+                    timed = 1;
+                }
+            } else {
+                release(l, x->out_fd, x->sh, x->dir, now + late_avg / 2);
+            }
+            if (l->count > 0 && line_head(l)->release_ns < next) {
+                next = line_head(l)->release_ns;
                 timed = 1;
             }
         }
@@ -337,11 +492,16 @@ worker_loop(void *arg)
 int
 mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
 {
-    /* about 2 ms of frames at the link's rate */
+    /* The sender's veth is not rate limited (the tbf is after us), so a TCP sender's window
+     * arrives as a burst at memory speed: the receive buffer holds up to one RTT of frames at
+     * the link's rate (at least 8 ms), as a NIC's receive ring would. It is no queue of the
+     * link: every frame's delay counts from its kernel arrival stamp, and we drain it faster
+     * than the rate; the tbf after us is the link's queue. */
     int rcv[2];
     for (int d = 0; d < 2; d++) {
         double r = sh->rate_bps[d] ? (double)sh->rate_bps[d] : 10e9;
-        double bytes = r / 8 * 0.002 * 2.5; /* truesize is ~2.5 x the frame */
+        double rtt = (double)(sh->delay_ns[0] + sh->delay_ns[1]) / 1e9;
+        double bytes = r / 8 * (rtt > 0.008 ? rtt : 0.008) * 2.5; /* truesize is ~2.5 x the frame */
         rcv[d] = bytes < RCVBUF_MIN ? RCVBUF_MIN : bytes > RCVBUF_MAX ? RCVBUF_MAX : (int)bytes;
     }
     int fd[2] = {open_end("a", rcv[MPL_TB_A2B]), open_end("b", rcv[MPL_TB_B2A])};
@@ -361,12 +521,45 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
         /* direction a2b: read on a, write on b */
         x[d]->in_fd = fd[d];
         x[d]->out_fd = fd[1 - d];
-        x[d]->line.cap = line_capacity(sh, d);
-        x[d]->line.slots = malloc((size_t)x[d]->line.cap * sizeof(slot_t));
-        if (!x[d]->line.slots) {
+        line_t *l = &x[d]->line;
+        l->cap = line_capacity(sh, d);
+        l->slots = malloc((size_t)l->cap * sizeof(slot_t));
+        l->order = malloc((size_t)l->cap * sizeof(uint32_t));
+        l->free = malloc((size_t)l->cap * sizeof(uint32_t));
+        if (!l->slots || !l->order || !l->free) {
             mpl_err("forwarder: out of memory");
             return -1;
         }
+        for (uint32_t i = 0; i < l->cap; i++)
+            l->free[i] = l->cap - 1 - i;
+        l->nfree = l->cap;
+        if (sh->trace[d][0]) {
+            char why[512];
+            if (mpl_trace_load(sh->trace[d], &x[d]->trace, why, sizeof(why)) != 0) {
+                mpl_err("forwarder: %s", why);
+                return -1;
+            }
+            x[d]->has_trace = 1;
+            x[d]->tq_limit = sh->queue_bytes[d];
+            line_t *q = &x[d]->tq;
+            uint64_t frames = sh->queue_bytes[d] / 200 + 64; /* mostly full frames, some ACKs */
+            q->cap = (uint32_t)(frames > 32768 ? 32768 : frames);
+            q->slots = malloc((size_t)q->cap * sizeof(slot_t));
+            q->order = malloc((size_t)q->cap * sizeof(uint32_t));
+            q->free = malloc((size_t)q->cap * sizeof(uint32_t));
+            if (!q->slots || !q->order || !q->free) {
+                mpl_err("forwarder: out of memory");
+                return -1;
+            }
+            for (uint32_t i = 0; i < q->cap; i++)
+                q->free[i] = q->cap - 1 - i;
+            q->nfree = q->cap;
+            /* the trace starts when the link is up */
+            mpl_trace_link_init(&x[d]->tl, &x[d]->trace, mpl_now_ns());
+        }
+        /* seeded per link and direction; MPLAB_FWD_SEED=N repeats a run's decisions */
+        const char *seed = getenv("MPLAB_FWD_SEED");
+        mpl_lm_state_init(&x[d]->lm, (seed ? strtoull(seed, NULL, 10) : mpl_now_ns()) * 2 + (uint64_t)d);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -375,8 +568,10 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
     sigaction(SIGINT, &sa, NULL);
     /* One thread for both directions (default: one wake-up serves both, least CPU), or with
      * MPLAB_FWD_THREADS=2 one per direction (ACKs never wait behind a batch of data). */
+    /* Default: two threads when a direction runs at 500 Mbit/s or more (measured at 1 Gbit/s
+     * 10 ms: one flow 0.88 of the rate with one thread, 0.95 with two), else one. */
     const char *nt = getenv("MPLAB_FWD_THREADS");
-    int two = nt && !strcmp(nt, "2");
+    int two = nt ? !strcmp(nt, "2") : sh->rate_bps[0] >= 500000000ull || sh->rate_bps[1] >= 500000000ull;
     static worker_t w[2];
     w[0] = (worker_t){{x[0], x[1]}, two ? 1 : 2};
     w[1] = (worker_t){{x[1], NULL}, 1};

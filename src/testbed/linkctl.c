@@ -155,16 +155,16 @@ out:
 static int
 netem_update(const char *lns, const mpl_tb_shared_t *sh, int d, char *err, size_t errlen)
 {
-    char cmd[256], extra[96] = "";
-    size_t off = 0;
-    if (sh->rate_bps[d])
-        off += (size_t)snprintf(extra + off, sizeof(extra) - off, " rate %llubit",
-                                (unsigned long long)sh->rate_bps[d]);
-    if (sh->loss_pct[d] > 0)
-        snprintf(extra + off, sizeof(extra) - off, " loss %g%%", sh->loss_pct[d]);
-    snprintf(cmd, sizeof(cmd), "tc qdisc change dev %c root handle 1: netem delay %lluus limit %llu%s",
-             d == MPL_TB_A2B ? 'b' : 'a', (unsigned long long)(sh->delay_ns[d] / 1000),
-             (unsigned long long)(sh->queue_bytes[d] / MPL_TB_MTU_FRAME + 1), extra);
+    char cmd[512], nargs[400];
+    mpl_tb_dir_t dir;
+    memset(&dir, 0, sizeof(dir));
+    dir.rate_bps = sh->rate_bps[d];
+    dir.delay_ns = sh->delay_ns[d];
+    dir.loss_pct = sh->loss_pct[d];
+    dir.queue_bytes = sh->queue_bytes[d];
+    dir.model = sh->model[d];
+    snprintf(cmd, sizeof(cmd), "tc qdisc change dev %c root handle 1: netem %s", d == MPL_TB_A2B ? 'b' : 'a',
+             mpl_tb_netem_args(&dir, nargs, sizeof(nargs)));
     return link_cmd(lns, cmd, err, errlen);
 }
 
@@ -219,6 +219,23 @@ mpl_tb_link_apply(const mpl_topology_t *t, const mpl_tb_change_t *c, char *err, 
             if (netem)
                 rc = netem_update(lns, sh, d, err, errlen);
             break;
+        case MPL_TB_ACT_MODEL: {
+            mpl_lm_params_t m = sh->model[d];
+            if (mpl_lm_set_key(&m, c->key, c->text, err, errlen) != 0) {
+                rc = -1;
+                break;
+            }
+            if (m.reorder_pct > 0 && sh->delay_ns[d] == 0) {
+                snprintf(err, errlen, "reorder needs a delay (reordered frames skip it)");
+                rc = -1;
+                break;
+            }
+            sh->model[d] = m;
+            __atomic_fetch_add(&sh->model_gen[d], 1, __ATOMIC_RELEASE);
+            if (netem)
+                rc = netem_update(lns, sh, d, err, errlen);
+            break;
+        }
         case MPL_TB_ACT_RATE: {
             char dev[2] = {d == MPL_TB_A2B ? 'b' : 'a', 0};
             sh->rate_bps[d] = c->value;

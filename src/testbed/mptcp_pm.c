@@ -28,6 +28,7 @@ enum {
     PM_ADDR_ATTR_FAMILY = 1,
     PM_ADDR_ATTR_ID = 2,
     PM_ADDR_ATTR_ADDR4 = 3,
+    PM_ADDR_ATTR_ADDR6 = 4,
     PM_ADDR_ATTR_FLAGS = 6,
     PM_ADDR_ATTR_IF_IDX = 7,
 };
@@ -148,9 +149,13 @@ mpl_tb_mptcp_configure(int subflows, int add_addr_accepted, const mpl_tb_endpoin
     for (int i = 0; i < n; i++) {
         nlh = msg_begin(&pm, buf, pm.family, NLM_F_ACK, PM_CMD_ADD_ADDR, PM_VERSION);
         struct nlattr *nest = mnl_attr_nest_start(nlh, PM_ATTR_ADDR | NLA_F_NESTED);
-        mnl_attr_put_u16(nlh, PM_ADDR_ATTR_FAMILY, AF_INET);
+        int v6 = eps[i].family == AF_INET6;
+        mnl_attr_put_u16(nlh, PM_ADDR_ATTR_FAMILY, v6 ? AF_INET6 : AF_INET);
         mnl_attr_put_u8(nlh, PM_ADDR_ATTR_ID, (uint8_t)eps[i].id);
-        mnl_attr_put_u32(nlh, PM_ADDR_ATTR_ADDR4, htonl(eps[i].addr));
+        if (v6)
+            mnl_attr_put(nlh, PM_ADDR_ATTR_ADDR6, 16, eps[i].addr6);
+        else
+            mnl_attr_put_u32(nlh, PM_ADDR_ATTR_ADDR4, htonl(eps[i].addr));
         mnl_attr_put_u32(nlh, PM_ADDR_ATTR_FLAGS, (uint32_t)eps[i].flags);
         if (eps[i].ifindex > 0)
             mnl_attr_put_u32(nlh, PM_ADDR_ATTR_IF_IDX, (uint32_t)eps[i].ifindex);
@@ -187,7 +192,14 @@ addr_cb(const struct nlmsghdr *nlh, void *data)
                 e->id = mnl_attr_get_u8(b);
                 break;
             case PM_ADDR_ATTR_ADDR4:
+                e->family = AF_INET;
                 e->addr = ntohl(mnl_attr_get_u32(b));
+                break;
+            case PM_ADDR_ATTR_ADDR6:
+                if (mnl_attr_get_payload_len(b) == 16) {
+                    e->family = AF_INET6;
+                    memcpy(e->addr6, mnl_attr_get_payload(b), 16);
+                }
                 break;
             case PM_ADDR_ATTR_FLAGS:
                 e->flags = (int)mnl_attr_get_u32(b);

@@ -75,6 +75,25 @@ mpl_tb_ifname(const mpl_topology_t *t, int link)
 }
 
 const char *
+mpl_tb_netem_args(const mpl_tb_dir_t *d, char *buf, size_t len)
+{
+    mpl_lm_params_t m;
+    mpl_tb_dir_model(d, &m);
+    char model[320];
+    mpl_lm_netem_args(&m, model, sizeof(model));
+    /* netem's rate keeps jittered frames in order (each leaves after the one ahead); with
+     * jitter_reorder the rate is a tbf below netem, which lets them overtake */
+    uint64_t rate = d->rate_bps ? d->rate_bps : d->trace_bps; /* netem replays no trace: its mean */
+    if (rate && !(m.jitter_ns > 0 && m.jitter_reorder))
+        snprintf(buf, len, "%s rate %llubit limit %llu", model, (unsigned long long)rate,
+                 (unsigned long long)(mpl_tb_queue_bytes(d) / MPL_TB_MTU_FRAME + 1));
+    else
+        snprintf(buf, len, "%s limit %llu", model,
+                 (unsigned long long)(mpl_tb_queue_bytes(d) / MPL_TB_MTU_FRAME + 1));
+    return buf;
+}
+
+const char *
 mpl_tb_tbf_args(const mpl_tb_dir_t *d, const char *dev, char *buf, size_t len)
 {
     uint64_t burst = d->rate_bps / 8 / 1000; /* 1 ms worth of bytes */
@@ -83,6 +102,20 @@ mpl_tb_tbf_args(const mpl_tb_dir_t *d, const char *dev, char *buf, size_t len)
     snprintf(buf, len, "dev %s root handle 1: tbf rate %llubit burst %llu limit %llu", dev,
              (unsigned long long)d->rate_bps, (unsigned long long)burst,
              (unsigned long long)mpl_tb_queue_bytes(d));
+    return buf;
+}
+
+/* With the netem backend, jitter_reorder and a rate: the tbf under netem (netem's own rate
+ * would keep the frames in order). Returns buf, or NULL when none is needed. */
+static const char *
+netem_child_tbf(const mpl_tb_dir_t *d, const char *dev, char *buf, size_t len)
+{
+    if (!d->rate_bps || !(d->model.jitter_ns > 0 && d->model.jitter_reorder))
+        return NULL;
+    char args[200];
+    mpl_tb_tbf_args(d, dev, args, sizeof(args));
+    const char *tail = strstr(args, " tbf ");
+    snprintf(buf, len, "dev %s parent 1:1 handle 10:%s", dev, tail ? tail : "");
     return buf;
 }
 
@@ -145,13 +178,24 @@ plan_routes(plan_t *p, const mpl_topology_t *t, int h, const char *ns)
         add(p, STEP_CMD, h, -1, ns, "ip route add %s/%d via %s dev %s",
             mpl_tb_fmt_ip4(subnet_of(l), ip, sizeof(ip)), l->plen,
             mpl_tb_fmt_ip4(fl->addr[1 - my], via, sizeof(via)), mpl_tb_ifname(t, first_link[best]));
+        if (l->has6 && fl->has6) {
+            char net6[48], via6[48];
+            uint8_t pre[16];
+            memcpy(pre, l->addr6[0], 16);
+            for (int b = l->plen6; b < 128; b++)
+                pre[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+            add(p, STEP_CMD, h, -1, ns, "ip -6 route add %s/%d via %s dev %s",
+                mpl_tb_fmt_ip6(pre, net6, sizeof(net6)), l->plen6,
+                mpl_tb_fmt_ip6(fl->addr6[1 - my], via6, sizeof(via6)), mpl_tb_ifname(t, first_link[best]));
+        }
     }
 }
 
 static void
 build(plan_t *p, const mpl_topology_t *t, int netem)
 {
-    char ns[64], lns[64], ip[20], via[20], net[20];
+    char ns[64], lns[64], ip[20], via[20], net[20], ip6[48], via6[48], net6[48];
+    int v6 = mpl_topo_has_ipv6(t);
 
     /* namespaces */
     for (int h = 0; h < t->n_hosts; h++) {
@@ -168,8 +212,18 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
         add(p, STEP_CMD, h, -1, ns, "ip link set lo up")->testbed_only = 1;
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.conf.all.rp_filter=0");
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.conf.default.rp_filter=0");
-        add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.disable_ipv6=1")->testbed_only = 1;
-        add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.disable_ipv6=1")->testbed_only = 1;
+        if (v6) {
+            /* static addresses only: no router advertisements, solicitations or DAD */
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.disable_ipv6=0")->testbed_only = 1;
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.disable_ipv6=0")->testbed_only = 1;
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.accept_ra=0");
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.router_solicitations=0");
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.accept_dad=0");
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.forwarding=%d", t->hosts[h].router ? 1 : 0);
+        } else {
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.all.disable_ipv6=1")->testbed_only = 1;
+            add(p, STEP_SYSCTL, h, -1, ns, "net.ipv6.conf.default.disable_ipv6=1")->testbed_only = 1;
+        }
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.ip_forward=%d", t->hosts[h].router ? 1 : 0);
         /* socket buffers large enough for one flow to fill 1 Gbit/s x 100 ms */
         add(p, STEP_SYSCTL, h, -1, ns, "net.ipv4.tcp_rmem=4096 131072 33554432");
@@ -205,6 +259,9 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
             add(p, STEP_CMD, h, l, ns, "ethtool -K %s tx off tso off gso off gro off", lk->name);
             add(p, STEP_CMD, h, l, ns, "ip addr add %s/%d dev %s",
                 mpl_tb_fmt_ip4(lk->addr[e], ip, sizeof(ip)), lk->plen, lk->name);
+            if (lk->has6)
+                add(p, STEP_CMD, h, l, ns, "ip -6 addr add %s/%d dev %s nodad",
+                    mpl_tb_fmt_ip6(lk->addr6[e], ip6, sizeof(ip6)), lk->plen6, lk->name);
             add(p, STEP_CMD, h, l, ns, "ip link set dev %s up", lk->name);
         }
     }
@@ -222,18 +279,12 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
             const mpl_tb_dir_t *dir = &lk->dir[d];
             char dev[2] = {d == MPL_TB_A2B ? 'b' : 'a', 0}, args[200];
             if (netem) {
-                char extra[160] = "";
-                size_t off = 0;
-                if (dir->rate_bps)
-                    off += (size_t)snprintf(extra + off, sizeof(extra) - off, " rate %llubit",
-                                            (unsigned long long)dir->rate_bps);
-                if (dir->loss_pct > 0)
-                    snprintf(extra + off, sizeof(extra) - off, " loss %g%%", dir->loss_pct);
-                add(p, STEP_CMD, -1, l, lns,
-                    "tc qdisc add dev %s root handle 1: netem delay %lluus limit %llu%s", dev,
-                    (unsigned long long)(dir->delay_ns / 1000),
-                    (unsigned long long)(mpl_tb_queue_bytes(dir) / MPL_TB_MTU_FRAME + 1), extra)
+                char nargs[400];
+                add(p, STEP_CMD, -1, l, lns, "tc qdisc add dev %s root handle 1: netem %s", dev,
+                    mpl_tb_netem_args(dir, nargs, sizeof(nargs)))
                     ->testbed_only = 1;
+                if (netem_child_tbf(dir, dev, args, sizeof(args)))
+                    add(p, STEP_CMD, -1, l, lns, "tc qdisc add %s", args)->testbed_only = 1;
             } else if (dir->rate_bps) {
                 add(p, STEP_CMD, -1, l, lns, "tc qdisc add %s", mpl_tb_tbf_args(dir, dev, args, sizeof(args)))
                     ->testbed_only = 1;
@@ -274,6 +325,9 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
             const mpl_tb_link_t *lk = &t->links[dl];
             add(p, STEP_CMD, h, dl, ns, "ip route add default via %s dev %s",
                 mpl_tb_fmt_ip4(lk->addr[1 - end_of(lk, h)], via, sizeof(via)), lk->name);
+            if (lk->has6)
+                add(p, STEP_CMD, h, dl, ns, "ip -6 route add default via %s dev %s",
+                    mpl_tb_fmt_ip6(lk->addr6[1 - end_of(lk, h)], via6, sizeof(via6)), lk->name);
         }
         if (ho->router || nl < 2)
             continue;
@@ -291,6 +345,19 @@ build(plan_t *p, const mpl_topology_t *t, int netem)
             add(p, STEP_CMD, h, l, ns, "ip route add default via %s dev %s table %d",
                 mpl_tb_fmt_ip4(lk->addr[1 - e], via, sizeof(via)), lk->name, table);
             add(p, STEP_CMD, h, l, ns, "ip rule add from %s table %d pref %d", ip, table, table);
+            if (!lk->has6)
+                continue;
+            /* the same for the IPv6 address, in the same table number of the IPv6 tables */
+            mpl_tb_fmt_ip6(lk->addr6[e], ip6, sizeof(ip6));
+            uint8_t pre[16];
+            memcpy(pre, lk->addr6[e], 16);
+            for (int b = lk->plen6; b < 128; b++)
+                pre[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+            add(p, STEP_CMD, h, l, ns, "ip -6 route add %s/%d dev %s table %d",
+                mpl_tb_fmt_ip6(pre, net6, sizeof(net6)), lk->plen6, lk->name, table);
+            add(p, STEP_CMD, h, l, ns, "ip -6 route add default via %s dev %s table %d",
+                mpl_tb_fmt_ip6(lk->addr6[1 - e], via6, sizeof(via6)), lk->name, table);
+            add(p, STEP_CMD, h, l, ns, "ip -6 rule add from %s table %d pref %d", ip6, table, table);
         }
     }
     if (t->mptcp)
@@ -314,10 +381,30 @@ host_endpoints(const mpl_topology_t *t, int h, mpl_tb_endpoint_t *eps)
         int flags = lk->ep_flags[e] >= 0 ? lk->ep_flags[e] : t->hosts[h].ep_flags;
         if (!flags)
             continue;
+        memset(&eps[n], 0, sizeof(eps[n]));
+        eps[n].family = AF_INET;
         eps[n].addr = lk->addr[e];
         eps[n].flags = flags;
         eps[n].id = id;
         eps[n].ifindex = (int)if_nametoindex(lk->name); /* 0 when printing */
+        n++;
+    }
+    /* IPv6 addresses: the same flags, ids after the IPv4 ones */
+    for (int l = 0; l < t->n_links; l++) {
+        const mpl_tb_link_t *lk = &t->links[l];
+        int e = end_of(lk, h);
+        if (e < 0 || !lk->has6)
+            continue;
+        id++;
+        int flags = lk->ep_flags[e] >= 0 ? lk->ep_flags[e] : t->hosts[h].ep_flags;
+        if (!flags)
+            continue;
+        memset(&eps[n], 0, sizeof(eps[n]));
+        eps[n].family = AF_INET6;
+        memcpy(eps[n].addr6, lk->addr6[e], 16);
+        eps[n].flags = flags;
+        eps[n].id = id;
+        eps[n].ifindex = (int)if_nametoindex(lk->name);
         n++;
     }
     return n;
@@ -356,21 +443,25 @@ mpl_tb_print_commands(const mpl_topology_t *t, FILE *f)
             else if (s->kind == STEP_CMD)
                 fprintf(f, "%s\n", s->cmd);
             else if (s->kind == STEP_MPTCP) {
-                mpl_tb_endpoint_t eps[MPL_TB_MAX_LINKS];
+                mpl_tb_endpoint_t eps[2 * MPL_TB_MAX_LINKS];
                 int n = host_endpoints(t, h, eps);
                 fprintf(f, "ip mptcp endpoint flush\n");
                 fprintf(f, "ip mptcp limits set subflows %d add_addr_accepted %d\n",
                         limit_or_default(ho->limit_subflows), limit_or_default(ho->limit_add_addr));
                 for (int k = 0; k < n; k++) {
                     const char *dev = "";
+                    char a6[48];
                     for (int l = 0; l < t->n_links; l++) {
                         int e = end_of(&t->links[l], h);
-                        if (e >= 0 && t->links[l].addr[e] == eps[k].addr)
+                        if (e >= 0 &&
+                            (eps[k].family == AF_INET6 ? !memcmp(t->links[l].addr6[e], eps[k].addr6, 16)
+                                                       : t->links[l].addr[e] == eps[k].addr))
                             dev = t->links[l].name;
                     }
                     fprintf(f, "ip mptcp endpoint add %s dev %s id %d %s\n",
-                            mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)), dev, eps[k].id,
-                            mpl_tb_ep_flags_fmt(eps[k].flags, flags, sizeof(flags)));
+                            eps[k].family == AF_INET6 ? mpl_tb_fmt_ip6(eps[k].addr6, a6, sizeof(a6))
+                                                      : mpl_tb_fmt_ip4(eps[k].addr, ip, sizeof(ip)),
+                            dev, eps[k].id, mpl_tb_ep_flags_fmt(eps[k].flags, flags, sizeof(flags)));
                 }
             }
         }
@@ -381,17 +472,19 @@ mpl_tb_print_commands(const mpl_topology_t *t, FILE *f)
         for (int d = 0; d < 2; d++) {
             const mpl_tb_dir_t *dir = &lk->dir[d];
             int h = d == MPL_TB_A2B ? lk->a : lk->b;
-            char extra[96] = "";
-            size_t off = 0;
-            if (dir->rate_bps)
-                off += (size_t)snprintf(extra + off, sizeof(extra) - off, " rate %llubit",
-                                        (unsigned long long)dir->rate_bps);
-            if (dir->loss_pct > 0)
-                snprintf(extra + off, sizeof(extra) - off, " loss %g%%", dir->loss_pct);
-            fprintf(f, "# on %s: link %s %s\ntc qdisc replace dev %s root netem delay %lluus limit %llu%s\n",
-                    t->hosts[h].name, lk->name, d == MPL_TB_A2B ? "a2b" : "b2a", lk->name,
-                    (unsigned long long)(dir->delay_ns / 1000),
-                    (unsigned long long)(mpl_tb_queue_bytes(dir) / MPL_TB_MTU_FRAME + 1), extra);
+            char nargs[400], child[240];
+            fprintf(f, "# on %s: link %s %s\n", t->hosts[h].name, lk->name, d == MPL_TB_A2B ? "a2b" : "b2a");
+            if (dir->trace[0])
+                fprintf(f, "# trace %s: netem cannot replay it; its mean rate instead (%.3f Mbit/s)\n",
+                        dir->trace, (double)dir->trace_bps / 1e6);
+            if (dir->model.jitter_ns > 0 && !dir->model.jitter_reorder && !dir->rate_bps)
+                fprintf(f, "# jitter in order: netem keeps order only when it shapes a rate; without one, "
+                           "jittered frames may overtake each other\n");
+            const char *tbf = netem_child_tbf(dir, lk->name, child, sizeof(child));
+            fprintf(f, "tc qdisc replace dev %s root %snetem %s\n", lk->name, tbf ? "handle 1: " : "",
+                    mpl_tb_netem_args(dir, nargs, sizeof(nargs)));
+            if (tbf)
+                fprintf(f, "tc qdisc add %s\n", tbf);
         }
     }
     free(p.steps);
@@ -466,6 +559,12 @@ start_forwarder(const mpl_topology_t *t, int l, const char *lns)
         sh->loss_ppb[d] = (uint64_t)(lk->dir[d].loss_pct * 1e7 + 0.5);
         sh->rate_bps[d] = lk->dir[d].rate_bps;
         sh->queue_bytes[d] = mpl_tb_queue_bytes(&lk->dir[d]);
+        sh->model[d] = lk->dir[d].model;
+        sh->model_gen[d] = 1;
+        snprintf(sh->trace[d], sizeof(sh->trace[d]), "%s", lk->dir[d].trace);
+        sh->trace_bps[d] = lk->dir[d].trace_bps;
+        if (lk->dir[d].trace[0])
+            sh->rate_bps[d] = lk->dir[d].trace_bps; /* informational: the mean */
     }
     __atomic_store_n(&sh->magic, MPL_TB_SHARED_MAGIC, __ATOMIC_RELEASE);
     int pfd[2];
@@ -592,7 +691,7 @@ run_step(const mpl_topology_t *t, const step_t *s, const char **cur_ns)
         return 0;
     }
     case STEP_MPTCP: {
-        mpl_tb_endpoint_t eps[MPL_TB_MAX_LINKS];
+        mpl_tb_endpoint_t eps[2 * MPL_TB_MAX_LINKS];
         const mpl_tb_host_t *ho = &t->hosts[s->host];
         int n = host_endpoints(t, s->host, eps);
         if (mpl_tb_mptcp_configure(limit_or_default(ho->limit_subflows), limit_or_default(ho->limit_add_addr),
@@ -617,6 +716,8 @@ run_step(const mpl_topology_t *t, const step_t *s, const char **cur_ns)
             sh->loss_pct[d] = lk->dir[d].loss_pct;
             sh->rate_bps[d] = lk->dir[d].rate_bps;
             sh->queue_bytes[d] = mpl_tb_queue_bytes(&lk->dir[d]);
+            sh->model[d] = lk->dir[d].model;
+            sh->model_gen[d] = 1;
         }
         __atomic_store_n(&sh->magic, MPL_TB_SHARED_MAGIC, __ATOMIC_RELEASE);
         mpl_tb_shared_unmap(sh);
@@ -624,6 +725,51 @@ run_step(const mpl_topology_t *t, const step_t *s, const char **cur_ns)
     }
     }
     return -1;
+}
+
+/* Rewrites the 'trace' values of text (len bytes, room for cap) to the absolute paths the
+ * parser found, so that the state directory's copy parses from anywhere. Returns the new
+ * length (the text is kept as it was when it does not fit). */
+static size_t
+absolute_traces(const mpl_topology_t *t, char *text, size_t len, size_t cap)
+{
+    char *out = malloc(cap);
+    if (out == NULL)
+        return len;
+    size_t o = 0;
+    int link = -1;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        char line[1024];
+        size_t n = j - i < sizeof(line) - 1 ? j - i : sizeof(line) - 1;
+        memcpy(line, text + i, n);
+        line[n] = '\0';
+        char name[32], key[32];
+        const char *repl = NULL;
+        if (sscanf(line, " [link %31[a-z0-9_]]", name) == 1)
+            link = mpl_topo_link(t, name);
+        else if (line[strspn(line, " \t")] == '[')
+            link = -1;
+        else if (link >= 0 && sscanf(line, " %31[a-z0-9_] =", key) == 1 && !strncmp(key, "trace", 5)) {
+            const mpl_tb_link_t *lk = &t->links[link];
+            int d = !strcmp(key, "trace_b2a");
+            if (!strcmp(key, "trace") || !strcmp(key, "trace_a2b") || d)
+                repl = lk->dir[d].trace[0] ? lk->dir[d].trace : "none";
+        }
+        int w = repl ? snprintf(out + o, cap - o, "%s = %s\n", key, repl)
+                     : snprintf(out + o, cap - o, "%.*s\n", (int)(j - i), text + i);
+        if (w < 0 || o + (size_t)w >= cap) {
+            free(out);
+            return len;
+        }
+        o += (size_t)w;
+        i = j + 1;
+    }
+    memcpy(text, out, o);
+    free(out);
+    return o;
 }
 
 /* 1 when the kernel has netem: tried on the loopback of a scratch namespace. */
@@ -665,8 +811,14 @@ mpl_tb_up(mpl_topology_t *t, const char *src_path, int verbose)
     }
     mpl_tb_down(t->name);
 
-    int netem = 0;
-    if (t->backend != MPL_TB_BACKEND_FORWARDER) {
+    int netem = 0, traces = 0;
+    for (int l = 0; l < t->n_links; l++)
+        traces |= t->links[l].dir[0].trace[0] || t->links[l].dir[1].trace[0];
+    if (traces && t->backend == MPL_TB_BACKEND_NETEM) {
+        mpl_err("backend = netem cannot replay traces (use backend = forwarder or auto)");
+        return -1;
+    }
+    if (t->backend != MPL_TB_BACKEND_FORWARDER && !traces) {
         netem = have_netem(t);
         if (!netem && t->backend == MPL_TB_BACKEND_NETEM) {
             mpl_err("backend = netem, but this kernel has no netem (use backend = forwarder or auto)");
@@ -686,6 +838,8 @@ mpl_tb_up(mpl_topology_t *t, const char *src_path, int verbose)
     if (in)
         fclose(in);
     mpl_tb_state_path(t->name, "topology.ini", path, sizeof(path));
+    if (text)
+        len = absolute_traces(t, text, len, 1 << 20);
     if (!text || write_file(path, text, len) != 0) {
         free(text);
         mpl_err("cannot write %s", path);

@@ -76,9 +76,13 @@ const char *mpl_tb_ifname(const mpl_topology_t *t, int link);
  * buf with "dev DEV root handle 1: tbf rate ... burst ... limit ...". Returns buf. */
 const char *mpl_tb_tbf_args(const mpl_tb_dir_t *d, const char *dev, char *buf, size_t len);
 
+/* netem arguments of one direction (after "netem"): its delay, jitter, loss, reorder,
+ * duplicate, corrupt, rate (unless jitter_reorder) and limit. Returns buf. */
+const char *mpl_tb_netem_args(const mpl_tb_dir_t *d, char *buf, size_t len);
+
 /* ---- live link state (shared with the forwarder through a mapped file) ------------------ */
 
-#define MPL_TB_SHARED_MAGIC 0x6d706c31u
+#define MPL_TB_SHARED_MAGIC 0x6d706c32u
 
 typedef struct mpl_tb_shared {
     uint32_t magic;
@@ -92,6 +96,14 @@ typedef struct mpl_tb_shared {
     /* counters of the forwarder, per direction */
     uint64_t pkts[2], bytes[2], drop_loss[2], drop_blackhole[2], drop_full[2], drop_send[2];
     uint64_t drop_rcvbuf[2]; /* frames the forwarder's socket could not take (it fell behind) */
+    /* link models (jitter, loss correlation / Gilbert-Elliott, reorder, duplicate, corrupt):
+     * the writer changes model[d] and then increments model_gen[d]; the forwarder copies it
+     * when model_gen changes (delay_ns and loss_pct above override model's own) */
+    mpl_lm_params_t model[2];
+    uint32_t model_gen[2];
+    uint64_t duplicated[2], corrupted[2], reordered[2];
+    char trace[2][200];    /* trace-driven direction: the trace file ("" = none; read at start) */
+    uint64_t trace_bps[2]; /* its mean rate */
 } mpl_tb_shared_t;
 
 /* Maps (creating when create) RUNDIR/PREFIX-TOPO/LINK.link. Returns NULL on failure. */
@@ -108,7 +120,9 @@ int mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd);
 /* ---- MPTCP path manager ----------------------------------------------------------------- */
 
 typedef struct mpl_tb_endpoint {
-    uint32_t addr; /* IPv4, host byte order */
+    int family;        /* AF_INET (addr) or AF_INET6 (addr6) */
+    uint8_t addr6[16]; /* IPv6 */
+    uint32_t addr;     /* IPv4, host byte order */
     int ifindex;
     int flags; /* MPL_TB_EP_* */
     int id;

@@ -4,6 +4,10 @@
 #include "testbed/topology.h"
 #include "common/ini.h"
 #include "common/util.h"
+#include "testbed/trace.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -100,6 +104,53 @@ mpl_tb_fmt_ip4(uint32_t a, char *buf, size_t len)
 }
 
 /* "10.1.2.3" or "10.1.2.3/24" */
+const char *
+mpl_tb_fmt_ip6(const uint8_t a[16], char *buf, size_t len)
+{
+    if (inet_ntop(AF_INET6, a, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "?");
+    return buf;
+}
+
+int
+mpl_topo_has_ipv6(const mpl_topology_t *t)
+{
+    for (int i = 0; i < t->n_links; i++)
+        if (t->links[i].has6)
+            return 1;
+    return 0;
+}
+
+/* "ADDR" or "ADDR/LEN" (LEN 8..126); plen -1 when not given. Returns 0 or -1. */
+static int
+parse_ip6_prefix(const char *s, uint8_t addr[16], int *plen)
+{
+    char buf[64];
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    *plen = -1;
+    char *sl = strchr(buf, '/');
+    if (sl) {
+        *sl = '\0';
+        uint64_t v;
+        if (mpl_parse_u64(sl + 1, &v) != 0 || v < 8 || v > 126)
+            return -1;
+        *plen = (int)v;
+    }
+    return inet_pton(AF_INET6, buf, addr) == 1 ? 0 : -1;
+}
+
+/* 1 when a and b share their first plen bits. */
+static int
+same_prefix6(const uint8_t a[16], const uint8_t b[16], int plen)
+{
+    for (int i = 0; i < plen; i++)
+        if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
+            return 0;
+    return 1;
+}
+
 static int
 parse_ip4_prefix(const char *s, uint32_t *addr, int *plen)
 {
@@ -176,8 +227,17 @@ mpl_tb_queue_bytes(const mpl_tb_dir_t *d)
     if (d->queue_bytes)
         return d->queue_bytes;
     uint64_t min = 64 * (uint64_t)MPL_TB_MTU_FRAME;
-    double bdp = (double)d->rate_bps / 8.0 * 2.0 * (double)d->delay_ns / 1e9;
+    double rate = d->rate_bps ? (double)d->rate_bps : (double)d->trace_bps;
+    double bdp = rate / 8.0 * 2.0 * (double)d->delay_ns / 1e9;
     return bdp > (double)min ? (uint64_t)bdp : min;
+}
+
+void
+mpl_tb_dir_model(const mpl_tb_dir_t *d, mpl_lm_params_t *m)
+{
+    *m = d->model;
+    m->delay_ns = d->delay_ns;
+    m->loss_pct = d->loss_pct;
 }
 
 static int
@@ -249,8 +309,37 @@ mpl_tb_change_parse(int ntok, char **tok, mpl_tb_change_t *c, char *err, size_t 
             }
         }
     } else {
-        snprintf(err, errlen, "unknown action '%s' (down, up, blackhole, rate, delay, loss)", a);
-        return -1;
+        /* a link-model key: the value is every token up to "dir" */
+        mpl_lm_params_t probe;
+        mpl_lm_params_init(&probe);
+        char text[sizeof(c->text)] = "";
+        size_t off = 0;
+        for (; i < ntok && strcmp(tok[i], "dir"); i++) {
+            int w = snprintf(text + off, sizeof(text) - off, "%s%s", off ? " " : "", tok[i]);
+            if (w < 0 || off + (size_t)w >= sizeof(text)) {
+                snprintf(err, errlen, "'%s': value too long", a);
+                return -1;
+            }
+            off += (size_t)w;
+        }
+        int rc = strlen(a) < sizeof(c->key) ? mpl_lm_set_key(&probe, a, text, err, errlen) : 1;
+        if (rc > 0) {
+            snprintf(err, errlen,
+                     "unknown action '%s' (down, up, blackhole, rate, delay, loss, jitter, jitter_dist, "
+                     "jitter_corr, jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, reorder_gap, "
+                     "duplicate, corrupt)",
+                     a);
+            return -1;
+        }
+        if (rc < 0)
+            return -1;
+        if (off == 0) {
+            snprintf(err, errlen, "'%s' needs a value", a);
+            return -1;
+        }
+        c->action = MPL_TB_ACT_MODEL;
+        snprintf(c->key, sizeof(c->key), "%s", a);
+        snprintf(c->text, sizeof(c->text), "%s", text);
     }
     if (i < ntok && !strcmp(tok[i], "dir")) {
         if (i + 1 >= ntok) {
@@ -281,15 +370,17 @@ mpl_tb_change_parse(int ntok, char **tok, mpl_tb_change_t *c, char *err, size_t 
 const char *
 mpl_tb_change_fmt(const mpl_tb_change_t *c, char *buf, size_t len)
 {
-    static const char *names[] = {"down", "up", "blackhole", "rate", "delay", "loss"};
-    char v[48] = "";
+    static const char *names[] = {"down", "up", "blackhole", "rate", "delay", "loss", "model"};
+    char v[80] = "";
     if (c->action == MPL_TB_ACT_RATE)
         snprintf(v, sizeof(v), " %llubit", (unsigned long long)c->value);
     else if (c->action == MPL_TB_ACT_DELAY)
         snprintf(v, sizeof(v), " %lluus", (unsigned long long)(c->value / 1000));
     else if (c->action == MPL_TB_ACT_LOSS)
         snprintf(v, sizeof(v), " %g%%", c->loss_pct);
-    snprintf(buf, len, "%s%s%s", names[c->action], v,
+    else if (c->action == MPL_TB_ACT_MODEL)
+        snprintf(v, sizeof(v), " %s", c->text);
+    snprintf(buf, len, "%s%s%s", c->action == MPL_TB_ACT_MODEL ? c->key : names[c->action], v,
              c->dir == MPL_TB_A2B   ? " dir a2b"
              : c->dir == MPL_TB_B2A ? " dir b2a"
                                     : "");
@@ -334,6 +425,8 @@ begin_section(parser_t *p, char *hdr)
         snprintf(l->name, sizeof(l->name), "%s", name);
         l->a = l->b = -1;
         l->ep_flags[0] = l->ep_flags[1] = -1;
+        mpl_lm_params_init(&l->dir[0].model);
+        mpl_lm_params_init(&l->dir[1].model);
         l->line = p->line;
         p->sec = SEC_LINK;
     } else {
@@ -365,6 +458,9 @@ topology_key(parser_t *p, const char *k, const char *v)
     } else if (!strcmp(k, "mptcp")) {
         if (parse_bool(v, &t->mptcp) != 0)
             return perr(p, "mptcp: expected yes or no, got '%s'", v);
+    } else if (!strcmp(k, "ipv6")) {
+        if (parse_bool(v, &t->ipv6) != 0)
+            return perr(p, "ipv6: expected yes or no, got '%s'", v);
     } else if (!strcmp(k, "backend")) {
         if (!strcmp(v, "auto"))
             t->backend = MPL_TB_BACKEND_AUTO;
@@ -379,7 +475,7 @@ topology_key(parser_t *p, const char *k, const char *v)
             return perr(p, "capture: directory name too long");
         snprintf(t->capture_dir, sizeof(t->capture_dir), "%s", v);
     } else {
-        return perr(p, "unknown key '%s' in [topology] (name, mptcp, backend, capture)", k);
+        return perr(p, "unknown key '%s' in [topology] (name, mptcp, ipv6, backend, capture)", k);
     }
     return 0;
 }
@@ -440,6 +536,36 @@ split_dir(const char *k, char *base, size_t blen)
     return mask;
 }
 
+/* trace = FILE: relative to the working directory, else to the topology file's directory;
+ * stored as an absolute path (the state directory's copy of the file is parsed elsewhere). */
+static int
+trace_key(parser_t *p, mpl_tb_dir_t *dir, const char *k, const char *v)
+{
+    char cand[PATH_MAX], abs[PATH_MAX], why[PATH_MAX + 128];
+    if (!strcmp(v, "none")) {
+        dir->trace[0] = '\0';
+        dir->trace_bps = 0;
+        return 0;
+    }
+    const char *slash = strrchr(p->fname, '/');
+    if (realpath(v, abs) == NULL) {
+        if (v[0] == '/' || slash == NULL)
+            return perr(p, "%s: cannot read '%s': %s", k, v, strerror(errno));
+        snprintf(cand, sizeof(cand), "%.*s/%s", (int)(slash - p->fname), p->fname, v);
+        if (realpath(cand, abs) == NULL)
+            return perr(p, "%s: cannot read '%s': %s", k, v, strerror(errno));
+    }
+    if (strlen(abs) >= sizeof(dir->trace))
+        return perr(p, "%s: path too long", k);
+    mpl_trace_t tr;
+    if (mpl_trace_load(abs, &tr, why, sizeof(why)) != 0)
+        return perr(p, "%s: %s", k, why);
+    dir->trace_bps = (uint64_t)mpl_trace_mean_bps(&tr);
+    mpl_trace_free(&tr);
+    memcpy(dir->trace, abs, strlen(abs) + 1); /* fits: checked above */
+    return 0;
+}
+
 static int
 link_key(parser_t *p, const char *k, const char *v)
 {
@@ -470,6 +596,21 @@ link_key(parser_t *p, const char *k, const char *v)
         p->addr_line[p->idx][end] = p->line;
         return 0;
     }
+    if (mask == 3 && (!strcmp(k, "a_addr6") || !strcmp(k, "b_addr6"))) {
+        int end = k[0] == 'a' ? 0 : 1, plen;
+        if (parse_ip6_prefix(v, l->addr6[end], &plen) != 0)
+            return perr(p, "%s: invalid IPv6 address '%s' (ADDR or ADDR/LEN, LEN 8..126)", k, v);
+        if (l->addr6[end][0] == 0xff || (l->addr6[end][0] == 0xfe && (l->addr6[end][1] & 0xc0) == 0x80))
+            return perr(p, "%s: unusable address '%s' (multicast or link-local)", k, v);
+        if (plen >= 0) {
+            if (l->plen6 && l->plen6 != plen)
+                return perr(p, "%s: prefix length /%d differs from the other end's /%d", k, plen, l->plen6);
+            l->plen6 = (uint8_t)plen;
+        }
+        l->has6 |= 1 << end;
+        p->addr_line[p->idx][end] = p->line;
+        return 0;
+    }
     if (mask == 3 && (!strcmp(k, "a_endpoint") || !strcmp(k, "b_endpoint"))) {
         if (mpl_tb_ep_flags_parse(v, &l->ep_flags[k[0] == 'a' ? 0 : 1]) != 0)
             return perr(p, "%s: invalid flags '%s' (signal, subflow, backup, fullmesh, none)", k, v);
@@ -490,6 +631,9 @@ link_key(parser_t *p, const char *k, const char *v)
         } else if (!strcmp(base, "loss")) {
             if (parse_loss(v, &dir->loss_pct) != 0)
                 return perr(p, "%s: invalid loss '%s' (0..100, in percent)", k, v);
+        } else if (!strcmp(base, "trace")) {
+            if (trace_key(p, dir, k, v) != 0)
+                return -1;
         } else if (!strcmp(base, "queue")) {
             uint64_t n;
             size_t vl = strlen(v);
@@ -504,10 +648,19 @@ link_key(parser_t *p, const char *k, const char *v)
             }
             dir->queue_bytes = n;
         } else {
-            return perr(p,
-                        "unknown key '%s' in [link %s] (a, b, rate, delay, loss, queue with optional "
-                        "_a2b/_b2a, a_addr, b_addr, a_endpoint, b_endpoint)",
-                        k, l->name);
+            char why[160];
+            int rc = mpl_lm_set_key(&dir->model, base, v, why, sizeof(why));
+            if (rc < 0)
+                return perr(p, "%s", why);
+            if (rc > 0)
+                return perr(
+                    p,
+                    "unknown key '%s' in [link %s] (a, b, rate, delay, loss, queue, jitter, jitter_dist, "
+                    "jitter_corr, jitter_reorder, loss_corr, loss_ge, reorder, reorder_corr, "
+                    "reorder_gap, duplicate, corrupt, trace with optional _a2b/_b2a, a_addr, b_addr, "
+                    "a_addr6, b_addr6, "
+                    "a_endpoint, b_endpoint)",
+                    k, l->name);
         }
     }
     return 0;
@@ -577,8 +730,48 @@ finish(parser_t *p)
             p->line = p->end_line[i][1];
             return perr(p, "link '%s': both ends are host '%s'", l->name, p->link_a[i]);
         }
+        for (int d = 0; d < 2; d++)
+            if (l->dir[d].trace[0] && l->dir[d].rate_bps)
+                return perr(p, "link '%s': give a rate or a trace for %s, not both", l->name,
+                            d ? "b2a" : "a2b");
+        for (int d = 0; d < 2; d++)
+            if (l->dir[d].model.reorder_pct > 0 && l->dir[d].delay_ns == 0)
+                return perr(p, "link '%s': reorder needs a delay (reordered frames skip it)", l->name);
         if (!l->plen)
             l->plen = 24;
+        /* IPv6: both ends or none; automatic fd00:0:<link number>::1 / ::2 with ipv6 = yes */
+        if (l->has6 == 1 || l->has6 == 2) {
+            p->line = p->addr_line[i][l->has6 == 1 ? 0 : 1];
+            return perr(p, "link '%s': give both a_addr6 and b_addr6, or neither", l->name);
+        }
+        if (!l->has6 && t->ipv6) {
+            for (int e = 0; e < 2; e++) {
+                memset(l->addr6[e], 0, 16);
+                l->addr6[e][0] = 0xfd;
+                l->addr6[e][4] = (uint8_t)((i + 1) >> 8);
+                l->addr6[e][5] = (uint8_t)(i + 1);
+                l->addr6[e][15] = (uint8_t)(e + 1);
+            }
+            l->has6 = 3;
+        }
+        l->has6 = l->has6 ? 1 : 0;
+        if (l->has6) {
+            if (!l->plen6)
+                l->plen6 = 64;
+            if (!same_prefix6(l->addr6[0], l->addr6[1], l->plen6) || !memcmp(l->addr6[0], l->addr6[1], 16)) {
+                p->line = p->addr_line[i][1] ? p->addr_line[i][1] : l->line;
+                return perr(p, "link '%s': a_addr6 and b_addr6 must differ and share their /%d", l->name,
+                            l->plen6);
+            }
+            for (int j = 0; j < i; j++)
+                if (t->links[j].has6 &&
+                    same_prefix6(l->addr6[0], t->links[j].addr6[0],
+                                 l->plen6 < t->links[j].plen6 ? l->plen6 : t->links[j].plen6)) {
+                    p->line = p->addr_line[i][0] ? p->addr_line[i][0] : l->line;
+                    return perr(p, "link '%s': its IPv6 subnet overlaps the one of link '%s'", l->name,
+                                t->links[j].name);
+                }
+        }
         /* automatic addresses: link i gets 10.0.<i+1>.0/24, a = .1, b = .2 */
         int given = (l->addr[0] != 0) + (l->addr[1] != 0);
         if (given == 0) {

@@ -8,6 +8,8 @@
 #ifndef MPLAB_TESTBED_TOPOLOGY_H
 #define MPLAB_TESTBED_TOPOLOGY_H
 
+#include "testbed/linkmodel.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,16 +46,26 @@ typedef struct mpl_tb_dir {
     uint64_t delay_ns;    /* one-way delay */
     double loss_pct;      /* 0..100 */
     uint64_t queue_bytes; /* 0 = default (see mpl_tb_queue_bytes) */
+    /* jitter, loss correlation / Gilbert-Elliott, reorder, duplicate, corrupt (linkmodel.h);
+     * its delay_ns and loss_pct are unused here: the two fields above hold them */
+    mpl_lm_params_t model;
+    /* trace-driven rate (Mahimahi format, docs/TESTBED.md): the file's absolute path, "" =
+     * none, and its mean rate (then rate_bps is 0: the forwarder, not a tbf, paces) */
+    char trace[200];
+    uint64_t trace_bps;
 } mpl_tb_dir_t;
 
 typedef struct mpl_tb_link {
     char name[MPL_TB_NAME_MAX + 1];
-    int a, b;            /* host indexes */
-    mpl_tb_dir_t dir[2]; /* [MPL_TB_A2B], [MPL_TB_B2A] */
-    uint32_t addr[2];    /* IPv4 of the a and b ends, host byte order */
-    uint8_t plen;        /* prefix length of the link's subnet */
-    int ep_flags[2];     /* MPTCP endpoint flags of each end; -1 = the host's */
-    int line;            /* line of the [link NAME] header */
+    int a, b;             /* host indexes */
+    mpl_tb_dir_t dir[2];  /* [MPL_TB_A2B], [MPL_TB_B2A] */
+    uint32_t addr[2];     /* IPv4 of the a and b ends, host byte order */
+    uint8_t plen;         /* prefix length of the link's subnet */
+    int has6;             /* IPv6 addresses too (a_addr6/b_addr6, or [topology] ipv6 = yes) */
+    uint8_t addr6[2][16]; /* IPv6 of the a and b ends */
+    uint8_t plen6;        /* their prefix length (default 64) */
+    int ep_flags[2];      /* MPTCP endpoint flags of each end; -1 = the host's */
+    int line;             /* line of the [link NAME] header */
 } mpl_tb_link_t;
 
 typedef struct mpl_tb_host {
@@ -73,6 +85,7 @@ typedef enum mpl_tb_action {
     MPL_TB_ACT_RATE,
     MPL_TB_ACT_DELAY,
     MPL_TB_ACT_LOSS,
+    MPL_TB_ACT_MODEL, /* a link-model key (jitter, loss_ge, ...): key and text below */
 } mpl_tb_action_t;
 
 /* A change of one link: from 'mplab link set' or from the [events] section. */
@@ -82,6 +95,8 @@ typedef struct mpl_tb_change {
     mpl_tb_action_t action;
     uint64_t value; /* rate in bit/s, delay in ns */
     double loss_pct;
+    char key[16];  /* MPL_TB_ACT_MODEL: the key ("jitter") */
+    char text[48]; /* MPL_TB_ACT_MODEL: its value ("5ms", "1% 30%") */
 } mpl_tb_change_t;
 
 typedef struct mpl_tb_event {
@@ -93,6 +108,7 @@ typedef struct mpl_tb_event {
 typedef struct mpl_topology {
     char name[MPL_TB_TOPO_MAX + 1];
     int mptcp; /* configure MPTCP endpoints and limits */
+    int ipv6;  /* every link gets IPv6 addresses (fd00:0:N::1/64, ::2 by default) */
     mpl_tb_backend_t backend;
     char capture_dir[256]; /* capture every link into DIR/LINK.pcap while up; "" = no */
     mpl_tb_host_t hosts[MPL_TB_MAX_HOSTS];
@@ -115,8 +131,9 @@ int mpl_topo_load(const char *path, mpl_topology_t *t, char *err, size_t errlen)
 int mpl_topo_host(const mpl_topology_t *t, const char *name);
 int mpl_topo_link(const mpl_topology_t *t, const char *name);
 
-/* Parses a change: tokens "down" | "up" | "blackhole" | "rate R" | "delay D" | "loss P",
- * optionally followed by "dir a2b|b2a". link is set by the caller. Returns 0 or -1 (err). */
+/* Parses a change: tokens "down" | "up" | "blackhole" | "rate R" | "delay D" | "loss P" | a
+ * link-model key and its value ("jitter 5ms", "loss_ge 1% 30%"), optionally followed by
+ * "dir a2b|b2a". link is set by the caller. Returns 0 or -1 (err). */
 int mpl_tb_change_parse(int ntok, char **tok, mpl_tb_change_t *c, char *err, size_t errlen);
 /* Formats a change as tokens again ("rate 10000000bit dir a2b"). Returns buf. */
 const char *mpl_tb_change_fmt(const mpl_tb_change_t *c, char *buf, size_t len);
@@ -129,6 +146,14 @@ const char *mpl_tb_ep_flags_fmt(int flags, char *buf, size_t len);
 /* Queue size in bytes of one direction: the configured one, else max(64 frames, the
  * bandwidth-delay product of rate x 2 x delay). */
 uint64_t mpl_tb_queue_bytes(const mpl_tb_dir_t *d);
+
+/* The full link model of one direction: d->model with d's delay and loss. */
+void mpl_tb_dir_model(const mpl_tb_dir_t *d, mpl_lm_params_t *m);
+
+/* Formats an IPv6 address into buf (at least 46 bytes). Returns buf. */
+const char *mpl_tb_fmt_ip6(const uint8_t a[16], char *buf, size_t len);
+/* 1 when some link of t has IPv6 addresses. */
+int mpl_topo_has_ipv6(const mpl_topology_t *t);
 
 /* Formats an IPv4 address (host byte order) into buf. Returns buf. */
 const char *mpl_tb_fmt_ip4(uint32_t a, char *buf, size_t len);

@@ -147,7 +147,7 @@ conn_finish(client_t *cl)
 {
     if (!cl->open)
         return;
-    if (cl->cfg->tp->proto == MPL_PROTO_MPTCP)
+    if (cl->cfg->tp->ip_protocol == IPPROTO_MPTCP) /* mptcp and mptls */
         mpl_mptcp_query(cl->conn.fd, &cl->res->mptcp);
     mpl_conn_close(&cl->conn);
     cl->open = 0;

@@ -1,5 +1,6 @@
 /*
- * client.h — the downloader behind 'mplab get' for the socket transports (tcp, tls, mptcp):
+ * client.h — the downloader behind 'mplab get' for the socket transports (tcp, tls, mptcp,
+ * mptls):
  * URL parsing, connecting (bound to --bind, with --cc and a timeout), sending requests,
  * feeding responses through mpl_http_cresp_t into a mpl_body_sink_t. Keep-alive: successive
  * URLs to the same host and port reuse the connection.
@@ -65,6 +66,9 @@ typedef struct mpl_client_cfg {
     unsigned char prio_backup[MPL_CLIENT_MAX_PRIO];
     double interval_s;  /* per-connection samples every S (0: 1 s) */
     FILE *interval_out; /* print per-connection samples here, or NULL */
+    /* --requests (load.h): tcpls runs the load on urls[0] and fills load_res (sink unused) */
+    const struct mpl_load_cfg *load;
+    struct mpl_load_result *load_res;
 } mpl_client_cfg_t;
 
 #define MPL_TCPLS_MAX_CONNS    16
@@ -102,7 +106,7 @@ typedef struct mpl_client_result {
     int completed;   /* every response arrived complete with status 2xx */
     char error[512]; /* "" or the first error */
     char local[80], remote[80];
-    mpl_mptcp_state_t mptcp; /* mptcp only: queried before the connection is closed */
+    mpl_mptcp_state_t mptcp; /* mptcp and mptls only: queried before the connection is closed */
     double connect_s;        /* start to first connection ready (TCP + TLS handshake), 0 unknown */
     int tcpls;               /* tcpls only: 1 TCPLS negotiated, 0 the server fell back to plain TLS */
     char tcpls_cipher[64];

@@ -76,7 +76,7 @@ mc_close(multi_t *m, mconn_t *c)
 {
     if (!c->open)
         return;
-    if (m->cfg->tp->proto == MPL_PROTO_MPTCP && m->res->mptcp.is_mptcp < 0)
+    if (m->cfg->tp->ip_protocol == IPPROTO_MPTCP && m->res->mptcp.is_mptcp < 0) /* mptcp, mptls */
         mpl_mptcp_query(c->conn.fd, &m->res->mptcp);
     mpl_conn_close(&c->conn);
     c->open = 0;

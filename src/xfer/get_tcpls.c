@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "xfer/bytesgen.h"
 #include "xfer/http.h"
+#include "xfer/load.h"
 #include "xfer/paths.h"
 #include "xfer/sock.h"
 #include "xfer/tcpls_hooks.h"
@@ -53,6 +55,7 @@ typedef struct cstream {
     int started, done;
     uint64_t up_off; /* --upload: request body bytes queued so far */
     int up_fin;      /* the body (and the stream's sending side) is complete */
+    uint64_t due_ns; /* --requests: the request's latency counts from here */
 } cstream_t;
 
 typedef struct getter {
@@ -70,6 +73,7 @@ typedef struct getter {
     size_t nconns;
     int migrated;
     unsigned char prio_done[MPL_CLIENT_MAX_PRIO];
+    mpl_load_sched_t sched; /* --requests (cfg->load): one slot of streams[] per concurrent request */
 } getter_t;
 
 static int fail(getter_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -171,6 +175,15 @@ feed_response(getter_t *g, cstream_t *cs, const uint8_t *data, size_t len, int f
             if ((st < 200 || st > 299) && !g->failed)
                 fail(g, "%s: HTTP status %d", cs->url, st);
         }
+    }
+    if (cs->done && g->cfg->load != NULL) { /* --requests: checked, then counted */
+        uint64_t body = mpl_http_cresp_body_bytes(cs->resp);
+        if (!g->failed && mpl_http_cresp_head(cs->resp)->status != 200)
+            fail(g, "%s: HTTP status %d", cs->url, mpl_http_cresp_head(cs->resp)->status);
+        if (!g->failed && cs->bytes_n >= 0 && body != (uint64_t)cs->bytes_n)
+            fail(g, "%s: answered with %llu bytes", cs->url, (unsigned long long)body);
+        mpl_load_note(g->cfg->load_res, cs->due_ns, mpl_now_ns(), g->failed ? g->res->error : NULL);
+        g->cfg->load_res->bytes += g->failed ? 0 : body;
     }
     return taken;
 }
@@ -325,6 +338,62 @@ start_streams(getter_t *g)
             return -1;
     }
     return 0;
+}
+
+/* --requests: hands the requests that are due to free slots (a new stream each); keeps n_done
+ * at n only once every request is answered. Returns 0 or -1 (g failed). */
+static int
+load_pump(getter_t *g, uint64_t now)
+{
+    size_t busy = 0;
+    if (!tcpls_session_is_tcpls(g->s))
+        return fail(g, "the server answered with plain TLS: --requests over it needs --proto tls");
+    for (size_t i = 0; i < g->n && !g->failed; i++) {
+        cstream_t *cs = &g->streams[i];
+        uint64_t due;
+        if (cs->started && !cs->done) {
+            busy++;
+            continue;
+        }
+        if (!mpl_load_sched_take(&g->sched, now, &due))
+            continue;
+        mpl_http_cresp_free(cs->resp);
+        if ((cs->resp = mpl_http_cresp_new(0, cs->bytes_n)) == NULL)
+            return fail(g, "out of memory");
+        if (tcpls_stream_open(g->s, &cs->id) != 0)
+            return fail(g, "cannot open a stream (--concurrency above the session's stream limit?)");
+        cs->started = 1;
+        cs->done = 0;
+        cs->sink_bytes_n = -1;
+        cs->sink_cur = cs->sink_expected = 0;
+        cs->due_ns = due;
+        busy++;
+        if (send_request(g, cs, 0) != 0)
+            return -1;
+    }
+    int all = g->sched.next == g->cfg->load->requests && busy == 0;
+    g->n_done = all ? g->n : 0;
+    return g->failed ? -1 : 0;
+}
+
+/* poll's timeout: 50 ms, or until the next --rate request is due (to the microsecond: a
+ * spinning loop would take the CPU the server needs) when a slot is free for it. A request due
+ * while every slot is busy waits for a response, i.e. for input: with a zero timeout the loop
+ * spun, and on a lossy path (slots busy for a retransmission timeout) took the CPU the
+ * server and the link emulator needed, collapsing the rate. */
+static struct timespec
+poll_timeout(getter_t *g, int started)
+{
+    uint64_t w = 50000000ull;
+    size_t busy = 0;
+    for (size_t i = 0; g->cfg->load != NULL && i < g->n; i++)
+        busy += g->streams[i].started && !g->streams[i].done;
+    if (g->cfg->load != NULL && started && busy < g->n) {
+        uint64_t due = mpl_load_sched_wait_ns(&g->sched, mpl_now_ns());
+        if (due < w)
+            w = due;
+    }
+    return (struct timespec){.tv_sec = 0, .tv_nsec = (long)w};
 }
 
 /* Connection 0's TCP connection, from --bind address bind_idx (-1: the first of the right
@@ -645,14 +714,15 @@ prepare_streams(getter_t *g)
     const mpl_client_cfg_t *cfg = g->cfg;
     char err[256];
 
-    if ((g->streams = calloc(cfg->n_urls, sizeof(*g->streams))) == NULL)
+    /* --requests: one slot per concurrent request, all for urls[0] */
+    g->n = cfg->load != NULL ? cfg->load->concurrency : cfg->n_urls;
+    if ((g->streams = calloc(g->n, sizeof(*g->streams))) == NULL)
         return fail(g, "out of memory");
-    g->n = cfg->n_urls;
     for (size_t i = 0; i < g->n; i++) {
         cstream_t *cs = &g->streams[i];
         uint64_t n;
-        cs->url = cfg->urls[i];
-        if (mpl_url_parse(cfg->urls[i], &cs->u, err, sizeof(err)) != 0)
+        cs->url = cfg->urls[cfg->load != NULL ? 0 : i];
+        if (mpl_url_parse(cs->url, &cs->u, err, sizeof(err)) != 0)
             return fail(g, "%s", err);
         if (i > 0 && (strcmp(cs->u.host, g->streams[0].u.host) != 0 || cs->u.port != g->streams[0].u.port))
             return fail(g, "with --proto tcpls every URL must name the same server (one session)");
@@ -843,7 +913,8 @@ run_session(getter_t *g, int lw)
         struct pollfd pfd[MPL_TCPLS_MAX_CONNS + 1];
         size_t idx[MPL_TCPLS_MAX_CONNS + 1], nconn_fds;
         size_t np = poll_set(g, lw, pfd, idx, &nconn_fds);
-        int pr = poll(pfd, np, 50);
+        struct timespec pto = poll_timeout(g, started);
+        int pr = ppoll(pfd, np, &pto, NULL);
         uint64_t now = mpl_now_ns(), before = g->res->bytes + cfg->sink->total;
         if (pr < 0 && errno != EINTR) {
             fail(g, "poll: %s", strerror(errno));
@@ -865,7 +936,11 @@ run_session(getter_t *g, int lw)
             g->conns[0].state = 1;
             if (mpl_tcpls_hooks_established(&g->hooks, g->s, g->conns[0].fd, err, sizeof(err)) != 0)
                 fail(g, "%s", err);
-            if (start_streams(g) != 0)
+            if (cfg->load != NULL) {
+                mpl_load_sched_start(&g->sched, cfg->load, now);
+                cfg->load_res->start_ns = now;
+            }
+            if (cfg->load == NULL ? start_streams(g) != 0 : load_pump(g, now) != 0)
                 break;
             mpl_tcpls_hooks_requests_queued(&g->hooks, g->s);
         }
@@ -875,6 +950,8 @@ run_session(getter_t *g, int lw)
         }
         if (started && cfg->upload > 0)
             pump_uploads(g);
+        if (started && cfg->load != NULL && load_pump(g, mpl_now_ns()) != 0)
+            break;
         upkeep(g, now);
         if (g->n_done == g->n && started && !g->failed) {
             if (all_done_ns == 0)

@@ -9,6 +9,8 @@
 #define MIN_STALL_S     0.3
 #define MAX_DRAIN_S     2.0
 #define STALL_RTTS      4.0
+#define STALL_RTOS      3.0 /* a tail loss whose retransmission is lost too is no blackhole */
+#define ACK_SILENCE_S   0.3 /* kernel ACKs more recent than this: the path is alive */
 #define USER_TIMEOUT_MS 3000
 
 int
@@ -28,6 +30,8 @@ mpl_upkeep_stall_limit(const mpl_upkeep_t *u, const mpl_tcp_metrics_t *m)
     double th = 0, drain = 0;
     if (m != NULL) {
         th = STALL_RTTS * m->srtt_us / 1e6;
+        if (th < STALL_RTOS * m->rto_us / 1e6)
+            th = STALL_RTOS * m->rto_us / 1e6;
         /* a slow path's queue takes time to drain before any acknowledgment can come */
         if (m->delivery_bps > 0)
             drain = ((double)m->notsent_bytes + (double)m->cwnd * m->mss) * 8 / (double)m->delivery_bps;
@@ -55,6 +59,10 @@ mpl_upkeep_conn(const mpl_upkeep_t *u, tcpls_session_t *s, uint32_t id, int fd, 
     double th = mpl_upkeep_stall_limit(u, have ? &m : NULL);
     uint64_t since = tcpls_conn_stalled_since(s, id);
     if (since == 0 || now <= since || (double)(now - since) / 1e9 <= th || tcpls_conn_live_count(s) < 2)
+        return 0;
+    /* records wait for their acknowledgment, but TCP still hears from the peer: a lossy or
+     * queued path (or a peer that does not read), not a dead one */
+    if (have && m.last_ack_ms < ACK_SILENCE_S * 1000)
         return 0;
     if (!u->quiet)
         mpl_info("%s%sconnection %u (%s): no acknowledgment for %.2f s, failing over", u->who ? u->who : "",

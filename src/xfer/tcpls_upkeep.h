@@ -6,9 +6,11 @@
  * connections on it at once. A session's last live connection is never failed by this policy
  * (TCP may well survive a short carrier loss).
  *
- * The stall limit: --blackhole-timeout when given, else adaptive: max(0.3 s, 4 x srtt) plus
- * the time the connection's queue (unsent bytes + a congestion window) takes to drain at its
- * delivery rate, at most 2 s more.
+ * The stall limit: --blackhole-timeout when given, else adaptive: max(0.3 s, 4 x srtt, 3 x
+ * the path's RTO without backoff) plus the time the connection's queue (unsent bytes + a
+ * congestion window) takes to drain at its delivery rate, at most 2 s more. Past it, the
+ * connection fails over only when the kernel has also received no ACK for 0.3 s (tcp_info
+ * last_ack_recv): a lossy path that is retransmitting is alive.
  */
 #ifndef MPLAB_TCPLS_UPKEEP_H
 #define MPLAB_TCPLS_UPKEEP_H

@@ -18,6 +18,7 @@ static const mpl_transport_t transports[] = {
     {"tcp", MPL_PROTO_TCP, IPPROTO_TCP, 0, 80},
     {"tls", MPL_PROTO_TLS, IPPROTO_TCP, 1, 443},
     {"mptcp", MPL_PROTO_MPTCP, IPPROTO_MPTCP, 0, 80},
+    {"mptls", MPL_PROTO_MPTLS, IPPROTO_MPTCP, 1, 443},
     /* tcpls: the tcpls helper's loops (see transport.h); ip_protocol/tls are informative. */
     {"tcpls", MPL_PROTO_TCPLS, IPPROTO_TCP, 1, 443},
 };
@@ -34,7 +35,7 @@ mpl_transport_find(const char *name)
 const char *
 mpl_transport_names(void)
 {
-    return "tcp|tls|mptcp|tcpls";
+    return "tcp|tls|mptcp|mptls|tcpls";
 }
 
 int

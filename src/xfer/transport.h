@@ -1,7 +1,7 @@
 /*
  * transport.h — the byte-stream transports under 'mplab serve' and 'mplab get': a small
- * table of operations per protocol (tcp, tls, mptcp). Sockets are non-blocking; every call
- * returns at once.
+ * table of operations per protocol (tcp, tls, mptcp, and mptls: TLS over an MPTCP socket).
+ * Sockets are non-blocking; every call returns at once.
  *
  * TCPLS plugs in differently (one session = several TCP connections, one HTTP exchange per
  * stream), so it is not an entry of this table: cmd_serve.c / cmd_get.c dispatch "tcpls" to
@@ -33,6 +33,7 @@ typedef enum mpl_proto {
     MPL_PROTO_TLS,
     MPL_PROTO_MPTCP,
     MPL_PROTO_TCPLS, /* handled outside this table (see above) */
+    MPL_PROTO_MPTLS, /* TLS 1.3 over IPPROTO_MPTCP: the tls code over the mptcp socket */
 } mpl_proto_t;
 
 typedef struct mpl_conn {
@@ -45,7 +46,7 @@ typedef struct mpl_conn {
 } mpl_conn_t;
 
 typedef struct mpl_transport {
-    const char *name; /* "tcp", "tls", "mptcp" */
+    const char *name; /* "tcp", "tls", "mptcp", "mptls" */
     mpl_proto_t proto;
     int ip_protocol;  /* IPPROTO_TCP or IPPROTO_MPTCP for socket() */
     int tls;          /* runs TLS over the socket */
@@ -55,7 +56,7 @@ typedef struct mpl_transport {
 /* Looks a protocol name up. Returns NULL for unknown names; for "tcpls" returns an entry
  * with proto MPL_PROTO_TCPLS that only cmd_serve/cmd_get's tcpls path may use. */
 const mpl_transport_t *mpl_transport_find(const char *name);
-/* "tcp|tls|mptcp|tcpls" for usage texts. */
+/* "tcp|tls|mptcp|mptls|tcpls" for usage texts. */
 const char *mpl_transport_names(void);
 
 /* Sets TCP_CONGESTION on fd. Returns 0, or -1 with a clear reason in err. */

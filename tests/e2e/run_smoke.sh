@@ -1,7 +1,8 @@
 #!/bin/sh
 # Experiments end to end: 'mplab run scenarios/smoke.ini' (two 20 Mbit/s links, 10 MB, tcp on
-# each link, mptcp and tcpls with link l1 down at 1 s) produces the data files, plots and the
-# report, with plausible numbers; 'mplab report' rebuilds it; nothing is left behind.
+# each link, mptcp, mptls and tcpls with link l1 down at 1 s) produces the data files, plots and
+# the report, with plausible numbers (second_path_s of the multipath runs before the failure);
+# 'mplab report' rebuilds it; nothing is left behind.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd ip tc gnuplot
@@ -30,14 +31,14 @@ grep -q '"status":"complete"' "$T_TMP/summary.json" || fail "--json: $(cat "$T_T
 # l1 fails: the multipath rows are measured against the surviving capacity, never flagged
 grep -q '"expected_basis":"failover"' "$T_TMP/summary.json" || fail "no failover basis: $(cat "$T_TMP/summary.json")"
 grep -q '"flagged":true' "$T_TMP/summary.json" && fail "a failure point was flagged: $(cat "$T_TMP/summary.json")"
-[ "$(wc -l <"$OUT/runs.csv")" -eq 5 ] || fail "runs.csv should have a header and 4 runs: $(cat "$OUT/runs.csv")"
+[ "$(wc -l <"$OUT/runs.csv")" -eq 6 ] || fail "runs.csv should have a header and 5 runs: $(cat "$OUT/runs.csv")"
 
 # --- numbers: column of a run by name
 col() { # RUN_ID COLUMN
     awk -F, -v id="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
                                  $1 == id { print $(k[c]) }' "$OUT/runs.csv"
 }
-for id in p01-tcp-l1-r1 p01-tcp-l2-r1 p01-mptcp-r1; do
+for id in p01-tcp-l1-r1 p01-tcp-l2-r1 p01-mptcp-r1 p01-mptls-r1; do
     st=$(col $id status) g=$(col $id goodput_mbps) v=$(col $id verified)
     echo "$id: $st $g Mbit/s verified=$v stall=$(col $id stall_s) recover=$(col $id recover_s)"
     [ "$st" = ok ] || fail "$id: $st ($(col $id error))"
@@ -50,6 +51,14 @@ for id in p01-tcp-l1-r1 p01-tcp-l2-r1 p01-mptcp-r1; do
     awk -v g="$g" -v lo=$lo -v hi=$hi 'BEGIN { exit !(g >= lo && g <= hi) }' || fail "$id: goodput $g not in $lo..$hi"
     awk -v c="$(col $id cpu_client_s)" 'BEGIN { exit !(c > 0 && c < 30) }' || fail "$id: client CPU"
 done
+# the second link carried data before l1 failed at 1 s (tcp references: no value)
+for id in p01-mptcp-r1 p01-mptls-r1; do
+    s=$(col $id second_path_s)
+    echo "$id: second_path_s=$s"
+    awk -v s="$s" 'BEGIN { exit !(s != "" && s >= 0 && s < 1) }' || fail "$id: second_path_s '$s'"
+done
+[ -z "$(col p01-tcp-l1-r1 second_path_s)" ] || fail "a tcp reference has a second_path_s"
+grep -q '"second_path_s":' "$T_TMP/summary.json" || fail "--json has no second_path_s"
 s=$(col p01-mptcp-r1 stall_s)
 awk -v s="$s" 'BEGIN { exit !(s >= 0 && s < 15) }' || fail "mptcp stall '$s'"
 st=$(col p01-tcpls-r1 status)

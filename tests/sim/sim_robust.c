@@ -213,6 +213,51 @@ test_psk_joins(void **state)
     pn_free(&n);
 }
 
+/* A PSK join carries data from the server's flight on (0.5-RTT): the connection is part of
+ * the session before the client's Finished reaches the server, which then still checks it.
+ * A full-handshake join waits for the Finished. */
+static void
+test_psk_join_half_rtt(void **state)
+{
+    for (int full = 0; full <= 1; full++) {
+        pn_net_t n;
+        assert_int_equal(pn_init_joins(&n, 2, NULL, full, full), 0);
+        assert_int_equal(pn_request(&n, 0, 400000), 0);
+        for (int r = 0; r < 3; r++) { /* the request reaches the server, data is queued */
+            pn_out(&n, 0);
+            pn_in(&n, 0, 0, SIZE_MAX);
+        }
+        assert_int_equal(pn_join(&n, 1), 0);
+        pn_out(&n, 1);
+        pn_in(&n, 1, 0, SIZE_MAX); /* the ClientHello; the server answers */
+        pn_out(&n, 1);
+        assert_true(n.c[1].c2s.len == 0);
+        if (!full) {
+            assert_int_equal(tcpls_conn_live_count(n.server), 2);
+            assert_true(n.c[1].s2c.len > 2 * 16384); /* the flight, then records of the download */
+        } else {
+            assert_int_equal(tcpls_conn_live_count(n.server), 1);
+            assert_true(n.c[1].s2c.len < 4096); /* the handshake flight only */
+        }
+        pn_in(&n, 1, 1, SIZE_MAX); /* the client completes its join and reads the records */
+        assert_int_equal(n.cli.conn_state[1], TCPLS_CONN_ESTABLISHED);
+        tcpls_conn_info_t ci = {0};
+        for (size_t k = 0; k < tcpls_conn_count(n.client); k++)
+            if (tcpls_conn_info(n.client, k, &ci) == 0 && ci.id == 1)
+                break;
+        assert_int_equal(ci.id, 1);
+        assert_true(full || ci.stream_bytes_received > 16384); /* taken in, waiting for conn 0 */
+        pn_pump(&n, 200);
+        assert_int_equal(n.cli.received, 400000);
+        assert_int_equal(n.cli.bad, 0);
+        assert_int_equal(n.cli.fin, 1);
+        assert_int_equal(tcpls_conn_live_count(n.server), 2);
+        assert_int_equal(psk_join_of(n.server, 1), !full);
+        assert_int_equal(psk_join_of(n.client, 1), !full);
+        pn_free(&n);
+    }
+}
+
 /* The client reads a token in the server's first flight and joins at once, but its Finished on
  * connection 0 is late (a slow or lossy first path): the join's ClientHello reaches the
  * server before that handshake completed there. It must wait for it, not be refused (which
@@ -303,6 +348,7 @@ main(void)
         cmocka_unit_test(test_key_usage_limit),
         cmocka_unit_test(test_failed_connect_keeps_token),
         cmocka_unit_test(test_psk_joins),
+        cmocka_unit_test(test_psk_join_half_rtt),
         cmocka_unit_test(test_join_before_first_finished),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

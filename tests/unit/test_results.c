@@ -25,7 +25,7 @@ mk(int point, mpl_proto_t proto, int path, int rep, double goodput, const char *
     r.goodput_mbps = goodput;
     r.seconds = 8;
     r.cpu_client_s = r.cpu_server_s = 0.5;
-    r.stall_s = r.recover_s = NAN;
+    r.stall_s = r.recover_s = r.second_path_s = NAN;
     r.share1_pct = 30;
     snprintf(r.status, sizeof(r.status), "%s", status);
     snprintf(r.label, sizeof(r.label), "split=30/70");
@@ -152,6 +152,9 @@ test_csv_roundtrip(void **state)
     mpl_runs_csv_row(f, &r);
     mpl_run_t u = mk(3, MPL_PROTO_TCPLS, 0, 1, NAN, "unavailable");
     mpl_runs_csv_row(f, &u);
+    mpl_run_t m = mk(3, MPL_PROTO_MPTLS, 0, 1, 90, "ok");
+    m.second_path_s = 0.1175;
+    mpl_runs_csv_row(f, &m);
     fputs("p03-mptcp-r1,3,split=30/70,1,mptcp,0,2,30,30/70,100mb", f); /* cut short */
     fclose(f);
 
@@ -159,7 +162,7 @@ test_csv_roundtrip(void **state)
     char err[256];
     assert_int_equal(mpl_runs_csv_load(path, &rs, err, sizeof(err)), 0);
     unlink(path);
-    assert_int_equal(rs.n, 2);
+    assert_int_equal(rs.n, 3);
     const mpl_run_t *x = mpl_runs_find(&rs, r.id);
     assert_non_null(x);
     assert_int_equal(x->point, 3);
@@ -179,6 +182,10 @@ test_csv_roundtrip(void **state)
     assert_true(x->old_path_bytes == 12345);
     assert_string_equal(rs.v[1].status, "unavailable");
     assert_true(isnan(rs.v[1].goodput_mbps));
+    assert_true(isnan(rs.v[1].second_path_s));
+    assert_int_equal(rs.v[2].proto, MPL_PROTO_MPTLS);
+    assert_string_equal(rs.v[2].id, "p03-mptls-r1");
+    assert_true(fabs(rs.v[2].second_path_s - 0.1175) < 1e-9);
     mpl_runs_free(&rs);
     /* a missing file is no runs */
     assert_int_equal(mpl_runs_csv_load("/nonexistent/runs.csv", &rs, err, sizeof(err)), 0);
@@ -209,6 +216,37 @@ test_failure_metrics(void **state)
     double t2[] = {0.1, 0.2, 0.3, 0.4}, m2[] = {0, 0, 5, 5};
     mpl_failure_metrics(t2, m2, 4, -1, 0, 0.5, &stall, &rec);
     assert_true(stall == 0);
+}
+
+static void
+test_first_data(void **state)
+{
+    /* 20 Hz samples of a second link's rx counter from t = -0.1 s: 1000 bytes from before the
+     * transfer (baseline), the join's handshake (600 bytes) by 0.10 s, then a first flight of
+     * 10,000 bytes by 0.15 s: 4096 bytes above the baseline are crossed at
+     * 0.10 + (4096 - 600) / 10000 x 0.05 s */
+    double t[12], b[12];
+    for (int i = 0; i < 12; i++) {
+        t[i] = -0.1 + 0.05 * i;
+        b[i] = 1000 + (t[i] > 0.099 ? 600 : 0) + (t[i] > 0.149 ? 10000.0 * (i - 4) : 0);
+    }
+    double s = mpl_first_data_s(t, b, 12, MPL_SECOND_PATH_BYTES);
+    assert_true(fabs(s - (0.10 + (4096 - 600) / 10000.0 * 0.05)) < 1e-9);
+    /* handshake bytes alone are not data */
+    for (int i = 0; i < 12; i++)
+        b[i] = 1000 + (t[i] > 0.099 ? 600 : 0);
+    assert_true(isnan(mpl_first_data_s(t, b, 12, MPL_SECOND_PATH_BYTES)));
+    /* the baseline is the last sample at or before the start: bytes counted before it (the
+     * previous run) do not count */
+    double t2[] = {-0.05, 0, 0.05, 0.10}, b2[] = {0, 50000, 50000, 60000};
+    assert_true(fabs(mpl_first_data_s(t2, b2, 4, 4096) - (0.05 + 4096 / 10000.0 * 0.05)) < 1e-9);
+    /* no sample before the start: the first one is the baseline; crossings never precede 0 */
+    double t3[] = {0.02, 0.07}, b3[] = {0, 20000};
+    assert_true(fabs(mpl_first_data_s(t3, b3, 2, 4096) - (0.02 + 4096 / 20000.0 * 0.05)) < 1e-9);
+    double t4[] = {-0.2, -0.15, 0.05}, b4[] = {0, 100, 100000};
+    assert_true(mpl_first_data_s(t4, b4, 3, 4096) == 0);
+    assert_true(isnan(mpl_first_data_s(t4, b4, 0, 4096)));
+    assert_true(isnan(mpl_first_data_s(t4, b4, 1, 4096)));
 }
 
 static mpl_run_t
@@ -313,6 +351,7 @@ main(void)
         cmocka_unit_test(test_median),           cmocka_unit_test(test_migration_metrics),
         cmocka_unit_test(test_groups_and_ratio), cmocka_unit_test(test_csv_roundtrip),
         cmocka_unit_test(test_failure_metrics),  cmocka_unit_test(test_expected_failover),
+        cmocka_unit_test(test_first_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

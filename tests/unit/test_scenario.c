@@ -22,8 +22,9 @@ test_defaults(void **state)
     char err[256];
     assert_int_equal(parse("", &sc, err, sizeof(err)), 0);
     assert_string_equal(sc.name, "t");
-    assert_int_equal(sc.n_protos, 4);
+    assert_int_equal(sc.n_protos, 5);
     assert_int_equal(sc.repeat, 3);
+    assert_int_equal(sc.monitor_hz, 20);
     assert_int_equal(mpl_sc_npoints(&sc), 1);
     mpl_sc_point_t pt;
     assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
@@ -214,6 +215,89 @@ test_streams_migration(void **state)
 }
 
 static void
+test_deadline(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256];
+    /* 200 MB at 10 Mbit/s: 160 s of transfer; the silence limit stays 60 s */
+    assert_int_equal(parse("[scenario]\ntimeout = 60s\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.deadline_ns, 0);
+    double d = mpl_sc_deadline_s(&sc, 200000000, 10e6, 0.02, 0);
+    assert_true(d > 15 + 60 + 2 * 160 - 0.01 && d < 15 + 60 + 2 * 160 + 0.01);
+    assert_true(d > 75 + 15); /* the old limit (timeout + 15 s) would have killed it */
+    /* unlimited counts as 1 Gbit/s */
+    d = mpl_sc_deadline_s(&sc, 1000000000, 0, 0, 0);
+    assert_true(d > 15 + 60 + 16 - 0.01 && d < 15 + 60 + 16 + 0.01);
+    /* 1 % loss at 20 ms RTT: Mathis 1.22 x 1448 x 8 / (0.02 x 0.1) = 7.07 Mbit/s < 100 Mbit/s */
+    double mathis = 1.22 * 1448 * 8 / (0.02 * 0.1);
+    d = mpl_sc_deadline_s(&sc, 100000000, 100e6, 0.02, 1);
+    assert_true(d > 75 + 2 * 8e8 / mathis - 0.01 && d < 75 + 2 * 8e8 / mathis + 0.01);
+    /* loss that leaves the rate the limit changes nothing */
+    assert_true(mpl_sc_deadline_s(&sc, 100000000, 1e6, 0.02, 0.0001) ==
+                mpl_sc_deadline_s(&sc, 100000000, 1e6, 0.02, 0));
+    /* explicit */
+    assert_int_equal(parse("[scenario]\ntimeout = 10s\ndeadline = 5m\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.deadline_ns, 300000000000ull);
+    assert_true(mpl_sc_deadline_s(&sc, 200000000, 10e6, 0.02, 0) == 300);
+    assert_int_equal(parse("[scenario]\ndeadline = 5m\ndeadline = auto\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(sc.deadline_ns, 0);
+    /* errors */
+    assert_int_equal(parse("[scenario]\ndeadline = soon\n", &sc, err, sizeof(err)), -1);
+    assert_string_equal(err, "scenarios/t.ini:2: deadline: expected auto or 1s..24h");
+    assert_int_equal(parse("[scenario]\ndeadline = 0s\n", &sc, err, sizeof(err)), -1);
+    assert_int_equal(parse("[scenario]\ndeadline = 25h\n", &sc, err, sizeof(err)), -1);
+    assert_int_equal(parse("[scenario]\ndeadline = 20s\ntimeout = 30s\n", &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "deadline (20 s) is shorter than timeout (30 s)"));
+}
+
+static void
+test_link_models(void **state)
+{
+    mpl_scenario_t sc;
+    char err[256];
+    const char *t = "[topology]\nlinks = 2\njitter = 1ms 2ms/5ms\njitter_dist = normal\nloss_ge = 1%:30%\n"
+                    "duplicate = 0.5%\n";
+    assert_int_equal(parse(t, &sc, err, sizeof(err)), 0);
+    assert_int_equal(mpl_sc_npoints(&sc), 2);
+    mpl_sc_point_t pt;
+    assert_int_equal(mpl_sc_point(&sc, 1, &pt, err, sizeof(err)), 0);
+    assert_string_equal(pt.label, "jitter=2ms/5ms");
+    char buf[8192];
+    assert_true(mpl_sc_topology(&sc, &pt, "x", buf, sizeof(buf)) > 0);
+    assert_non_null(strstr(buf, "[link l1]"));
+    assert_non_null(strstr(buf, "jitter = 2ms\njitter_dist = normal\nloss_ge = 1%:30%\nduplicate = 0.5%\n"));
+    assert_non_null(strstr(buf, "jitter = 5ms\n"));
+    /* errors: each value checked as the topology parser would */
+    assert_int_equal(parse("[topology]\njitter_dist = gauss\n", &sc, err, sizeof(err)), -1);
+    assert_string_equal(
+        err, "scenarios/t.ini:2: invalid jitter_dist 'gauss' (uniform, normal, pareto, paretonormal)");
+    assert_int_equal(parse("[topology]\nloss_ge = 1%:300%\n", &sc, err, sizeof(err)), -1);
+    assert_int_equal(parse("[topology]\nlinks = 2\ncorrupt = 1%/2%/3%\n", &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "3 per-link values for 2 links"));
+    assert_int_equal(parse("[topology]\nfile = topologies/dual.ini\njitter = 1ms\n", &sc, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "'jitter' cannot be combined with a topology file"));
+    /* traces: a file for every link, or names per link (traces/NAME.trace) */
+    assert_int_equal(
+        parse("[topology]\nlinks = 2\ntrace = onoff/none traces/stepped.trace\n", &sc, err, sizeof(err)), 0);
+    assert_int_equal(mpl_sc_npoints(&sc), 2);
+    assert_int_equal(mpl_sc_point(&sc, 0, &pt, err, sizeof(err)), 0);
+    assert_true(mpl_sc_topology(&sc, &pt, "x", buf, sizeof(buf)) > 0);
+    assert_non_null(
+        strstr(buf, "[link l1]\na = client\nb = server\ndelay = 10000us\ntrace = traces/onoff.trace\n"));
+    assert_non_null(strstr(buf, "[link l2]\na = client\nb = server\nrate = 50000kbit\n"));
+    assert_int_equal(mpl_sc_point(&sc, 1, &pt, err, sizeof(err)), 0);
+    assert_true(mpl_sc_topology(&sc, &pt, "x", buf, sizeof(buf)) > 0);
+    assert_null(strstr(buf, "rate ="));
+    assert_int_equal(parse("[topology]\ntrace = nosuch\n", &sc, err, sizeof(err)), -1);
+    assert_string_equal(err, "scenarios/t.ini:2: trace: cannot read 'traces/nosuch.trace'");
+    /* events may change them */
+    assert_int_equal(
+        parse("[events]\n2s = l1 loss_ge 1%:30%\n3s = l1 jitter 5ms dir a2b\n", &sc, err, sizeof(err)), 0);
+    assert_string_equal(sc.events[0].action, "loss_ge 1%:30%");
+}
+
+static void
 test_protocols(void **state)
 {
     mpl_proto_t p;
@@ -223,6 +307,20 @@ test_protocols(void **state)
     assert_true(mpl_proto_multipath(MPL_PROTO_MPTCP));
     assert_false(mpl_proto_multipath(MPL_PROTO_TLS));
     assert_string_equal(mpl_proto_name(MPL_PROTO_TLS), "tls");
+    assert_int_equal(mpl_proto_parse("mptls", &p), 0);
+    assert_int_equal(p, MPL_PROTO_MPTLS);
+    assert_true(mpl_proto_multipath(MPL_PROTO_MPTLS));
+    assert_string_equal(mpl_proto_name(MPL_PROTO_MPTLS), "mptls");
+    /* monitor_hz: the monitor's sampling rate (resolution of second_path_s) */
+    mpl_scenario_t sc;
+    char err[256];
+    assert_int_equal(parse("[scenario]\nmonitor_hz = 100\nprotocols = mptcp mptls\n", &sc, err, sizeof(err)),
+                     0);
+    assert_int_equal(sc.monitor_hz, 100);
+    assert_int_equal(sc.n_protos, 2);
+    assert_int_equal(sc.protos[1], MPL_PROTO_MPTLS);
+    assert_int_equal(parse("[scenario]\nmonitor_hz = 0\n", &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "monitor_hz"));
 }
 
 int
@@ -233,6 +331,7 @@ main(void)
         cmocka_unit_test(test_cartesian),         cmocka_unit_test(test_links_sweep_and_topology),
         cmocka_unit_test(test_backup_topology),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_streams_migration), cmocka_unit_test(test_protocols),
+        cmocka_unit_test(test_deadline),          cmocka_unit_test(test_link_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,6 +183,153 @@ test_change_parse(void **state)
     char *t5[] = {"rate", "unlimited"};
     assert_int_equal(mpl_tb_change_parse(2, t5, &c, err, sizeof(err)), 0);
     assert_int_equal(c.value, 0);
+    /* link-model keys: the value is every word up to 'dir' */
+    char *t6[] = {"loss_ge", "1%", "30%", "dir", "a2b"};
+    assert_int_equal(mpl_tb_change_parse(5, t6, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.action, MPL_TB_ACT_MODEL);
+    assert_string_equal(c.key, "loss_ge");
+    assert_string_equal(c.text, "1% 30%");
+    assert_int_equal(c.dir, MPL_TB_A2B);
+    assert_string_equal(mpl_tb_change_fmt(&c, buf, sizeof(buf)), "loss_ge 1% 30% dir a2b");
+    char *t7[] = {"jitter", "5ms"};
+    assert_int_equal(mpl_tb_change_parse(2, t7, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.text, "5ms");
+    char *t8[] = {"jitter", "soon"};
+    assert_int_equal(mpl_tb_change_parse(2, t8, &c, err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid jitter 'soon' (0..10s, e.g. 5ms)");
+    char *t9[] = {"jitter_dist"};
+    assert_int_equal(mpl_tb_change_parse(1, t9, &c, err, sizeof(err)), -1);
+    char *t10[] = {"wobble", "3"};
+    assert_int_equal(mpl_tb_change_parse(2, t10, &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unknown action 'wobble'"));
+}
+
+static void expect_line(const char *text, const char *line);
+
+static void
+test_ipv6(void **state)
+{
+    assert_int_equal(mpl_topo_load("topologies/dual6.ini", &topo, err, sizeof(err)), 0);
+    char a6[48];
+    assert_int_equal(topo.links[1].has6, 1);
+    assert_string_equal(mpl_tb_fmt_ip6(topo.links[1].addr6[0], a6, sizeof(a6)), "fd00:0:2::1");
+    assert_int_equal(topo.links[1].plen6, 64);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    expect_line(buf, "ip -6 addr add fd00:0:2::1/64 dev l2 nodad\n");
+    expect_line(buf, "ip -6 route add default via fd00:0:1::2 dev l1\n");
+    expect_line(buf, "ip -6 route add fd00:0:2::/64 dev l2 table 101\n");
+    expect_line(buf, "ip -6 route add default via fd00:0:2::1 dev l2 table 101\n");
+    expect_line(buf, "ip -6 rule add from fd00:0:2::2 table 101 pref 101\n");
+    expect_line(buf, "ip mptcp endpoint add fd00:0:2::2 dev l2 id 4 signal\n");
+    expect_line(buf, "sysctl -w net.ipv6.conf.default.accept_dad=0\n");
+    free(buf);
+    /* explicit addresses, and the errors */
+    const char *t = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = fd01::1/48\nb_addr6 = fd01::2\n";
+    assert_int_equal(mpl_topo_parse(t, strlen(t), "m.ini", &topo, err, sizeof(err)), 0);
+    assert_int_equal(topo.links[0].plen6, 48);
+    const char *e1 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = fd01::1\n";
+    assert_int_equal(mpl_topo_parse(e1, strlen(e1), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_string_equal(err, "m.ini:6: link 'l1': give both a_addr6 and b_addr6, or neither");
+    const char *e2 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = fd01::1\nb_addr6 = fd02::1\n";
+    assert_int_equal(mpl_topo_parse(e2, strlen(e2), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "must differ and share their /64"));
+    const char *e3 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = fe80::1\n";
+    assert_int_equal(mpl_topo_parse(e3, strlen(e3), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "link-local"));
+    const char *e4 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\na_addr6 = 10.0.0.1\n";
+    assert_int_equal(mpl_topo_parse(e4, strlen(e4), "m.ini", &topo, err, sizeof(err)), -1);
+    const char *e5 =
+        "[topology]\nipv6 = yes\n[host a]\n[host b]\n[link l1]\na = a\nb = b\n[link l2]\na = a\nb = b\n"
+        "a_addr6 = fd00:0:1::5\nb_addr6 = fd00:0:1::6\n";
+    assert_int_equal(mpl_topo_parse(e5, strlen(e5), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "IPv6 subnet overlaps the one of link 'l1'"));
+}
+
+static void
+test_trace_key(void **state)
+{
+    /* relative to the working directory (the tests run in the source tree) */
+    const char *t = "[host a]\n[host b]\n[link l1]\na = a\nb = b\ndelay = 5ms\nrate_a2b = 10mbit\n"
+                    "trace_b2a = traces/onoff.trace\n";
+    assert_int_equal(mpl_topo_parse(t, strlen(t), "m.ini", &topo, err, sizeof(err)), 0);
+    const mpl_tb_dir_t *d = &topo.links[0].dir[MPL_TB_B2A];
+    assert_non_null(strstr(d->trace, "/traces/onoff.trace"));
+    assert_true(d->trace[0] == '/');
+    /* 2001 opportunities of 1500 bytes per 1.5 s */
+    assert_true(d->trace_bps > 16000000 && d->trace_bps < 16020000);
+    assert_int_equal(topo.links[0].dir[MPL_TB_A2B].trace[0], '\0');
+    char buf[512];
+    assert_string_equal(mpl_tb_netem_args(d, buf, sizeof(buf)), "delay 5000us rate 16008000bit limit 65");
+    /* relative to the topology file's directory */
+    const char *t2 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\ntrace = ../traces/stepped.trace\n";
+    assert_int_equal(mpl_topo_parse(t2, strlen(t2), "topologies/x.ini", &topo, err, sizeof(err)), 0);
+    assert_non_null(strstr(topo.links[0].dir[MPL_TB_A2B].trace, "/traces/stepped.trace"));
+    const char *e1 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\ntrace = nosuch.trace\n";
+    assert_int_equal(mpl_topo_parse(e1, strlen(e1), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_string_equal(err, "m.ini:6: trace: cannot read 'nosuch.trace': No such file or directory");
+    const char *e2 =
+        "[host a]\n[host b]\n[link l1]\na = a\nb = b\nrate = 1mbit\ntrace = traces/onoff.trace\n";
+    assert_int_equal(mpl_topo_parse(e2, strlen(e2), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "give a rate or a trace for a2b, not both"));
+    const char *e3 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\ntrace = topologies/dual.ini\n";
+    assert_int_equal(mpl_topo_parse(e3, strlen(e3), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "expected a time in milliseconds"));
+}
+
+static void
+test_link_models(void **state)
+{
+    const char *t = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nrate = 10mbit\ndelay = 20ms\n"
+                    "jitter = 4ms\njitter_dist = pareto\njitter_corr = 25%\nloss_ge_a2b = 1% 30%\n"
+                    "loss_b2a = 2%\nloss_corr_b2a = 50%\nreorder_b2a = 5%\nreorder_gap_b2a = 3\n"
+                    "duplicate = 1%\ncorrupt_a2b = 0.1%\n";
+    assert_int_equal(mpl_topo_parse(t, strlen(t), "m.ini", &topo, err, sizeof(err)), 0);
+    const mpl_tb_link_t *l = &topo.links[0];
+    assert_int_equal(l->dir[0].model.jitter_ns, 4000000);
+    assert_int_equal(l->dir[1].model.jitter_dist, MPL_LM_PARETO);
+    assert_int_equal(l->dir[0].model.ge, 1);
+    assert_int_equal(l->dir[1].model.ge, 0);
+    assert_true(l->dir[1].model.reorder_pct == 5 && l->dir[0].model.reorder_pct == 0);
+    assert_true(l->dir[0].model.corrupt_pct == 0.1 && l->dir[1].model.corrupt_pct == 0);
+    /* the netem equivalent of each direction, rate included (netem's rate keeps the order) */
+    char buf[512];
+    assert_string_equal(
+        mpl_tb_netem_args(&l->dir[1], buf, sizeof(buf)),
+        "delay 20000us 4000us 25% distribution pareto loss random 2% 50% duplicate 1% reorder "
+        "5% gap 3 rate 10000000bit limit 65");
+    assert_string_equal(
+        mpl_tb_netem_args(&l->dir[0], buf, sizeof(buf)),
+        "delay 20000us 4000us 25% distribution pareto loss gemodel 1% 30% 100% 0% duplicate 1% "
+        "corrupt 0.1% rate 10000000bit limit 65");
+    /* errors name the line */
+    const char *e1 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\njitter = 5 parsecs\n";
+    assert_int_equal(mpl_topo_parse(e1, strlen(e1), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_string_equal(err, "m.ini:6: invalid jitter '5 parsecs' (0..10s, e.g. 5ms)");
+    const char *e2 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nreorder = 5%\n";
+    assert_int_equal(mpl_topo_parse(e2, strlen(e2), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "reorder needs a delay"));
+    const char *e3 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nloss_ge_b2a = 150%\n";
+    assert_int_equal(mpl_topo_parse(e3, strlen(e3), "m.ini", &topo, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "m.ini:6: invalid loss_ge"));
+    const char *e4 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\njitter_dist = gaussian\n";
+    assert_int_equal(mpl_topo_parse(e4, strlen(e4), "m.ini", &topo, err, sizeof(err)), -1);
+    /* commands: jitter that may reorder puts the rate in a tbf under netem */
+    const char *t2 = "[host a]\n[host b]\n[link l1]\na = a\nb = b\nrate = 10mbit\ndelay = 20ms\n"
+                     "jitter = 4ms\njitter_reorder = yes\n";
+    assert_int_equal(mpl_topo_parse(t2, strlen(t2), "m.ini", &topo, err, sizeof(err)), 0);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    assert_non_null(strstr(out, "tc qdisc replace dev l1 root handle 1: netem delay 20000us 4000us limit 65\n"
+                                "tc qdisc add dev l1 parent 1:1 handle 10: tbf rate 10000000bit burst 3028 "
+                                "limit 96896\n"));
+    free(out);
 }
 
 static void
@@ -252,6 +399,25 @@ test_commands(void **state)
     expect_line(buf, "sysctl -w net.ipv4.ip_forward=1\n");
     expect_line(buf, "tc qdisc replace dev s1 root netem delay 2000us");
     free(buf);
+    /* every link-model key has its netem words, per direction */
+    assert_int_equal(mpl_topo_load("topologies/lossy.ini", &topo, err, sizeof(err)), 0);
+    f = open_memstream(&buf, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    expect_line(buf, "tc qdisc replace dev l1 root netem delay 10000us 2000us 25% distribution normal rate "
+                     "30000000bit limit 65\n");
+    expect_line(buf, "tc qdisc replace dev l1 root netem delay 10000us 2000us 25% distribution normal loss "
+                     "gemodel 0.5% 40% 100% 0% rate 30000000bit limit 65\n");
+    expect_line(buf, "tc qdisc replace dev l2 root netem delay 15000us 1000us rate 30000000bit limit 75\n");
+    free(buf);
+    /* a trace: netem gets its mean rate, and the commands say so */
+    assert_int_equal(mpl_topo_load("topologies/traced.ini", &topo, err, sizeof(err)), 0);
+    f = open_memstream(&buf, &len);
+    mpl_tb_print_commands(&topo, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "netem cannot replay it; its mean rate instead (16.008 Mbit/s)"));
+    expect_line(buf, "tc qdisc replace dev l2 root netem delay 20000us rate 16008000bit limit 65\n");
+    free(buf);
 }
 
 int
@@ -267,6 +433,9 @@ main(void)
         cmocka_unit_test(test_shipped_topologies),
         cmocka_unit_test(test_queue_default),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_link_models),
+        cmocka_unit_test(test_trace_key),
+        cmocka_unit_test(test_ipv6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
