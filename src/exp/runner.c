@@ -482,28 +482,33 @@ wait_for_text(const char *file, const char *needle, int n, pid_t pid, double tim
     return -1;
 }
 
+/* Capacity of path i (Mbit/s): the median of the point's tcp reference on it, else 95% of its
+ * configured rate (0: unknown). */
+static double
+path_mbps(exp_t *e, const mpl_sc_point_t *pt, int i)
+{
+    double v[128];
+    int n = 0;
+    for (int k = 0; k < e->done.n && n < 128; k++) {
+        const mpl_run_t *r = &e->done.v[k];
+        if (r->point == pt->index + 1 && r->proto == MPL_PROTO_TCP && r->path == i + 1 &&
+            !strcmp(r->status, "ok"))
+            v[n++] = r->goodput_mbps;
+    }
+    if (n > 0)
+        return mpl_median(v, n);
+    return i < pt->links && pt->rate_bps[i] > 0 ? (double)pt->rate_bps[i] / 1e6 * 0.95 : 0;
+}
+
 /* Expected surviving capacity after the failure, for the recovery metric: the medians of the
  * point's tcp references on the links that survive, else the configured rates. */
 static double
 surviving_mbps(exp_t *e, const mpl_sc_point_t *pt)
 {
     double sum = 0;
-    for (int i = 0; i < e->n_paths; i++) {
-        if (!strcmp(e->paths[i].link, e->sc->fail_link))
-            continue;
-        double v[128];
-        int n = 0;
-        for (int k = 0; k < e->done.n && n < 128; k++) {
-            const mpl_run_t *r = &e->done.v[k];
-            if (r->point == pt->index + 1 && r->proto == MPL_PROTO_TCP && r->path == i + 1 &&
-                !strcmp(r->status, "ok"))
-                v[n++] = r->goodput_mbps;
-        }
-        if (n > 0)
-            sum += mpl_median(v, n);
-        else if (i < pt->links && pt->rate_bps[i] > 0)
-            sum += (double)pt->rate_bps[i] / 1e6 * 0.95;
-    }
+    for (int i = 0; i < e->n_paths; i++)
+        if (strcmp(e->paths[i].link, e->sc->fail_link) != 0)
+            sum += path_mbps(e, pt, i);
     return sum;
 }
 
@@ -714,23 +719,6 @@ migrate_path(const exp_t *e)
     return -1;
 }
 
-/* Capacity of path i (Mbit/s): the median of the point's tcp reference on it, else 95% of its
- * configured rate (0: unknown). */
-static double
-path_mbps(exp_t *e, const mpl_sc_point_t *pt, int i)
-{
-    double v[128];
-    int n = 0;
-    for (int k = 0; k < e->done.n && n < 128; k++) {
-        const mpl_run_t *r = &e->done.v[k];
-        if (r->point == pt->index + 1 && r->proto == MPL_PROTO_TCP && r->path == i + 1 &&
-            !strcmp(r->status, "ok"))
-            v[n++] = r->goodput_mbps;
-    }
-    if (n > 0)
-        return mpl_median(v, n);
-    return i < pt->links && pt->rate_bps[i] > 0 ? (double)pt->rate_bps[i] / 1e6 * 0.95 : 0;
-}
 
 /* Runs CMD (split on blanks) in host, as 'mplab exec', logging it to runs/ID.events.log with
  * its time after the start of the client (t_get; 0: before it, logged as "setup"). */

@@ -393,6 +393,24 @@ receive(direction_t *x)
     }
 }
 
+/* A line of cap slots, all free. Returns 0, or -1 (logged). */
+static int
+line_alloc(line_t *l, uint32_t cap)
+{
+    l->cap = cap;
+    l->slots = malloc((size_t)cap * sizeof(slot_t));
+    l->order = malloc((size_t)cap * sizeof(uint32_t));
+    l->free = malloc((size_t)cap * sizeof(uint32_t));
+    if (!l->slots || !l->order || !l->free) {
+        mpl_err("forwarder: out of memory");
+        return -1;
+    }
+    for (uint32_t i = 0; i < cap; i++)
+        l->free[i] = cap - 1 - i;
+    l->nfree = cap;
+    return 0;
+}
+
 static uint32_t
 line_capacity(const mpl_tb_shared_t *sh, int dir)
 {
@@ -522,17 +540,8 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
         x[d]->in_fd = fd[d];
         x[d]->out_fd = fd[1 - d];
         line_t *l = &x[d]->line;
-        l->cap = line_capacity(sh, d);
-        l->slots = malloc((size_t)l->cap * sizeof(slot_t));
-        l->order = malloc((size_t)l->cap * sizeof(uint32_t));
-        l->free = malloc((size_t)l->cap * sizeof(uint32_t));
-        if (!l->slots || !l->order || !l->free) {
-            mpl_err("forwarder: out of memory");
+        if (line_alloc(l, line_capacity(sh, d)) != 0)
             return -1;
-        }
-        for (uint32_t i = 0; i < l->cap; i++)
-            l->free[i] = l->cap - 1 - i;
-        l->nfree = l->cap;
         if (sh->trace[d][0]) {
             char why[512];
             if (mpl_trace_load(sh->trace[d], &x[d]->trace, why, sizeof(why)) != 0) {
@@ -543,17 +552,8 @@ mpl_tb_forwarder_run(mpl_tb_shared_t *sh, int ready_fd)
             x[d]->tq_limit = sh->queue_bytes[d];
             line_t *q = &x[d]->tq;
             uint64_t frames = sh->queue_bytes[d] / 200 + 64; /* mostly full frames, some ACKs */
-            q->cap = (uint32_t)(frames > 32768 ? 32768 : frames);
-            q->slots = malloc((size_t)q->cap * sizeof(slot_t));
-            q->order = malloc((size_t)q->cap * sizeof(uint32_t));
-            q->free = malloc((size_t)q->cap * sizeof(uint32_t));
-            if (!q->slots || !q->order || !q->free) {
-                mpl_err("forwarder: out of memory");
+            if (line_alloc(q, (uint32_t)(frames > 32768 ? 32768 : frames)) != 0)
                 return -1;
-            }
-            for (uint32_t i = 0; i < q->cap; i++)
-                q->free[i] = q->cap - 1 - i;
-            q->nfree = q->cap;
             /* the trace starts when the link is up */
             mpl_trace_link_init(&x[d]->tl, &x[d]->trace, mpl_now_ns());
         }
