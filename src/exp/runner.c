@@ -719,7 +719,6 @@ migrate_path(const exp_t *e)
     return -1;
 }
 
-
 /* Runs CMD (split on blanks) in host, as 'mplab exec', logging it to runs/ID.events.log with
  * its time after the start of the client (t_get; 0: before it, logged as "setup"). */
 static void
