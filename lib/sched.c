@@ -25,6 +25,7 @@
 #define SCHED_SLACK_MAX_US 250000.0
 #define SCHED_MIN_CHUNK    1024
 #define SCHED_PROBE        8192
+#define SCHED_PROBE_RECS   4           /* probe records in flight on a join not measured yet (32 KB) */
 #define REINJECT_MAX       (64 * 1024) /* stream bytes reinjected per idle moment */
 
 static int
@@ -116,9 +117,10 @@ default_limit(tcpls_session_t *s, conn_t *c, conn_t *x, size_t budget)
     if (c->rate_bps > 0 && x->rate_bps == 0)
         return budget; /* a path not measured yet never holds a measured one back */
     if (c->rate_bps == 0 && x->rate_bps > 0) {
-        /* c not measured yet (fresh join): one probe record at a time, so a slow
-         * path cannot take a queue of seconds before its rate is known */
-        if (c->ring_len > 0 || c->out.len > 0)
+        /* c not measured yet (fresh join): a few probe records in flight (about two initial
+         * TCP windows), so a slow path cannot take a queue of seconds before its rate is
+         * known while a fast one starts at once (one record per RTT ramped over several) */
+        if (c->ring_len >= SCHED_PROBE_RECS || c->out.len > 0)
             return 0;
         return budget > SCHED_PROBE ? SCHED_PROBE : budget;
     }

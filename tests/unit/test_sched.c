@@ -113,7 +113,7 @@ test_rows(void **state)
 static void
 test_probe_budget(void **state)
 {
-    /* a fresh join (rate unknown) beside a measured path: one probe-sized record at a time */
+    /* a fresh join (rate unknown) beside a measured path: probe-sized records, four in flight */
     const row_t r = {"", "default", {{10000, 0, 50 * MBPS, 0, 0, 0}, {40000, 0, 0, 0, 0, 0}}, ""};
     tcpls_ctx_t ctx = {.stream_send_buffer = 4u << 20};
     tcpls_session_t *s = calloc(1, sizeof(*s));
@@ -128,6 +128,11 @@ test_probe_budget(void **state)
     s->conns = ptrs;
     s->nconns = 2;
     assert_int_equal(tcpls__sched_data_budget(s, &b), 8192);
+    b.ring_len = 3; /* three probes unacknowledged: one more */
+    assert_int_equal(tcpls__sched_data_budget(s, &b), 8192);
+    b.ring_len = 4; /* four: wait for the rate */
+    assert_int_equal(tcpls__sched_data_budget(s, &b), 0);
+    b.ring_len = 0;
     assert_true(tcpls__sched_data_budget(s, &a) == SIZE_MAX);
     b.state = TCPLS_CONN_CLOSED;
     assert_int_equal(tcpls__sched_data_budget(s, &b), 0);
