@@ -250,6 +250,23 @@ mpl_parse_double(const char *s, double *out)
     return 0;
 }
 
+int
+mpl_parse_pct(const char *s, double *pct)
+{
+    char buf[64];
+    double v;
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, n + 1);
+    if (buf[n - 1] == '%')
+        buf[n - 1] = '\0';
+    if (mpl_parse_double(buf, &v) != 0 || v < 0 || v > 100)
+        return -1;
+    *pct = v;
+    return 0;
+}
+
 /* Splits "12.5unit" into the number and the unit suffix. */
 static int
 split_number(const char *s, double *num, const char **unit)

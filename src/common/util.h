@@ -80,6 +80,8 @@ int mpl_parse_duration(const char *s, uint64_t *ns);
 /* Strict integer / double parsing of the whole string. Returns 0 or -1. */
 int mpl_parse_u64(const char *s, uint64_t *out);
 int mpl_parse_double(const char *s, double *out);
+/* A percentage from 0 to 100, "2" or "2%". Returns 0 or -1. */
+int mpl_parse_pct(const char *s, double *pct);
 
 /* Human formatting into buf: "1.50 GB", "93.4 Mbit/s". Returns buf. */
 const char *mpl_fmt_bytes(char *buf, size_t len, double bytes);

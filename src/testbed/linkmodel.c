@@ -206,23 +206,6 @@ mpl_lm_packet(const mpl_lm_params_t *p, mpl_lm_state_t *s, uint64_t arrival_ns, 
 
 /* ---- keys -------------------------------------------------------------------------------- */
 
-static int
-parse_pct(const char *s, double *pct)
-{
-    char buf[32];
-    size_t n = strlen(s);
-    if (n == 0 || n >= sizeof(buf))
-        return -1;
-    memcpy(buf, s, n + 1);
-    if (buf[n - 1] == '%')
-        buf[n - 1] = '\0';
-    double v;
-    if (mpl_parse_double(buf, &v) != 0 || v < 0 || v > 100)
-        return -1;
-    *pct = v;
-    return 0;
-}
-
 int
 mpl_lm_set_key(mpl_lm_params_t *p, const char *key, const char *value, char *err, size_t errlen)
 {
@@ -275,7 +258,7 @@ mpl_lm_set_key(mpl_lm_params_t *p, const char *key, const char *value, char *err
         int n = 0;
         snprintf(buf, sizeof(buf), "%s", value);
         for (char *t = strtok_r(buf, " \t:", &save); t; t = strtok_r(NULL, " \t:", &save)) {
-            if (n == 4 || parse_pct(t, &v[n]) != 0) {
+            if (n == 4 || mpl_parse_pct(t, &v[n]) != 0) {
                 snprintf(err, errlen, "invalid loss_ge '%s' (p [r [1-h [1-k]]] in percent, e.g. 1%% 30%%)",
                          value);
                 return -1;
@@ -309,7 +292,7 @@ mpl_lm_set_key(mpl_lm_params_t *p, const char *key, const char *value, char *err
         pct = &p->corrupt_pct;
     else
         return 1;
-    if (parse_pct(value, pct) != 0) {
+    if (mpl_parse_pct(value, pct) != 0) {
         snprintf(err, errlen, "invalid %s '%s' (0..100, in percent)", key, value);
         return -1;
     }

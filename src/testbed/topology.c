@@ -241,23 +241,6 @@ mpl_tb_dir_model(const mpl_tb_dir_t *d, mpl_lm_params_t *m)
 }
 
 static int
-parse_loss(const char *s, double *pct)
-{
-    char buf[64];
-    size_t n = strlen(s);
-    if (n == 0 || n >= sizeof(buf))
-        return -1;
-    strcpy(buf, s);
-    if (buf[n - 1] == '%')
-        buf[n - 1] = '\0';
-    double v;
-    if (mpl_parse_double(buf, &v) != 0 || v < 0 || v > 100)
-        return -1;
-    *pct = v;
-    return 0;
-}
-
-static int
 check_rate(uint64_t r)
 {
     return r == 0 || (r >= MIN_RATE && r <= MPL_TB_MAX_RATE);
@@ -303,7 +286,7 @@ mpl_tb_change_parse(int ntok, char **tok, mpl_tb_change_t *c, char *err, size_t 
             }
         } else {
             c->action = MPL_TB_ACT_LOSS;
-            if (parse_loss(v, &c->loss_pct) != 0) {
+            if (mpl_parse_pct(v, &c->loss_pct) != 0) {
                 snprintf(err, errlen, "invalid loss '%s' (0..100%%)", v);
                 return -1;
             }
@@ -629,7 +612,7 @@ link_key(parser_t *p, const char *k, const char *v)
             if (mpl_parse_duration(v, &dir->delay_ns) != 0 || dir->delay_ns > MPL_TB_MAX_DELAY)
                 return perr(p, "%s: invalid delay '%s' (0..10s, e.g. 10ms)", k, v);
         } else if (!strcmp(base, "loss")) {
-            if (parse_loss(v, &dir->loss_pct) != 0)
+            if (mpl_parse_pct(v, &dir->loss_pct) != 0)
                 return perr(p, "%s: invalid loss '%s' (0..100, in percent)", k, v);
         } else if (!strcmp(base, "trace")) {
             if (trace_key(p, dir, k, v) != 0)

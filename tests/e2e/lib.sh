@@ -37,6 +37,11 @@ fail() { echo "FAIL: $*"; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
 need_cmd() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "needs $c"; done; }
 need_testing_build() { [ -x "$MPLAB_TESTING" ] || skip "needs $MPLAB_TESTING (make tests)"; }
+# col RUN_ID COLUMN: a cell of $OUT/runs.csv (mplab run's output directory), by column name
+col() {
+    awk -F, -v id="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
+                                 $1 == id { print $(k[c]) }' "$OUT/runs.csv"
+}
 need_mptcp() { [ "$(sysctl -n net.mptcp.enabled 2>/dev/null)" = 1 ] || skip "kernel MPTCP is not enabled"; }
 
 # mk_netns SUFFIX -> prints a unique namespace name (mplt-<pid>-SUFFIX) and registers its removal.

@@ -32,10 +32,6 @@ timeout -k 5 120 $MPLAB run "$T_TMP/rq.ini" --out "$OUT" >"$T_TMP/run.log" 2>&1
 rc=$?
 cat "$T_TMP/run.log"
 [ $rc -eq 0 ] || fail "mplab run exited $rc"
-col() { # RUN_ID COLUMN
-    awk -F, -v id="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
-                                 $1 == id { print $(k[c]) }' "$OUT/runs.csv"
-}
 for id in $(awk -F, 'NR > 1 { print $1 }' "$OUT/runs.csv"); do
     [ "$(col $id status)" = ok ] || fail "$id: status $(col $id status): $(col $id error)"
     rps=$(col $id requests_per_s)

@@ -33,11 +33,6 @@ grep -q '"expected_basis":"failover"' "$T_TMP/summary.json" || fail "no failover
 grep -q '"flagged":true' "$T_TMP/summary.json" && fail "a failure point was flagged: $(cat "$T_TMP/summary.json")"
 [ "$(wc -l <"$OUT/runs.csv")" -eq 6 ] || fail "runs.csv should have a header and 5 runs: $(cat "$OUT/runs.csv")"
 
-# --- numbers: column of a run by name
-col() { # RUN_ID COLUMN
-    awk -F, -v id="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
-                                 $1 == id { print $(k[c]) }' "$OUT/runs.csv"
-}
 for id in p01-tcp-l1-r1 p01-tcp-l2-r1 p01-mptcp-r1 p01-mptls-r1; do
     st=$(col $id status) g=$(col $id goodput_mbps) v=$(col $id verified)
     echo "$id: $st $g Mbit/s verified=$v stall=$(col $id stall_s) recover=$(col $id recover_s)"

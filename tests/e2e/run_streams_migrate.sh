@@ -34,10 +34,6 @@ timeout -k 5 90 $MPLAB run "$T_TMP/sm.ini" --out "$OUT" >"$T_TMP/run.log" 2>&1
 rc=$?
 cat "$T_TMP/run.log"
 [ $rc -eq 0 ] || fail "mplab run exited $rc"
-col() { # RUN_ID COLUMN
-    awk -F, -v id="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
-                                 $1 == id { print $(k[c]) }' "$OUT/runs.csv"
-}
 for id in p01-mptcp-r1 p01-tcpls-r1; do
     echo "$id: $(col $id status) $(col $id goodput_mbps) Mbit/s objects p50 $(col $id objects_p50_s) p99" \
         "$(col $id objects_p99_s) t90 $(col $id migrate_t90_s) old bytes $(col $id old_path_bytes)"
