@@ -44,10 +44,10 @@ else
 fi
 
 # upload over two connections: the client schedules the request body over both
-out=$("$MPLAB" get --proto tcpls --json --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 --upload 500M \
+out=$("$MPLAB" get --proto tcpls --json --timeout 20 --bind 127.0.0.1 --bind 127.0.0.2 --upload 2G \
     "https://127.0.0.1:$port/upload" 2>"$T_TMP/up.err") || fail "upload failed: $(cat $T_TMP/up.err)"
 echo "$out" | grep -q '"status":200' || fail "upload: no 200: $out"
-echo "$out" | grep -q '"bytes":500000000' || fail "upload: bytes: $out"
+echo "$out" | grep -q '"bytes":2000000000' || fail "upload: bytes: $out"
 echo "$out" | grep -q '"direction":"upload"' || fail "upload: direction: $out"
 n=$(echo "$out" | grep -o '"bytes_sent":[0-9]\{6,\}' | wc -l)
 [ "$n" -ge 2 ] || fail "upload: expected two connections with 100 kB+ sent each: $out"
